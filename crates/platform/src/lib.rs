@@ -1,1 +1,61 @@
-pub fn placeholder() {}
+//! What every Açık Kapı service stands on: configuration, telemetry, the
+//! store/bus/cache backends, the outbox relay, idempotent consumers, metrics,
+//! and the gRPC server with health and reflection.
+
+pub mod bus;
+pub mod cache;
+pub mod config;
+pub mod consumer;
+pub mod error;
+pub mod metrics;
+pub mod relay;
+pub mod server;
+pub mod store;
+pub mod telemetry;
+
+use std::sync::Arc;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+pub use error::{ErrorCode, PlatformError};
+
+/// The shared context a service constructor receives.
+#[derive(Clone)]
+pub struct Platform {
+    pub settings: Arc<config::Settings>,
+    pub db: store::Db,
+    pub bus: bus::Bus,
+    pub cache: cache::Cache,
+    pub metrics: Arc<metrics::Metrics>,
+    /// Woken after every commit that wrote outbox rows, so the relay
+    /// publishes at once instead of at its next poll.
+    pub outbox_written: Arc<Notify>,
+    pub shutdown: CancellationToken,
+}
+
+impl Platform {
+    /// Connects every backend named in `settings` and runs the migrations of
+    /// the platform and of `components`.
+    pub async fn connect(
+        settings: config::Settings,
+        components: &[&[store::Migration]],
+        shutdown: CancellationToken,
+    ) -> Result<Self, PlatformError> {
+        let settings = Arc::new(settings);
+        let db = store::Db::connect(&settings).await?;
+        let mut all: Vec<&[store::Migration]> = vec![store::PLATFORM_MIGRATIONS];
+        all.extend_from_slice(components);
+        db.migrate(&all).await?;
+        let bus = bus::Bus::connect(&settings.bus).await?;
+        let cache = cache::Cache::connect(&settings.cache).await?;
+        Ok(Self {
+            settings,
+            db,
+            bus,
+            cache,
+            metrics: Arc::new(metrics::Metrics::new()),
+            outbox_written: Arc::new(Notify::new()),
+            shutdown,
+        })
+    }
+}

@@ -1,0 +1,217 @@
+//! RabbitMQ through lapin: a durable topic exchange `<prefix>.events`, a
+//! durable queue per consumer with a dead-letter exchange `<prefix>.dlx`
+//! routing to `<queue>.dlq`, persistent messages, publisher confirms kept in
+//! flight together, manual acks.
+
+use super::{Delivery, Envelope, Settle};
+use crate::PlatformError;
+use crate::config::BusSettings;
+use futures::StreamExt;
+use lapin::options::{
+    BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicPublishOptions, BasicQosOptions, ConfirmSelectOptions,
+    ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
+};
+use lapin::types::{AMQPValue, FieldTable, ShortString};
+use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, ExchangeKind};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use tokio::sync::Mutex;
+
+#[derive(Clone)]
+pub struct RabbitBus {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    settings: BusSettings,
+    /// Connection and confirm-mode publishing channel; rebuilt after a failure.
+    link: Mutex<Option<(Arc<Connection>, Channel)>>,
+}
+
+fn err(e: impl std::fmt::Display) -> PlatformError {
+    PlatformError::Bus(e.to_string())
+}
+
+impl RabbitBus {
+    pub async fn connect(settings: &BusSettings) -> Result<Self, PlatformError> {
+        let bus = Self { inner: Arc::new(Inner { settings: settings.clone(), link: Mutex::new(None) }) };
+        bus.channel().await?;
+        Ok(bus)
+    }
+
+    fn exchange(&self) -> String {
+        format!("{}.events", self.inner.settings.prefix)
+    }
+
+    fn dlx(&self) -> String {
+        format!("{}.dlx", self.inner.settings.prefix)
+    }
+
+    /// The publishing channel, connecting (and declaring the exchanges) if needed.
+    async fn channel(&self) -> Result<(Arc<Connection>, Channel), PlatformError> {
+        let mut link = self.inner.link.lock().await;
+        if let Some((c, ch)) = link.as_ref() {
+            if c.status().connected() && ch.status().connected() {
+                return Ok((c.clone(), ch.clone()));
+            }
+        }
+        let conn = Arc::new(Connection::connect(self.inner.settings.url.expose(), ConnectionProperties::default()).await.map_err(err)?);
+        let ch = conn.create_channel().await.map_err(err)?;
+        ch.confirm_select(ConfirmSelectOptions::default()).await.map_err(err)?;
+        let durable = ExchangeDeclareOptions { durable: true, ..Default::default() };
+        ch.exchange_declare(self.exchange().as_str().into(), ExchangeKind::Topic, durable, FieldTable::default()).await.map_err(err)?;
+        ch.exchange_declare(self.dlx().as_str().into(), ExchangeKind::Direct, durable, FieldTable::default()).await.map_err(err)?;
+        *link = Some((conn.clone(), ch.clone()));
+        Ok((conn, ch))
+    }
+
+    async fn drop_link(&self) {
+        *self.inner.link.lock().await = None;
+    }
+
+    pub async fn publish(&self, envelopes: &[Envelope]) -> Result<(), PlatformError> {
+        let result = self.publish_on_channel(envelopes).await;
+        if result.is_err() {
+            self.drop_link().await;
+        }
+        result
+    }
+
+    async fn publish_on_channel(&self, envelopes: &[Envelope]) -> Result<(), PlatformError> {
+        let (_, ch) = self.channel().await?;
+        let exchange: ShortString = self.exchange().as_str().into();
+        // Send every message first, then wait for all confirms: the broker
+        // confirms in batches, so throughput is many times the one-by-one rate.
+        let mut confirms = Vec::with_capacity(envelopes.len());
+        for e in envelopes {
+            let props = properties(e);
+            let c = ch
+                .basic_publish(exchange.clone(), e.kind.as_str().into(), BasicPublishOptions::default(), &e.payload, props)
+                .await
+                .map_err(err)?;
+            confirms.push(c);
+        }
+        for c in futures::future::join_all(confirms).await {
+            let c = c.map_err(err)?;
+            if !c.is_ack() {
+                return Err(PlatformError::Bus("the broker refused a message (nack)".into()));
+            }
+        }
+        Ok(())
+    }
+
+    fn queue_args(&self, queue: &str) -> FieldTable {
+        let mut args = FieldTable::default();
+        args.insert("x-dead-letter-exchange".into(), AMQPValue::LongString(self.dlx().into()));
+        args.insert("x-dead-letter-routing-key".into(), AMQPValue::LongString(queue.into()));
+        if self.inner.settings.queue_expires_ms > 0 {
+            args.insert("x-expires".into(), AMQPValue::LongUInt(self.inner.settings.queue_expires_ms));
+        }
+        args
+    }
+
+    fn full_queue_name(&self, queue: &str) -> String {
+        format!("{}.{queue}", self.inner.settings.prefix)
+    }
+
+    pub async fn subscribe(&self, queue: &str, kinds: &[&str]) -> Result<RabbitSubscription, PlatformError> {
+        let (conn, _) = self.channel().await?;
+        let ch = conn.create_channel().await.map_err(err)?;
+        let name = self.full_queue_name(queue);
+        let dlq = format!("{name}.dlq");
+        let durable = QueueDeclareOptions { durable: true, ..Default::default() };
+        let mut dlq_args = FieldTable::default();
+        if self.inner.settings.queue_expires_ms > 0 {
+            dlq_args.insert("x-expires".into(), AMQPValue::LongUInt(self.inner.settings.queue_expires_ms));
+        }
+        ch.queue_declare(dlq.as_str().into(), durable, dlq_args).await.map_err(err)?;
+        ch.queue_bind(dlq.as_str().into(), self.dlx().as_str().into(), name.as_str().into(), QueueBindOptions::default(), FieldTable::default())
+            .await
+            .map_err(err)?;
+        ch.queue_declare(name.as_str().into(), durable, self.queue_args(&name)).await.map_err(err)?;
+        for k in kinds {
+            ch.queue_bind(name.as_str().into(), self.exchange().as_str().into(), (*k).into(), QueueBindOptions::default(), FieldTable::default())
+                .await
+                .map_err(err)?;
+        }
+        ch.basic_qos(self.inner.settings.prefetch, BasicQosOptions::default()).await.map_err(err)?;
+        let consumer = ch
+            .basic_consume(name.as_str().into(), "".into(), BasicConsumeOptions::default(), FieldTable::default())
+            .await
+            .map_err(err)?;
+        Ok(RabbitSubscription { consumer, _channel: ch })
+    }
+
+    pub async fn dead_letter_count(&self, queue: &str) -> Result<u64, PlatformError> {
+        let (conn, _) = self.channel().await?;
+        let ch = conn.create_channel().await.map_err(err)?;
+        let dlq = format!("{}.dlq", self.full_queue_name(queue));
+        let q = ch
+            .queue_declare(dlq.as_str().into(), QueueDeclareOptions { passive: true, ..Default::default() }, FieldTable::default())
+            .await
+            .map_err(err)?;
+        Ok(u64::from(q.message_count()))
+    }
+
+    pub async fn ping(&self) -> Result<(), PlatformError> {
+        self.channel().await.map(|_| ())
+    }
+}
+
+fn properties(e: &Envelope) -> BasicProperties {
+    let mut headers = FieldTable::default();
+    for (k, v) in &e.headers {
+        headers.insert(k.as_str().into(), AMQPValue::LongString(v.as_str().into()));
+    }
+    headers.insert("key".into(), AMQPValue::LongString(e.key.as_str().into()));
+    BasicProperties::default()
+        .with_message_id(e.id.as_str().into())
+        .with_type(e.kind.as_str().into())
+        .with_content_type("application/x-protobuf".into())
+        .with_delivery_mode(2)
+        .with_headers(headers)
+}
+
+pub struct RabbitSubscription {
+    consumer: lapin::Consumer,
+    _channel: Channel,
+}
+
+impl RabbitSubscription {
+    pub async fn next(&mut self) -> Option<Result<Delivery, PlatformError>> {
+        let d = match self.consumer.next().await? {
+            Ok(d) => d,
+            Err(e) => return Some(Err(err(e))),
+        };
+        let mut headers = BTreeMap::new();
+        let mut key = String::new();
+        if let Some(table) = d.properties.headers() {
+            for (k, v) in table.inner() {
+                if let AMQPValue::LongString(s) = v {
+                    let value = String::from_utf8_lossy(s.as_bytes()).into_owned();
+                    if k.as_str() == "key" {
+                        key = value;
+                    } else {
+                        headers.insert(k.as_str().to_owned(), value);
+                    }
+                }
+            }
+        }
+        let envelope = Envelope {
+            id: d.properties.message_id().as_ref().map(|s| s.as_str().to_owned()).unwrap_or_default(),
+            kind: d.properties.kind().as_ref().map(|s| s.as_str().to_owned()).unwrap_or_else(|| d.routing_key.as_str().to_owned()),
+            key,
+            payload: d.data,
+            headers,
+        };
+        Some(Ok(Delivery { envelope, redelivered: d.redelivered, settle: Settle::Rabbit(d.acker) }))
+    }
+}
+
+pub(super) async fn ack(a: &lapin::Acker) -> Result<(), PlatformError> {
+    a.ack(BasicAckOptions::default()).await.map(|_| ()).map_err(err)
+}
+
+pub(super) async fn nack(a: &lapin::Acker, requeue: bool) -> Result<(), PlatformError> {
+    a.nack(BasicNackOptions { requeue, ..Default::default() }).await.map(|_| ()).map_err(err)
+}

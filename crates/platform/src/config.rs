@@ -1,0 +1,332 @@
+//! Layered configuration: built-in laptop defaults, then an optional TOML
+//! file, then `ACIKKAPI__SECTION__KEY` environment variables. `validate()`
+//! gathers every problem into one message.
+
+use crate::PlatformError;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// The services this binary can run, in start order.
+pub const ALL_SERVICES: &[&str] = &["intake", "routing", "notification", "escalation", "reporting"];
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Empty means every service.
+    pub services: Vec<String>,
+    pub data_dir: PathBuf,
+    pub server: ServerSettings,
+    pub store: StoreSettings,
+    pub bus: BusSettings,
+    pub cache: CacheSettings,
+    pub relay: RelaySettings,
+    pub telemetry: TelemetrySettings,
+    pub intake: IntakeSettings,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerSettings {
+    pub grpc_addr: String,
+    /// `/metrics`, `/livez`, `/readyz`. Empty disables it.
+    pub http_addr: String,
+    /// Calls in flight beyond this are answered RESOURCE_EXHAUSTED at once.
+    pub max_concurrent_requests: usize,
+    pub request_timeout_ms: u64,
+    /// On SIGTERM: readiness goes false, then this delay, then draining.
+    pub shutdown_delay_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreSettings {
+    /// `sqlite://path` or `postgres://…`. Empty: `sqlite://<data_dir>/acikkapi.db`.
+    pub url: Secret,
+    /// PostgreSQL schema to use (created if missing). Empty: the default search path.
+    pub schema: String,
+    pub max_connections: u32,
+    /// Group-commit writer tasks. 0: the backend's default (1 on SQLite, 2 on PostgreSQL).
+    pub writers: usize,
+    /// Most submissions one writer commits in one transaction.
+    pub batch_max: usize,
+    /// Submissions waiting for a writer beyond this are refused RESOURCE_EXHAUSTED.
+    pub queue_capacity: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BusSettings {
+    /// `memory://` or `amqp://user:pass@host:5672/vhost`.
+    pub url: Secret,
+    /// Exchange and queue names start with this.
+    pub prefix: String,
+    /// Unused queues expire after this (tests only). 0: never.
+    pub queue_expires_ms: u32,
+    pub prefetch: u16,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CacheSettings {
+    /// `memory://` or `redis://host:6379/db`.
+    pub url: Secret,
+    pub prefix: String,
+    pub ttl_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RelaySettings {
+    pub enabled: bool,
+    /// Most outbox rows published (with confirms in flight) per round.
+    pub batch: i64,
+    /// Safety-net poll for rows left by a crashed process.
+    pub poll_interval_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TelemetrySettings {
+    /// OTLP/gRPC collector, e.g. `http://otel-collector:4317`. Empty: no export.
+    pub otlp_endpoint: String,
+    pub service_name: String,
+    /// `text` or `json`.
+    pub log_format: String,
+    /// An `EnvFilter` directive; `RUST_LOG` wins when set.
+    pub log_filter: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IntakeSettings {
+    /// Hex key (≥ 32 bytes) from which tracking codes are derived. Empty: a
+    /// key generated once in `<data_dir>/tracking.key` (embedded default only).
+    pub tracking_key: Secret,
+}
+
+/// A configuration value that must not be printed: it shows as `***`.
+#[derive(Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            services: Vec::new(),
+            data_dir: PathBuf::from("./data"),
+            server: ServerSettings::default(),
+            store: StoreSettings::default(),
+            bus: BusSettings::default(),
+            cache: CacheSettings::default(),
+            relay: RelaySettings::default(),
+            telemetry: TelemetrySettings::default(),
+            intake: IntakeSettings::default(),
+        }
+    }
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            grpc_addr: "127.0.0.1:50051".into(),
+            http_addr: "127.0.0.1:9464".into(),
+            max_concurrent_requests: 2048,
+            request_timeout_ms: 10_000,
+            shutdown_delay_ms: 0,
+        }
+    }
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        Self { url: Secret::default(), schema: String::new(), max_connections: 16, writers: 0, batch_max: 256, queue_capacity: 8192 }
+    }
+}
+
+impl Default for BusSettings {
+    fn default() -> Self {
+        Self { url: Secret::new("memory://"), prefix: "acikkapi".into(), queue_expires_ms: 0, prefetch: 256 }
+    }
+}
+
+impl Default for CacheSettings {
+    fn default() -> Self {
+        Self { url: Secret::new("memory://"), prefix: "acikkapi".into(), ttl_ms: 30_000 }
+    }
+}
+
+impl Default for RelaySettings {
+    fn default() -> Self {
+        Self { enabled: true, batch: 1000, poll_interval_ms: 250 }
+    }
+}
+
+impl Default for TelemetrySettings {
+    fn default() -> Self {
+        Self { otlp_endpoint: String::new(), service_name: "acikkapi".into(), log_format: "text".into(), log_filter: "info".into() }
+    }
+}
+
+impl Default for IntakeSettings {
+    fn default() -> Self {
+        Self { tracking_key: Secret::default() }
+    }
+}
+
+/// Which store backend a URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreKind {
+    Sqlite,
+    Postgres,
+}
+
+impl Settings {
+    /// Defaults, then `file` if given, then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, PlatformError> {
+        let defaults = ::config::Config::try_from(&Settings::default()).map_err(|e| PlatformError::Config(e.to_string()))?;
+        let mut b = ::config::Config::builder().add_source(defaults);
+        if let Some(f) = file {
+            b = b.add_source(::config::File::from(f).required(true));
+        }
+        b = b.add_source(
+            ::config::Environment::with_prefix("ACIKKAPI")
+                .prefix_separator("__")
+                .separator("__")
+                .list_separator(",")
+                .with_list_parse_key("services")
+                .try_parsing(true),
+        );
+        let s: Settings = b
+            .build()
+            .and_then(|c| c.try_deserialize())
+            .map_err(|e| PlatformError::Config(e.to_string()))?;
+        s.validate()?;
+        Ok(s)
+    }
+
+    /// The store URL, with the embedded default filled in.
+    pub fn store_url(&self) -> String {
+        if self.store.url.is_empty() {
+            format!("sqlite://{}?mode=rwc", self.data_dir.join("acikkapi.db").display())
+        } else {
+            self.store.url.expose().to_owned()
+        }
+    }
+
+    pub fn store_kind(&self) -> StoreKind {
+        if self.store_url().starts_with("postgres") { StoreKind::Postgres } else { StoreKind::Sqlite }
+    }
+
+    /// The services to run: the configured list, or all of them.
+    pub fn enabled_services(&self) -> Vec<String> {
+        if self.services.is_empty() { ALL_SERVICES.iter().map(|s| s.to_string()).collect() } else { self.services.clone() }
+    }
+
+    pub fn writers(&self) -> usize {
+        match (self.store.writers, self.store_kind()) {
+            (0, StoreKind::Sqlite) => 1,
+            (0, StoreKind::Postgres) => 2,
+            (n, _) => n,
+        }
+    }
+
+    /// Every problem at once, so an operator fixes them in one round.
+    pub fn validate(&self) -> Result<(), PlatformError> {
+        let mut problems = Vec::new();
+        for s in &self.services {
+            if !ALL_SERVICES.contains(&s.as_str()) {
+                problems.push(format!("services: unknown service {s:?} (known: {})", ALL_SERVICES.join(", ")));
+            }
+        }
+        if self.server.grpc_addr.parse::<std::net::SocketAddr>().is_err() {
+            problems.push(format!("server.grpc_addr: {:?} is not host:port", self.server.grpc_addr));
+        }
+        if !self.server.http_addr.is_empty() && self.server.http_addr.parse::<std::net::SocketAddr>().is_err() {
+            problems.push(format!("server.http_addr: {:?} is not host:port", self.server.http_addr));
+        }
+        let store = self.store_url();
+        if !(store.starts_with("sqlite:") || store.starts_with("postgres://") || store.starts_with("postgresql://")) {
+            problems.push("store.url: must start with sqlite: or postgres://".into());
+        }
+        if !self.store.schema.is_empty() && !self.store.schema.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            problems.push("store.schema: letters, digits and _ only".into());
+        }
+        let bus = self.bus.url.expose();
+        if !(bus == "memory://" || bus.starts_with("amqp://") || bus.starts_with("amqps://")) {
+            problems.push("bus.url: must be memory:// or amqp://…".into());
+        }
+        let cache = self.cache.url.expose();
+        if !(cache == "memory://" || cache.starts_with("redis://")) {
+            problems.push("cache.url: must be memory:// or redis://…".into());
+        }
+        if self.store.batch_max == 0 || self.store.queue_capacity == 0 || self.store.max_connections == 0 {
+            problems.push("store: batch_max, queue_capacity and max_connections must be positive".into());
+        }
+        if self.relay.batch <= 0 {
+            problems.push("relay.batch: must be positive".into());
+        }
+        if !matches!(self.telemetry.log_format.as_str(), "text" | "json") {
+            problems.push("telemetry.log_format: text or json".into());
+        }
+        let key = self.intake.tracking_key.expose();
+        if !key.is_empty() && (key.len() < 64 || hex_decode(key).is_none()) {
+            problems.push("intake.tracking_key: at least 32 bytes, hex-encoded".into());
+        }
+        if key.is_empty() && self.store_kind() == StoreKind::Postgres {
+            problems.push("intake.tracking_key: required with a PostgreSQL store (every replica must derive the same codes)".into());
+        }
+        if problems.is_empty() { Ok(()) } else { Err(PlatformError::Config(problems.join("; "))) }
+    }
+}
+
+pub fn hex_decode(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_embedded() {
+        let s = Settings::default();
+        s.validate().unwrap();
+        assert_eq!(s.store_kind(), StoreKind::Sqlite);
+        assert_eq!(s.enabled_services().len(), 5);
+        assert_eq!(format!("{:?}", Secret::new("hunter2")), "***");
+    }
+
+    #[test]
+    fn every_problem_is_listed() {
+        let mut s = Settings::default();
+        s.services = vec!["intake".into(), "billing".into()];
+        s.bus.url = Secret::new("kafka://x");
+        s.server.grpc_addr = "nope".into();
+        let msg = s.validate().unwrap_err().to_string();
+        for needle in ["billing", "bus.url", "server.grpc_addr"] {
+            assert!(msg.contains(needle), "{msg}");
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! Prometheus metrics, served on the HTTP port with `/livez` and `/readyz`.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use std::sync::Mutex;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RpcLabels {
+    pub method: String,
+    pub code: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct MethodLabel {
+    pub method: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ResultLabel {
+    pub result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ConsumerLabels {
+    pub consumer: String,
+    pub result: String,
+}
+
+pub struct Metrics {
+    registry: Mutex<Registry>,
+    pub grpc_requests: Family<RpcLabels, Counter>,
+    pub grpc_duration: Family<MethodLabel, Histogram>,
+    pub submissions: Family<ResultLabel, Counter>,
+    pub commit_batch_size: Histogram,
+    pub outbox_published: Counter,
+    pub outbox_backlog: Gauge,
+    pub events_consumed: Family<ConsumerLabels, Counter>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut r = Registry::with_prefix("acikkapi");
+        let grpc_requests = Family::<RpcLabels, Counter>::default();
+        r.register("grpc_requests", "gRPC calls by method and status code", grpc_requests.clone());
+        let grpc_duration =
+            Family::<MethodLabel, Histogram>::new_with_constructor(|| Histogram::new(exponential_buckets(0.0005, 2.0, 16)));
+        r.register("grpc_request_duration_seconds", "gRPC call latency", grpc_duration.clone());
+        let submissions = Family::<ResultLabel, Counter>::default();
+        r.register("submissions", "SubmitApplication outcomes (created, replayed, invalid, overloaded)", submissions.clone());
+        let commit_batch_size = Histogram::new(exponential_buckets(1.0, 2.0, 10));
+        r.register("group_commit_batch_size", "Submissions committed together in one transaction", commit_batch_size.clone());
+        let outbox_published = Counter::default();
+        r.register("outbox_published", "Outbox events confirmed by the bus", outbox_published.clone());
+        let outbox_backlog = Gauge::default();
+        r.register("outbox_backlog", "Outbox events seen waiting at the relay's last round", outbox_backlog.clone());
+        let events_consumed = Family::<ConsumerLabels, Counter>::default();
+        r.register("events_consumed", "Events handled by consumers (applied, duplicate, retried, dead)", events_consumed.clone());
+        Self {
+            registry: Mutex::new(r),
+            grpc_requests,
+            grpc_duration,
+            submissions,
+            commit_batch_size,
+            outbox_published,
+            outbox_backlog,
+            events_consumed,
+        }
+    }
+
+    pub fn submission(&self, result: &str) {
+        self.submissions.get_or_create(&ResultLabel { result: result.to_owned() }).inc();
+    }
+
+    pub fn consumed(&self, consumer: &str, result: &str) {
+        self.events_consumed.get_or_create(&ConsumerLabels { consumer: consumer.to_owned(), result: result.to_owned() }).inc();
+    }
+
+    /// The text exposition format.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        let r = self.registry.lock().expect("metrics lock");
+        let _ = prometheus_client::encoding::text::encode(&mut out, &r);
+        out
+    }
+}

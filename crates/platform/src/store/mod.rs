@@ -1,0 +1,188 @@
+//! The store: SQLite (embedded default) or PostgreSQL, both through sqlx.
+//!
+//! Code that must run on both writes its SQL once inside [`db!`] (or
+//! [`tx!`]): the body is compiled for each backend, so the SQL text must be
+//! valid on both (`$1` placeholders, `ON CONFLICT`, `RETURNING` are).
+
+mod outbox;
+
+pub use outbox::{OutboxEvent, OutboxRow};
+
+use crate::PlatformError;
+use crate::config::{Settings, StoreKind};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Executor, PgPool, SqlitePool};
+use std::str::FromStr;
+use std::time::Duration;
+
+#[derive(Clone, Debug)]
+pub enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// An open transaction on either backend.
+pub enum Tx {
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+/// Runs `$body` with `$pool` bound to the concrete pool of either backend.
+#[macro_export]
+macro_rules! db {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db {
+            $crate::store::Db::Sqlite($pool) => $body,
+            $crate::store::Db::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// Runs `$body` with `$tx` bound to the concrete transaction of either backend.
+#[macro_export]
+macro_rules! tx {
+    ($t:expr, $tx:ident => $body:expr) => {
+        match $t {
+            $crate::store::Tx::Sqlite($tx) => $body,
+            $crate::store::Tx::Postgres($tx) => $body,
+        }
+    };
+}
+
+/// One schema change, in each backend's dialect.
+pub struct Migration {
+    pub component: &'static str,
+    pub version: i64,
+    pub sqlite: &'static str,
+    pub postgres: &'static str,
+}
+
+pub const PLATFORM_MIGRATIONS: &[Migration] = &[Migration {
+    component: "platform",
+    version: 1,
+    sqlite: include_str!("../../migrations/sqlite/0001_platform.sql"),
+    postgres: include_str!("../../migrations/postgres/0001_platform.sql"),
+}];
+
+impl Db {
+    pub async fn connect(settings: &Settings) -> Result<Self, PlatformError> {
+        let url = settings.store_url();
+        let max = settings.store.max_connections;
+        match settings.store_kind() {
+            StoreKind::Sqlite => {
+                if let Some(dir) = url.strip_prefix("sqlite://").and_then(|p| std::path::Path::new(p.split('?').next()?).parent()) {
+                    if !dir.as_os_str().is_empty() {
+                        std::fs::create_dir_all(dir).map_err(|e| PlatformError::Config(format!("data_dir {}: {e}", dir.display())))?;
+                    }
+                }
+                // WAL lets readers run beside the one writer; NORMAL sync in
+                // WAL mode is durable against process crashes (not power loss
+                // of the last commits), the usual trade for an embedded store.
+                let opts = SqliteConnectOptions::from_str(&url)?
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .busy_timeout(Duration::from_secs(10))
+                    .foreign_keys(true);
+                let pool = SqlitePoolOptions::new().max_connections(max).connect_with(opts).await?;
+                Ok(Self::Sqlite(pool))
+            }
+            StoreKind::Postgres => {
+                let opts = PgConnectOptions::from_str(&url)?;
+                let schema = settings.store.schema.clone();
+                if !schema.is_empty() {
+                    let pool = PgPoolOptions::new().max_connections(1).connect_with(opts.clone()).await?;
+                    pool.execute(format!("CREATE SCHEMA IF NOT EXISTS {schema}").as_str()).await?;
+                    pool.close().await;
+                }
+                let opts = if schema.is_empty() { opts } else { opts.options([("search_path", schema.as_str())]) };
+                let pool = PgPoolOptions::new()
+                    .max_connections(max)
+                    .acquire_timeout(Duration::from_secs(5))
+                    .connect_with(opts)
+                    .await?;
+                Ok(Self::Postgres(pool))
+            }
+        }
+    }
+
+    pub fn kind(&self) -> StoreKind {
+        match self {
+            Self::Sqlite(_) => StoreKind::Sqlite,
+            Self::Postgres(_) => StoreKind::Postgres,
+        }
+    }
+
+    pub async fn begin(&self) -> Result<Tx, PlatformError> {
+        Ok(match self {
+            Self::Sqlite(p) => Tx::Sqlite(p.begin().await?),
+            Self::Postgres(p) => Tx::Postgres(p.begin().await?),
+        })
+    }
+
+    /// A cheap round trip, for readiness.
+    pub async fn ping(&self) -> Result<(), PlatformError> {
+        db!(self, p => { sqlx::query("SELECT 1").execute(p).await?; });
+        Ok(())
+    }
+
+    /// Applies the migrations not yet applied, each in its own transaction.
+    /// On PostgreSQL an advisory lock keeps replicas from racing.
+    pub async fn migrate(&self, sets: &[&[Migration]]) -> Result<(), PlatformError> {
+        const CREATE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (component TEXT NOT NULL, version BIGINT NOT NULL, applied_ms BIGINT NOT NULL, PRIMARY KEY (component, version))";
+        db!(self, pool => {
+            let mut conn = pool.acquire().await?;
+            if matches!(self, Db::Postgres(_)) {
+                sqlx::query("SELECT pg_advisory_lock(727274)").execute(&mut *conn).await?;
+            }
+            let result: Result<(), PlatformError> = async {
+                sqlx::query(CREATE).execute(&mut *conn).await?;
+                for m in sets.iter().flat_map(|s| s.iter()) {
+                    let done: Option<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations WHERE component = $1 AND version = $2")
+                        .bind(m.component).bind(m.version).fetch_optional(&mut *conn).await?;
+                    if done.is_some() {
+                        continue;
+                    }
+                    let sql = if matches!(self, Db::Postgres(_)) { m.postgres } else { m.sqlite };
+                    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+                    sqlx::raw_sql(sql).execute(&mut *tx).await?;
+                    sqlx::query("INSERT INTO schema_migrations (component, version, applied_ms) VALUES ($1, $2, $3)")
+                        .bind(m.component).bind(m.version).bind(now_ms()).execute(&mut *tx).await?;
+                    tx.commit().await?;
+                    tracing::info!(component = m.component, version = m.version, "migration applied");
+                }
+                Ok(())
+            }.await;
+            if matches!(self, Db::Postgres(_)) {
+                sqlx::query("SELECT pg_advisory_unlock(727274)").execute(&mut *conn).await?;
+            }
+            result
+        })
+    }
+}
+
+impl Tx {
+    pub async fn commit(self) -> Result<(), PlatformError> {
+        tx!(self, t => t.commit().await?);
+        Ok(())
+    }
+
+    /// Records that `consumer` applied `event_id`. False when it already had:
+    /// the caller then skips the effect.
+    pub async fn claim_inbox(&mut self, consumer: &str, event_id: &str) -> Result<bool, PlatformError> {
+        const SQL: &str = "INSERT INTO inbox (consumer, event_id, applied_ms) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
+        let n = tx!(self, t => sqlx::query(SQL).bind(consumer).bind(event_id).bind(now_ms()).execute(&mut **t).await?.rows_affected());
+        Ok(n == 1)
+    }
+
+    /// Writes events to the outbox in this transaction.
+    pub async fn insert_outbox(&mut self, events: &[OutboxEvent]) -> Result<(), PlatformError> {
+        outbox::insert(self, events).await
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}

@@ -1,0 +1,157 @@
+//! Logs and traces. `tracing` everywhere; OpenTelemetry OTLP export when an
+//! endpoint is set; W3C trace context carried in gRPC metadata and in bus
+//! envelope headers, so one application is one trace.
+//!
+//! Personal data never reaches a span or a log line in clear: the domain
+//! types (`NationalId`, `MobilePhone`) print masked, and spans carry only
+//! the application number, province, topic and type.
+
+use crate::PlatformError;
+use crate::config::TelemetrySettings;
+use opentelemetry::propagation::{Extractor, Injector};
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_otlp::WithExportConfig;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use std::collections::BTreeMap;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
+
+/// Flushes the exporter when dropped or shut down.
+pub struct TelemetryGuard {
+    provider: Option<SdkTracerProvider>,
+}
+
+impl TelemetryGuard {
+    pub fn shutdown(mut self) {
+        if let Some(p) = self.provider.take() {
+            let _ = p.shutdown();
+        }
+    }
+}
+
+impl Drop for TelemetryGuard {
+    fn drop(&mut self) {
+        if let Some(p) = self.provider.take() {
+            let _ = p.shutdown();
+        }
+    }
+}
+
+/// Installs the global subscriber and propagator. Call once, from `main`.
+pub fn init(s: &TelemetrySettings) -> Result<TelemetryGuard, PlatformError> {
+    install_propagator();
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&s.log_filter));
+    let fmt = match s.log_format.as_str() {
+        "json" => tracing_subscriber::fmt::layer().json().with_current_span(true).boxed(),
+        _ => tracing_subscriber::fmt::layer().with_target(false).boxed(),
+    };
+    let provider = if s.otlp_endpoint.is_empty() {
+        None
+    } else {
+        let exporter = opentelemetry_otlp::SpanExporter::builder()
+            .with_tonic()
+            .with_endpoint(s.otlp_endpoint.clone())
+            .build()
+            .map_err(|e| PlatformError::Config(format!("telemetry.otlp_endpoint: {e}")))?;
+        let resource = opentelemetry_sdk::Resource::builder().with_service_name(s.service_name.clone()).build();
+        Some(SdkTracerProvider::builder().with_batch_exporter(exporter).with_resource(resource).build())
+    };
+    let otel = provider.as_ref().map(|p| tracing_opentelemetry::layer().with_tracer(p.tracer("acikkapi")));
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(fmt)
+        .with(otel)
+        .try_init()
+        .map_err(|e| PlatformError::Config(format!("telemetry: {e}")))?;
+    Ok(TelemetryGuard { provider })
+}
+
+/// W3C trace context (`traceparent`, `tracestate`) as the one propagation format.
+pub fn install_propagator() {
+    opentelemetry::global::set_text_map_propagator(opentelemetry_sdk::propagation::TraceContextPropagator::new());
+}
+
+struct MapInjector<'a>(&'a mut BTreeMap<String, String>);
+
+impl Injector for MapInjector<'_> {
+    fn set(&mut self, key: &str, value: String) {
+        self.0.insert(key.to_owned(), value);
+    }
+}
+
+struct MapExtractor<'a>(&'a BTreeMap<String, String>);
+
+impl Extractor for MapExtractor<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).map(String::as_str)
+    }
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(String::as_str).collect()
+    }
+}
+
+/// The current span's trace context, for an envelope's headers.
+pub fn current_context_headers() -> BTreeMap<String, String> {
+    let mut headers = BTreeMap::new();
+    let cx = tracing::Span::current().context();
+    opentelemetry::global::get_text_map_propagator(|p| p.inject_context(&cx, &mut MapInjector(&mut headers)));
+    headers
+}
+
+/// Makes `span` a child of the trace context in `headers` (if any).
+pub fn set_parent_from_headers(span: &tracing::Span, headers: &BTreeMap<String, String>) {
+    let cx = opentelemetry::global::get_text_map_propagator(|p| p.extract(&MapExtractor(headers)));
+    let _ = span.set_parent(cx);
+}
+
+struct HttpExtractor<'a>(&'a http::HeaderMap);
+
+impl Extractor for HttpExtractor<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|v| v.to_str().ok())
+    }
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(|k| k.as_str()).collect()
+    }
+}
+
+/// The server span of one gRPC call, continuing the caller's trace.
+pub fn grpc_server_span(req: &http::Request<()>) -> tracing::Span {
+    let path = req.uri().path();
+    let (service, method) = path.trim_start_matches('/').split_once('/').unwrap_or(("", path));
+    let span = tracing::info_span!(
+        "grpc.server",
+        otel.name = %path,
+        otel.kind = "server",
+        rpc.system = "grpc",
+        rpc.service = %service,
+        rpc.method = %method,
+        application_number = tracing::field::Empty,
+        province = tracing::field::Empty,
+        topic = tracing::field::Empty,
+    );
+    let cx = opentelemetry::global::get_text_map_propagator(|p| p.extract(&HttpExtractor(req.headers())));
+    let _ = span.set_parent(cx);
+    span
+}
+
+/// A client interceptor that puts the current trace context into the call's
+/// metadata, so the server's span joins the caller's trace.
+#[derive(Clone, Copy, Default)]
+pub struct TraceContextInterceptor;
+
+impl tonic::service::Interceptor for TraceContextInterceptor {
+    fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        for (k, v) in current_context_headers() {
+            if let (Ok(k), Ok(v)) = (
+                tonic::metadata::MetadataKey::from_bytes(k.as_bytes()),
+                tonic::metadata::MetadataValue::try_from(v.as_str()),
+            ) {
+                req.metadata_mut().insert(k, v);
+            }
+        }
+        Ok(req)
+    }
+}
