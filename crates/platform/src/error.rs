@@ -51,6 +51,8 @@ pub enum PlatformError {
     NotFound(String),
     #[error("{0}")]
     Overloaded(String),
+    #[error("unavailable: {0}")]
+    Unavailable(String),
     #[error("{0}")]
     Internal(String),
 }
@@ -62,7 +64,7 @@ impl PlatformError {
             Self::NotFound(_) => ErrorCode::NotFound,
             Self::Overloaded(_) => ErrorCode::ResourceExhausted,
             Self::Database(sqlx::Error::PoolTimedOut) => ErrorCode::Unavailable,
-            Self::Database(_) | Self::Bus(_) | Self::Cache(_) => ErrorCode::Unavailable,
+            Self::Database(_) | Self::Bus(_) | Self::Cache(_) | Self::Unavailable(_) => ErrorCode::Unavailable,
             Self::Config(_) | Self::Internal(_) => ErrorCode::Internal,
         }
     }

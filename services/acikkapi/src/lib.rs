@@ -1,0 +1,97 @@
+//! A node: the enabled services of one process on one gRPC server, with the
+//! outbox relay. `acikkapi serve` runs one; the test harness runs several.
+
+use acikkapi_platform::config::Settings;
+use acikkapi_platform::{Platform, PlatformError, relay, server};
+use std::net::SocketAddr;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// Services this build can run. The others are defined in proto/ and land
+/// with their issues; asking for one says so instead of starting half a system.
+pub const IMPLEMENTED: &[&str] = &["intake"];
+
+pub struct Node {
+    pub grpc_addr: SocketAddr,
+    pub http_addr: Option<SocketAddr>,
+    pub platform: Platform,
+    task: JoinHandle<Result<(), PlatformError>>,
+}
+
+impl Node {
+    /// Binds, migrates and starts serving. Addresses may use port 0.
+    pub async fn start(mut settings: Settings, shutdown: CancellationToken) -> Result<Self, PlatformError> {
+        let services = select_services(&settings)?;
+        settings.services = services.clone();
+        let grpc = TcpListener::bind(&settings.server.grpc_addr)
+            .await
+            .map_err(|e| PlatformError::Config(format!("server.grpc_addr {}: {e}", settings.server.grpc_addr)))?;
+        let http = if settings.server.http_addr.is_empty() {
+            None
+        } else {
+            Some(
+                TcpListener::bind(&settings.server.http_addr)
+                    .await
+                    .map_err(|e| PlatformError::Config(format!("server.http_addr {}: {e}", settings.server.http_addr)))?,
+            )
+        };
+        let grpc_addr = grpc.local_addr().map_err(|e| PlatformError::Internal(e.to_string()))?;
+        let http_addr = http.as_ref().and_then(|l| l.local_addr().ok());
+
+        let platform = Platform::connect(settings, &[acikkapi_intake::MIGRATIONS], shutdown).await?;
+        let mut routes = tonic::service::RoutesBuilder::default();
+        let mut names: Vec<&'static str> = Vec::new();
+        let mut workers = Vec::new();
+        if services.iter().any(|s| s == "intake") {
+            let parts = acikkapi_intake::build(&platform)?;
+            routes.add_service(parts.intake);
+            routes.add_service(parts.catalog);
+            names.extend(acikkapi_intake::SERVICE_NAMES);
+            workers.extend(parts.workers);
+        }
+        let relay_stop = CancellationToken::new();
+        let relay_task = platform.settings.relay.enabled.then(|| {
+            let mut p = platform.clone();
+            p.shutdown = relay_stop.clone();
+            tokio::spawn(relay::run(p))
+        });
+        tracing::info!(%grpc_addr, ?http_addr, services = ?services, store = ?platform.db.kind(), "serving");
+        let p = platform.clone();
+        let task = tokio::spawn(async move {
+            let served = server::serve(p, routes.routes(), names, grpc, http).await;
+            // The server dropped the services, closing the writers' queue:
+            // they commit what they hold, then the relay publishes it.
+            for w in workers {
+                let _ = w.await;
+            }
+            relay_stop.cancel();
+            if let Some(r) = relay_task {
+                let _ = r.await;
+            }
+            served
+        });
+        Ok(Self { grpc_addr, http_addr, platform, task })
+    }
+
+    /// Waits until the node stopped (after its shutdown token was cancelled).
+    pub async fn wait(self) -> Result<(), PlatformError> {
+        self.task.await.map_err(|e| PlatformError::Internal(e.to_string()))?
+    }
+}
+
+fn select_services(settings: &Settings) -> Result<Vec<String>, PlatformError> {
+    if settings.services.is_empty() {
+        return Ok(IMPLEMENTED.iter().map(|s| s.to_string()).collect());
+    }
+    let missing: Vec<&str> = settings.services.iter().map(String::as_str).filter(|s| !IMPLEMENTED.contains(s)).collect();
+    if missing.is_empty() {
+        Ok(settings.services.clone())
+    } else {
+        Err(PlatformError::Config(format!(
+            "services: {} not implemented in this build yet (implemented: {})",
+            missing.join(", "),
+            IMPLEMENTED.join(", ")
+        )))
+    }
+}

@@ -1,0 +1,244 @@
+//! `acikkapi`: the one binary of the platform.
+
+use acikkapi::Node;
+use acikkapi_platform::config::Settings;
+use acikkapi_platform::telemetry::TraceContextInterceptor;
+use acikkapi_proto::v1 as pb;
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Parser)]
+#[command(name = "acikkapi", version, about = "Açık Kapı: the national platform for applications to governorships")]
+struct Cli {
+    /// A TOML configuration file (layered over the built-in defaults, under ACIKKAPI__* variables).
+    #[arg(long, global = true, env = "ACIKKAPI_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run services: all implemented ones by default, or those named.
+    Serve {
+        /// Comma-separated: intake,routing,notification,escalation,reporting.
+        #[arg(long, value_delimiter = ',')]
+        services: Vec<String>,
+        /// gRPC listen address (default 127.0.0.1:50051).
+        #[arg(long)]
+        grpc_addr: Option<String>,
+    },
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Submit an application to a running server.
+    Submit(SubmitArgs),
+    /// Show an application's progress: number plus tracking code.
+    Track {
+        #[arg(long, default_value = "http://127.0.0.1:50051")]
+        server: String,
+        /// The application number, with or without dashes.
+        number: String,
+        /// The 8-character tracking code given with the number.
+        code: String,
+    },
+}
+
+#[derive(Args)]
+struct SubmitArgs {
+    #[arg(long, default_value = "http://127.0.0.1:50051")]
+    server: String,
+    /// T.C. Kimlik No or Yabancı Kimlik No.
+    #[arg(long)]
+    national_id: String,
+    #[arg(long)]
+    name: String,
+    #[arg(long)]
+    phone: String,
+    #[arg(long, default_value = "")]
+    email: String,
+    /// Province plate code, 1..81.
+    #[arg(long)]
+    province: u32,
+    /// District code (see CatalogService.ListDistricts); 0 for none.
+    #[arg(long, default_value_t = 0)]
+    district: u32,
+    /// Topic code, H01..H17.
+    #[arg(long)]
+    topic: String,
+    /// Application type code, e.g. H07-01.
+    #[arg(long = "type")]
+    type_code: String,
+    /// request, complaint or suggestion.
+    #[arg(long, default_value = "request")]
+    kind: String,
+    /// desk, web, mobile, kiosk, call-centre, public-day or petition.
+    #[arg(long, default_value = "desk")]
+    channel: String,
+    #[arg(long)]
+    subject: String,
+    #[arg(long)]
+    text: String,
+    /// Applicant is a martyr's relative, veteran, disabled, elderly or sick (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    vulnerable: Vec<String>,
+    /// Makes a retry safe: the same key returns the first result. Default: a new UUID.
+    #[arg(long)]
+    idempotency_key: Option<String>,
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    match run(Cli::parse()).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // One line a person can act on; no backtrace for expected failures.
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve { services, grpc_addr } => {
+            let mut settings = Settings::load(cli.config.as_deref())?;
+            if !services.is_empty() {
+                settings.services = services;
+            }
+            if let Some(a) = grpc_addr {
+                settings.server.grpc_addr = a;
+            }
+            settings.validate()?;
+            serve(settings).await
+        }
+        Command::Migrate => {
+            let settings = Settings::load(cli.config.as_deref())?;
+            let _telemetry = acikkapi_platform::telemetry::init(&settings.telemetry)?;
+            let db = acikkapi_platform::store::Db::connect(&settings).await?;
+            db.migrate(&[acikkapi_platform::store::PLATFORM_MIGRATIONS, acikkapi_intake::MIGRATIONS]).await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Submit(args) => submit(args).await,
+        Command::Track { server, number, code } => track(&server, &number, &code).await,
+    }
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let telemetry = acikkapi_platform::telemetry::init(&settings.telemetry)?;
+    let shutdown = CancellationToken::new();
+    let node = Node::start(settings, shutdown.clone()).await?;
+    println!("Açık Kapı serving gRPC on {} (metrics: {:?})", node.grpc_addr, node.http_addr);
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutdown requested; draining");
+        shutdown.cancel();
+    });
+    let result = node.wait().await;
+    telemetry.shutdown();
+    Ok(result?)
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+async fn client(server: &str) -> anyhow::Result<pb::intake_service_client::IntakeServiceClient<tonic::service::interceptor::InterceptedService<tonic::transport::Channel, TraceContextInterceptor>>> {
+    let channel = tonic::transport::Endpoint::from_shared(server.to_owned())?
+        .connect()
+        .await
+        .with_context(|| format!("cannot reach {server}; is `acikkapi serve` running?"))?;
+    Ok(pb::intake_service_client::IntakeServiceClient::with_interceptor(channel, TraceContextInterceptor))
+}
+
+fn parse_kind(s: &str) -> anyhow::Result<pb::Kind> {
+    Ok(match s {
+        "request" => pb::Kind::Request,
+        "complaint" => pb::Kind::Complaint,
+        "suggestion" => pb::Kind::Suggestion,
+        _ => bail!("--kind: request, complaint or suggestion"),
+    })
+}
+
+fn parse_channel(s: &str) -> anyhow::Result<pb::Channel> {
+    Ok(match s {
+        "desk" => pb::Channel::Desk,
+        "web" => pb::Channel::Web,
+        "mobile" => pb::Channel::Mobile,
+        "kiosk" => pb::Channel::Kiosk,
+        "call-centre" => pb::Channel::CallCentre,
+        "public-day" => pb::Channel::PublicDay,
+        "petition" => pb::Channel::WrittenPetition,
+        _ => bail!("--channel: desk, web, mobile, kiosk, call-centre, public-day or petition"),
+    })
+}
+
+async fn submit(a: SubmitArgs) -> anyhow::Result<()> {
+    let mut v = pb::Vulnerability::default();
+    for flag in &a.vulnerable {
+        match flag.as_str() {
+            "martyr-relative" => v.martyr_relative = true,
+            "veteran" => v.veteran = true,
+            "disabled" => v.disabled = true,
+            "elderly" => v.elderly = true,
+            "sick" => v.sick = true,
+            other => bail!("--vulnerable: unknown {other:?} (martyr-relative, veteran, disabled, elderly, sick)"),
+        }
+    }
+    let req = pb::SubmitApplicationRequest {
+        applicant: Some(pb::Applicant { national_id: a.national_id, full_name: a.name, mobile_phone: a.phone, email: a.email }),
+        province_code: a.province,
+        district_code: a.district,
+        channel: parse_channel(&a.channel)? as i32,
+        kind: parse_kind(&a.kind)? as i32,
+        topic_code: a.topic,
+        type_code: a.type_code,
+        subject: a.subject,
+        text: a.text,
+        vulnerability: Some(v),
+        idempotency_key: a.idempotency_key.unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+    };
+    let res = client(&a.server).await?.submit_application(req).await.map_err(status_error)?.into_inner();
+    let number = acikkapi_domain::application_number::ApplicationNumber::parse(&res.application_number)?;
+    println!("application number: {number}");
+    println!("tracking code:      {}", res.tracking_code);
+    if res.replayed {
+        println!("(this repeats an earlier submission with the same idempotency key)");
+    }
+    Ok(())
+}
+
+async fn track(server: &str, number: &str, code: &str) -> anyhow::Result<()> {
+    let req = pb::TrackApplicationRequest { application_number: number.to_owned(), tracking_code: code.to_owned() };
+    let res = client(server).await?.track_application(req).await.map_err(status_error)?.into_inner();
+    let status = pb::Status::try_from(res.status).map(|s| s.as_str_name()).unwrap_or("?");
+    let outcome = pb::Outcome::try_from(res.outcome).map(|s| s.as_str_name()).unwrap_or("?");
+    println!("application {}: {status} (outcome {outcome}), topic {} type {}", res.application_number, res.topic_code, res.type_code);
+    for e in res.timeline {
+        let at = e.at.map(|t| local_time(t.seconds)).unwrap_or_default();
+        let st = pb::Status::try_from(e.status).map(|s| s.as_str_name()).unwrap_or("?");
+        println!("  {at}  {st:<18} {}", e.description);
+    }
+    Ok(())
+}
+
+/// Türkiye time (UTC+3 all year), as staff and citizens read it.
+fn local_time(unix_seconds: i64) -> String {
+    chrono::DateTime::from_timestamp(unix_seconds + 3 * 3600, 0).map(|d| d.format("%d.%m.%Y %H:%M").to_string()).unwrap_or_default()
+}
+
+fn status_error(s: tonic::Status) -> anyhow::Error {
+    anyhow::anyhow!("{:?}: {}", s.code(), s.message())
+}

@@ -1,0 +1,203 @@
+//! The gRPC edge of intake: turns requests into validated commands and
+//! errors into statuses. Nothing below this file knows about tonic.
+
+use crate::model::ValidSubmission;
+use crate::queries::{self, Conclude, ListFilter};
+use crate::tracking::TrackingKey;
+use crate::writer::Writer;
+use crate::{from_timestamp, timestamp};
+use acikkapi_domain::application_number::ApplicationNumber;
+use acikkapi_domain::catalog::Catalog;
+use acikkapi_domain::{FieldError, text};
+use acikkapi_platform::{Platform, PlatformError};
+use acikkapi_proto::v1 as pb;
+use pb::intake_service_server::IntakeService;
+use prost::Message;
+use std::time::Duration;
+use tonic::{Request, Response, Status};
+
+pub struct Intake {
+    pub(crate) platform: Platform,
+    pub(crate) writer: Writer,
+    pub(crate) tracking: TrackingKey,
+    pub(crate) catalog: &'static Catalog,
+}
+
+fn invalid(e: FieldError) -> Status {
+    Status::invalid_argument(e.to_string())
+}
+
+/// Unknown numbers and wrong codes look the same to the caller.
+fn not_found() -> Status {
+    Status::not_found("no application with that number and tracking code")
+}
+
+fn record_on_span(number: &str, province: u32, topic: &str) {
+    let span = tracing::Span::current();
+    span.record("application_number", number);
+    span.record("province", province);
+    span.record("topic", topic);
+}
+
+#[tonic::async_trait]
+impl IntakeService for Intake {
+    async fn submit_application(&self, req: Request<pb::SubmitApplicationRequest>) -> Result<Response<pb::SubmitApplicationResponse>, Status> {
+        let metrics = &self.platform.metrics;
+        let sub = ValidSubmission::validate(req.get_ref(), self.catalog).map_err(|e| {
+            metrics.submission("invalid");
+            tracing::info!(field = e.field, "submission refused");
+            invalid(e)
+        })?;
+        let (province, topic) = (u32::from(sub.province), sub.topic.clone());
+        let trace = acikkapi_platform::telemetry::current_context_headers();
+        let done = self.writer.submit(sub, trace).await.map_err(|e| {
+            metrics.submission(match e.code() {
+                acikkapi_platform::ErrorCode::ResourceExhausted => "overloaded",
+                acikkapi_platform::ErrorCode::InvalidArgument => "invalid",
+                _ => "failed",
+            });
+            Status::from(e)
+        })?;
+        let digits = done.number.digits();
+        record_on_span(&digits, province, &topic);
+        metrics.submission(if done.replayed { "replayed" } else { "created" });
+        tracing::info!(replayed = done.replayed, "application recorded");
+        Ok(Response::new(pb::SubmitApplicationResponse {
+            tracking_code: self.tracking.code(&digits),
+            application_number: digits,
+            status: done.status,
+            received_at: Some(timestamp(done.received_ms)),
+            replayed: done.replayed,
+        }))
+    }
+
+    async fn get_application(&self, req: Request<pb::GetApplicationRequest>) -> Result<Response<pb::Application>, Status> {
+        let number = ApplicationNumber::parse(&req.get_ref().application_number).map_err(invalid)?.digits();
+        let db = &self.platform.db;
+        let row = queries::fetch(db, &number).await?.ok_or_else(|| Status::not_found("no application with that number"))?;
+        record_on_span(&number, row.province as u32, &row.topic);
+        let timeline = queries::timeline(db, &row).await?;
+        let notes = queries::notes(db, &number).await?;
+        Ok(Response::new(queries::to_application(row, timeline, notes)))
+    }
+
+    async fn list_applications(&self, req: Request<pb::ListApplicationsRequest>) -> Result<Response<pb::ListApplicationsResponse>, Status> {
+        let r = req.into_inner();
+        let page = r.page.unwrap_or_default();
+        // As in Google's API guidance: a page size over the maximum is lowered to it.
+        let size = match page.page_size {
+            0 => 50,
+            n => n.min(500),
+        } as i64;
+        let after = if page.page_token.is_empty() { None } else { Some(parse_token(&page.page_token)?) };
+        if r.status != 0 && pb::Status::try_from(r.status).is_err() {
+            return Err(invalid(FieldError::new("status", format!("unknown status {}", r.status))));
+        }
+        let received = r.received.unwrap_or_default();
+        let filter = ListFilter {
+            province: r.province_code,
+            district: r.district_code,
+            status: r.status,
+            topic: r.topic_code,
+            from_ms: received.from.as_ref().map(from_timestamp),
+            to_ms: received.to.as_ref().map(from_timestamp),
+            after,
+            limit: size + 1,
+        };
+        let mut rows = queries::list(&self.platform.db, &filter).await?;
+        let next_page_token = if rows.len() as i64 > size {
+            rows.truncate(size as usize);
+            rows.last().map(|l| format!("{}.{}", l.received_at.as_ref().map(from_timestamp).unwrap_or(0), l.application_number)).unwrap_or_default()
+        } else {
+            String::new()
+        };
+        Ok(Response::new(pb::ListApplicationsResponse { applications: rows, next_page_token }))
+    }
+
+    async fn track_application(&self, req: Request<pb::TrackApplicationRequest>) -> Result<Response<pb::TrackApplicationResponse>, Status> {
+        let r = req.get_ref();
+        let number = ApplicationNumber::parse(&r.application_number).map_err(invalid)?.digits();
+        // The code is checked before any read: a wrong guess costs no I/O
+        // and reveals nothing, not even whether the number exists.
+        if !self.tracking.verify(&number, &r.tracking_code) {
+            return Err(not_found());
+        }
+        let key = format!("track:{number}");
+        let cache = &self.platform.cache;
+        match cache.get(&key).await {
+            Ok(Some(bytes)) => {
+                if let Ok(view) = pb::TrackApplicationResponse::decode(bytes.as_slice()) {
+                    return Ok(Response::new(view));
+                }
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "cache unavailable; reading the store"),
+        }
+        let db = &self.platform.db;
+        let row = queries::fetch(db, &number).await?.ok_or_else(not_found)?;
+        record_on_span(&number, row.province as u32, &row.topic);
+        let view = pb::TrackApplicationResponse {
+            timeline: queries::timeline(db, &row).await?,
+            application_number: row.number,
+            status: row.status,
+            outcome: row.outcome,
+            received_at: Some(timestamp(row.received_ms)),
+            topic_code: row.topic,
+            type_code: row.type_code,
+        };
+        let ttl = Duration::from_millis(self.platform.settings.cache.ttl_ms);
+        if let Err(e) = cache.set(&key, &view.encode_to_vec(), ttl).await {
+            tracing::warn!(error = %e, "could not cache the tracking view");
+        }
+        Ok(Response::new(view))
+    }
+
+    async fn add_note(&self, req: Request<pb::AddNoteRequest>) -> Result<Response<pb::AddNoteResponse>, Status> {
+        let r = req.get_ref();
+        let number = ApplicationNumber::parse(&r.application_number).map_err(invalid)?.digits();
+        let author = text::check("author", &r.author, text::FULL_NAME).map_err(invalid)?;
+        let body = text::check("text", &r.text, text::NOTE).map_err(invalid)?;
+        let at = queries::add_note(&self.platform.db, &number, &author, &body)
+            .await?
+            .ok_or_else(|| Status::not_found("no application with that number"))?;
+        Ok(Response::new(pb::AddNoteResponse { note: Some(pb::Note { author, text: body, added_at: Some(timestamp(at)) }) }))
+    }
+
+    async fn conclude_application(&self, req: Request<pb::ConcludeApplicationRequest>) -> Result<Response<pb::Application>, Status> {
+        let r = req.get_ref();
+        let number = ApplicationNumber::parse(&r.application_number).map_err(invalid)?.digits();
+        let outcome = match pb::Outcome::try_from(r.outcome) {
+            Ok(pb::Outcome::Unspecified) => return Err(invalid(FieldError::new("outcome", "is required"))),
+            Ok(o) => o,
+            Err(_) => return Err(invalid(FieldError::new("outcome", format!("unknown outcome {}", r.outcome)))),
+        };
+        let explanation = text::check("explanation", &r.explanation, text::NOTE).map_err(invalid)?;
+        if outcome == pb::Outcome::Unanswerable && r.alternatives.is_empty() {
+            return Err(invalid(FieldError::new("alternatives", "an application that cannot be answered must offer alternatives")));
+        }
+        let mut description = explanation;
+        for (i, alt) in r.alternatives.iter().enumerate() {
+            let alt = text::check("alternatives", alt, text::NOTE).map_err(invalid)?;
+            description.push_str(&format!("\n{}. {alt}", i + 1));
+        }
+        let db = &self.platform.db;
+        match queries::conclude(db, &number, outcome, &description).await? {
+            Conclude::Done => {}
+            Conclude::NotFound => return Err(Status::not_found("no application with that number")),
+            Conclude::AlreadyConcluded => return Err(Status::failed_precondition("the application is already concluded")),
+        }
+        let _ = self.platform.cache.delete(&format!("track:{number}")).await;
+        let row = queries::fetch(db, &number).await?.ok_or_else(|| PlatformError::Internal("concluded row vanished".into()))?;
+        let timeline = queries::timeline(db, &row).await?;
+        let notes = queries::notes(db, &number).await?;
+        Ok(Response::new(queries::to_application(row, timeline, notes)))
+    }
+}
+
+fn parse_token(t: &str) -> Result<(i64, String), Status> {
+    let bad = || invalid(FieldError::new("page.page_token", "is not a token this service issued"));
+    let (ms, number) = t.split_once('.').ok_or_else(bad)?;
+    let ms = ms.parse().map_err(|_| bad())?;
+    ApplicationNumber::parse(number).map_err(|_| bad())?;
+    Ok((ms, number.to_owned()))
+}

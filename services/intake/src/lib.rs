@@ -1,0 +1,57 @@
+//! Intake (başvuru kabul): records applications from every channel, gives
+//! each a number and a tracking code, and lets staff and citizens follow it.
+
+mod catalog;
+mod grpc;
+pub mod model;
+mod queries;
+pub mod tracking;
+mod writer;
+
+use acikkapi_domain::catalog::Catalog;
+use acikkapi_platform::store::Migration;
+use acikkapi_platform::{Platform, PlatformError};
+use acikkapi_proto::v1::catalog_service_server::CatalogServiceServer;
+use acikkapi_proto::v1::intake_service_server::IntakeServiceServer;
+use tokio::task::JoinHandle;
+
+pub use tracking::TrackingKey;
+
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    component: "intake",
+    version: 1,
+    sqlite: include_str!("../migrations/sqlite/0001_intake.sql"),
+    postgres: include_str!("../migrations/postgres/0001_intake.sql"),
+}];
+
+/// Largest request intake decodes: text limits with 4-byte characters, plus room.
+const MAX_REQUEST_BYTES: usize = 64 * 1024;
+
+/// What the binary mounts and runs for intake.
+pub struct IntakeParts {
+    pub intake: IntakeServiceServer<grpc::Intake>,
+    pub catalog: CatalogServiceServer<catalog::CatalogApi>,
+    pub workers: Vec<JoinHandle<()>>,
+}
+
+pub const SERVICE_NAMES: &[&str] = &["acikkapi.v1.IntakeService", "acikkapi.v1.CatalogService"];
+
+pub fn build(p: &Platform) -> Result<IntakeParts, PlatformError> {
+    let catalog = Catalog::builtin();
+    let tracking = TrackingKey::load(&p.settings)?;
+    let (writer, workers) = writer::Writer::start(p);
+    let intake = grpc::Intake { platform: p.clone(), writer, tracking, catalog };
+    Ok(IntakeParts {
+        intake: IntakeServiceServer::new(intake).max_decoding_message_size(MAX_REQUEST_BYTES),
+        catalog: CatalogServiceServer::new(catalog::CatalogApi { catalog }),
+        workers,
+    })
+}
+
+pub(crate) fn timestamp(ms: i64) -> prost_types::Timestamp {
+    prost_types::Timestamp { seconds: ms.div_euclid(1000), nanos: (ms.rem_euclid(1000) * 1_000_000) as i32 }
+}
+
+pub(crate) fn from_timestamp(t: &prost_types::Timestamp) -> i64 {
+    t.seconds * 1000 + i64::from(t.nanos) / 1_000_000
+}

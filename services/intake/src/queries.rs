@@ -1,0 +1,246 @@
+//! Reads and the small updates of intake (notes, conclusion).
+
+use crate::model::vulnerability_proto;
+use crate::timestamp;
+use acikkapi_platform::store::{Db, OutboxEvent, now_ms};
+use acikkapi_platform::{PlatformError, db, tx};
+use acikkapi_proto::v1 as pb;
+use prost::Message;
+use sqlx::Row;
+
+
+const COLUMNS: &str = "number, province, district, national_id, full_name, phone, email, channel, kind, topic, type_code, \
+                       subject, body, vulnerability, priority, status, outcome, unit_id, received_ms";
+
+/// The stored row, decoded once for every view.
+pub struct StoredApplication {
+    pub number: String,
+    pub province: i32,
+    pub district: i32,
+    pub national_id: String,
+    pub full_name: String,
+    pub phone: String,
+    pub email: Option<String>,
+    pub channel: i32,
+    pub kind: i32,
+    pub topic: String,
+    pub type_code: String,
+    pub subject: String,
+    pub body: String,
+    pub vulnerability: i32,
+    pub priority: bool,
+    pub status: i32,
+    pub outcome: i32,
+    pub unit_id: Option<String>,
+    pub received_ms: i64,
+}
+
+macro_rules! decode_row {
+    ($r:expr) => {
+        StoredApplication {
+            number: $r.try_get("number")?,
+            province: $r.try_get("province")?,
+            district: $r.try_get("district")?,
+            national_id: $r.try_get("national_id")?,
+            full_name: $r.try_get("full_name")?,
+            phone: $r.try_get("phone")?,
+            email: $r.try_get("email")?,
+            channel: $r.try_get("channel")?,
+            kind: $r.try_get("kind")?,
+            topic: $r.try_get("topic")?,
+            type_code: $r.try_get("type_code")?,
+            subject: $r.try_get("subject")?,
+            body: $r.try_get("body")?,
+            vulnerability: $r.try_get("vulnerability")?,
+            priority: $r.try_get("priority")?,
+            status: $r.try_get("status")?,
+            outcome: $r.try_get("outcome")?,
+            unit_id: $r.try_get("unit_id")?,
+            received_ms: $r.try_get("received_ms")?,
+        }
+    };
+}
+
+pub async fn fetch(db: &Db, number: &str) -> Result<Option<StoredApplication>, PlatformError> {
+    let sql = format!("SELECT {COLUMNS} FROM applications WHERE number = $1");
+    Ok(db!(db, p => {
+        match sqlx::query(&sql).bind(number).fetch_optional(p).await? {
+            Some(r) => Some(decode_row!(r)),
+            None => None,
+        }
+    }))
+}
+
+/// The stages after receipt, oldest first, with the receipt itself in front.
+pub async fn timeline(db: &Db, row: &StoredApplication) -> Result<Vec<pb::TimelineEntry>, PlatformError> {
+    let mut out = vec![pb::TimelineEntry {
+        at: Some(timestamp(row.received_ms)),
+        status: pb::Status::Received as i32,
+        description: "Başvurunuz alındı".into(),
+    }];
+    let rows: Vec<(i64, i32, String)> = db!(db, p => {
+        sqlx::query_as("SELECT at_ms, status, description FROM application_history WHERE number = $1 ORDER BY id")
+            .bind(&row.number).fetch_all(p).await?
+    });
+    out.extend(rows.into_iter().map(|(at, status, description)| pb::TimelineEntry { at: Some(timestamp(at)), status, description }));
+    Ok(out)
+}
+
+pub async fn notes(db: &Db, number: &str) -> Result<Vec<pb::Note>, PlatformError> {
+    let rows: Vec<(String, String, i64)> = db!(db, p => {
+        sqlx::query_as("SELECT author, body, added_ms FROM application_notes WHERE number = $1 ORDER BY id")
+            .bind(number).fetch_all(p).await?
+    });
+    Ok(rows.into_iter().map(|(author, text, at)| pb::Note { author, text, added_at: Some(timestamp(at)) }).collect())
+}
+
+pub fn to_application(r: StoredApplication, timeline: Vec<pb::TimelineEntry>, notes: Vec<pb::Note>) -> pb::Application {
+    pb::Application {
+        application_number: r.number,
+        applicant: Some(pb::Applicant {
+            national_id: r.national_id,
+            full_name: r.full_name,
+            mobile_phone: r.phone,
+            email: r.email.unwrap_or_default(),
+        }),
+        province_code: r.province as u32,
+        district_code: r.district as u32,
+        channel: r.channel,
+        kind: r.kind,
+        topic_code: r.topic,
+        type_code: r.type_code,
+        subject: r.subject,
+        text: r.body,
+        vulnerability: Some(vulnerability_proto(r.vulnerability as u32)),
+        priority: r.priority,
+        status: r.status,
+        outcome: r.outcome,
+        received_at: Some(timestamp(r.received_ms)),
+        timeline,
+        notes,
+        unit_id: r.unit_id.unwrap_or_default(),
+    }
+}
+
+pub struct ListFilter {
+    pub province: u32,
+    pub district: u32,
+    pub status: i32,
+    pub topic: String,
+    pub from_ms: Option<i64>,
+    pub to_ms: Option<i64>,
+    /// Continue after this (received_ms, number), newest first.
+    pub after: Option<(i64, String)>,
+    pub limit: i64,
+}
+
+pub async fn list(db: &Db, f: &ListFilter) -> Result<Vec<pb::ApplicationSummary>, PlatformError> {
+    let rows = db!(db, p => {
+        let mut qb = sqlx::QueryBuilder::new(
+            "SELECT number, province, district, topic, type_code, status, priority, received_ms, subject FROM applications WHERE 1 = 1",
+        );
+        if f.province != 0 {
+            qb.push(" AND province = ").push_bind(f.province as i32);
+        }
+        if f.district != 0 {
+            qb.push(" AND district = ").push_bind(f.district as i32);
+        }
+        if f.status != 0 {
+            qb.push(" AND status = ").push_bind(f.status);
+        }
+        if !f.topic.is_empty() {
+            qb.push(" AND topic = ").push_bind(f.topic.clone());
+        }
+        if let Some(from) = f.from_ms {
+            qb.push(" AND received_ms >= ").push_bind(from);
+        }
+        if let Some(to) = f.to_ms {
+            qb.push(" AND received_ms < ").push_bind(to);
+        }
+        if let Some((ms, number)) = &f.after {
+            qb.push(" AND (received_ms < ").push_bind(*ms);
+            qb.push(" OR (received_ms = ").push_bind(*ms);
+            qb.push(" AND number < ").push_bind(number.clone());
+            qb.push("))");
+        }
+        qb.push(" ORDER BY received_ms DESC, number DESC LIMIT ").push_bind(f.limit);
+        let mut out = Vec::new();
+        for r in qb.build().fetch_all(p).await? {
+            let received: i64 = r.try_get("received_ms")?;
+            out.push(pb::ApplicationSummary {
+                application_number: r.try_get("number")?,
+                province_code: r.try_get::<i32, _>("province")? as u32,
+                district_code: r.try_get::<i32, _>("district")? as u32,
+                topic_code: r.try_get("topic")?,
+                type_code: r.try_get("type_code")?,
+                status: r.try_get("status")?,
+                priority: r.try_get("priority")?,
+                received_at: Some(timestamp(received)),
+                subject: r.try_get("subject")?,
+            });
+        }
+        out
+    });
+    Ok(rows)
+}
+
+/// Adds a note; false when the application does not exist.
+pub async fn add_note(db: &Db, number: &str, author: &str, text: &str) -> Result<Option<i64>, PlatformError> {
+    let now = now_ms();
+    let mut t = db.begin().await?;
+    let found = tx!(&mut t, c => {
+        let n = sqlx::query("UPDATE applications SET updated_ms = $1 WHERE number = $2").bind(now).bind(number).execute(&mut **c).await?.rows_affected();
+        if n == 1 {
+            sqlx::query("INSERT INTO application_notes (number, author, body, added_ms) VALUES ($1, $2, $3, $4)")
+                .bind(number).bind(author).bind(text).bind(now).execute(&mut **c).await?;
+        }
+        n == 1
+    });
+    if !found {
+        return Ok(None);
+    }
+    let ev = pb::ApplicationNoteAdded { application_number: number.to_owned(), author: author.to_owned(), added_at: Some(timestamp(now)) };
+    t.insert_outbox(&[event("ApplicationNoteAdded", number, ev.encode_to_vec())]).await?;
+    t.commit().await?;
+    Ok(Some(now))
+}
+
+pub enum Conclude {
+    Done,
+    NotFound,
+    AlreadyConcluded,
+}
+
+pub async fn conclude(db: &Db, number: &str, outcome: pb::Outcome, explanation: &str) -> Result<Conclude, PlatformError> {
+    let now = now_ms();
+    let mut t = db.begin().await?;
+    // The status guard in the WHERE makes two concurrent conclusions conclude once.
+    let changed = tx!(&mut t, c => {
+        let n = sqlx::query("UPDATE applications SET status = $1, outcome = $2, updated_ms = $3 WHERE number = $4 AND status <> $1")
+            .bind(pb::Status::Concluded as i32).bind(outcome as i32).bind(now).bind(number)
+            .execute(&mut **c).await?.rows_affected();
+        if n == 1 {
+            sqlx::query("INSERT INTO application_history (number, at_ms, status, description) VALUES ($1, $2, $3, $4)")
+                .bind(number).bind(now).bind(pb::Status::Concluded as i32).bind(explanation).execute(&mut **c).await?;
+        }
+        n == 1
+    });
+    if !changed {
+        return Ok(if fetch(db, number).await?.is_some() { Conclude::AlreadyConcluded } else { Conclude::NotFound });
+    }
+    let ev = pb::ApplicationConcluded { application_number: number.to_owned(), outcome: outcome as i32, concluded_at: Some(timestamp(now)) };
+    t.insert_outbox(&[event("ApplicationConcluded", number, ev.encode_to_vec())]).await?;
+    t.commit().await?;
+    Ok(Conclude::Done)
+}
+
+fn event(kind: &str, number: &str, payload: Vec<u8>) -> OutboxEvent {
+    OutboxEvent {
+        event_id: uuid::Uuid::now_v7().to_string(),
+        kind: kind.to_owned(),
+        key: number.to_owned(),
+        payload,
+        headers: acikkapi_platform::telemetry::current_context_headers(),
+    }
+}
+
