@@ -114,9 +114,12 @@ impl Db {
         }
     }
 
+    /// Begins a write transaction. On SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`): a deferred transaction that reads and then writes
+    /// fails with SQLITE_BUSY_SNAPSHOT when another write committed between.
     pub async fn begin(&self) -> Result<Tx, PlatformError> {
         Ok(match self {
-            Self::Sqlite(p) => Tx::Sqlite(p.begin().await?),
+            Self::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
             Self::Postgres(p) => Tx::Postgres(p.begin().await?),
         })
     }
