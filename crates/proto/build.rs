@@ -7,7 +7,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let include = protoc_bin_vendored::include_path()?;
     set_protoc(&protoc);
     let files: Vec<PathBuf> = [
-        "common", "events", "intake", "routing", "notification", "escalation", "reporting",
+        "common",
+        "events",
+        "intake",
+        "routing",
+        "notification",
+        "escalation",
+        "reporting",
     ]
     .iter()
     .map(|f| root.join(format!("acikkapi/v1/{f}.proto")))

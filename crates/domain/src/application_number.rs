@@ -27,8 +27,14 @@ pub const MAX_SEQUENCE: u32 = 9_999_999;
 impl ApplicationNumber {
     /// `year` is the full year (2026), `province` 1..=81, `sequence` 1..=9,999,999.
     pub fn new(year: i32, province: u8, sequence: u32) -> Option<Self> {
-        let ok = (2000..2100).contains(&year) && (1..=81).contains(&province) && (1..=MAX_SEQUENCE).contains(&sequence);
-        ok.then(|| Self { year: (year - 2000) as u8, province, sequence })
+        let ok = (2000..2100).contains(&year)
+            && (1..=81).contains(&province)
+            && (1..=MAX_SEQUENCE).contains(&sequence);
+        ok.then(|| Self {
+            year: (year - 2000) as u8,
+            province,
+            sequence,
+        })
     }
 
     pub fn parse(raw: &str) -> Result<Self, FieldError> {
@@ -48,9 +54,13 @@ impl ApplicationNumber {
             return Err(FieldError::new(FIELD, "must have 12 digits"));
         }
         if !damm::is_valid(&digits) {
-            return Err(FieldError::new(FIELD, "check digit does not match; check for a typing mistake"));
+            return Err(FieldError::new(
+                FIELD,
+                "check digit does not match; check for a typing mistake",
+            ));
         }
-        let num = |r: std::ops::Range<usize>| digits[r].iter().fold(0u32, |a, &d| a * 10 + u32::from(d));
+        let num =
+            |r: std::ops::Range<usize>| digits[r].iter().fold(0u32, |a, &d| a * 10 + u32::from(d));
         let (year, province, sequence) = (num(0..2), num(2..4), num(4..11));
         Self::new(2000 + year as i32, province as u8, sequence)
             .ok_or_else(|| FieldError::new(FIELD, "names no province or sequence"))

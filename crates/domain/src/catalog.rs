@@ -65,7 +65,11 @@ impl Catalog {
         let provinces = rows(provinces)
             .map(|r| {
                 Ok(Province {
-                    code: r.first().ok_or("plate_code")?.parse().map_err(|e| format!("plate_code: {e}"))?,
+                    code: r
+                        .first()
+                        .ok_or("plate_code")?
+                        .parse()
+                        .map_err(|e| format!("plate_code: {e}"))?,
                     name: r.get(1).ok_or("name")?.clone(),
                     region: r.get(2).ok_or("region")?.clone(),
                     metropolitan: r.get(3).map(String::as_str) == Some("true"),
@@ -75,24 +79,56 @@ impl Catalog {
         let districts = rows(districts)
             .map(|r| {
                 Ok(District {
-                    province: r.first().ok_or("province")?.parse().map_err(|e| format!("province: {e}"))?,
+                    province: r
+                        .first()
+                        .ok_or("province")?
+                        .parse()
+                        .map_err(|e| format!("province: {e}"))?,
                     name: r.get(1).ok_or("district_name")?.clone(),
-                    code: r.get(2).ok_or("district_code")?.parse().map_err(|e| format!("district_code: {e}"))?,
+                    code: r
+                        .get(2)
+                        .ok_or("district_code")?
+                        .parse()
+                        .map_err(|e| format!("district_code: {e}"))?,
                 })
             })
             .collect::<Result<Vec<_>, String>>()?;
         let mut topics: Vec<Topic> = Vec::new();
         let mut types = Vec::new();
         for r in rows(taxonomy) {
-            let [tc, tn, te, yc, yn] = <[String; 5]>::try_from(r).map_err(|r| format!("taxonomy row {r:?}"))?;
+            let [tc, tn, te, yc, yn] =
+                <[String; 5]>::try_from(r).map_err(|r| format!("taxonomy row {r:?}"))?;
             if topics.last().map(|t| &t.code) != Some(&tc) {
-                topics.push(Topic { code: tc.clone(), name: tn, name_en: te });
+                topics.push(Topic {
+                    code: tc.clone(),
+                    name: tn,
+                    name_en: te,
+                });
             }
-            types.push(ApplicationType { code: yc, topic: tc, name: yn });
+            types.push(ApplicationType {
+                code: yc,
+                topic: tc,
+                name: yn,
+            });
         }
-        let district_index = districts.iter().enumerate().map(|(i, d)| (d.code, i)).collect();
-        let type_index = types.iter().enumerate().map(|(i, t)| (t.code.clone(), i)).collect();
-        Ok(Self { provinces, districts, topics, types, district_index, type_index })
+        let district_index = districts
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (d.code, i))
+            .collect();
+        let type_index = types
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.code.clone(), i))
+            .collect();
+        Ok(Self {
+            provinces,
+            districts,
+            topics,
+            types,
+            district_index,
+            type_index,
+        })
     }
 
     pub fn province(&self, code: u32) -> Option<&Province> {
@@ -104,7 +140,9 @@ impl Catalog {
     }
 
     pub fn districts_of(&self, province: u8) -> impl Iterator<Item = &District> {
-        self.districts.iter().filter(move |d| d.province == province)
+        self.districts
+            .iter()
+            .filter(move |d| d.province == province)
     }
 
     pub fn topic(&self, code: &str) -> Option<&Topic> {
@@ -118,7 +156,10 @@ impl Catalog {
 
 /// Data rows of a small CSV file (header skipped), with `"` quoting.
 fn rows(text: &str) -> impl Iterator<Item = Vec<String>> + '_ {
-    text.lines().skip(1).filter(|l| !l.trim().is_empty()).map(split_csv_line)
+    text.lines()
+        .skip(1)
+        .filter(|l| !l.trim().is_empty())
+        .map(split_csv_line)
 }
 
 fn split_csv_line(line: &str) -> Vec<String> {
@@ -156,7 +197,11 @@ mod tests {
         }
         // Every topic has an "other" type, so nothing is unclassifiable.
         for t in &c.topics {
-            assert!(c.application_type(&format!("{}-99", t.code)).is_some(), "{}", t.code);
+            assert!(
+                c.application_type(&format!("{}-99", t.code)).is_some(),
+                "{}",
+                t.code
+            );
         }
     }
 

@@ -18,7 +18,9 @@ const TABLE: [[u8; 10]; 10] = [
 ];
 
 fn interim(digits: &[u8]) -> u8 {
-    digits.iter().fold(0u8, |acc, &d| TABLE[acc as usize][d as usize])
+    digits
+        .iter()
+        .fold(0u8, |acc, &d| TABLE[acc as usize][d as usize])
 }
 
 /// The check digit to append to `digits` (each 0..=9).

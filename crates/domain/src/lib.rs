@@ -20,6 +20,9 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: &'static str, message: impl Into<String>) -> Self {
-        Self { field, message: message.into() }
+        Self {
+            field,
+            message: message.into(),
+        }
     }
 }

@@ -40,10 +40,16 @@ impl NationalId {
         let d10 = (odd * 7 + 100 - even) % 10; // +100 keeps it non-negative
         let d11 = (d[..10].iter().sum::<u32>()) % 10;
         if d[9] != d10 || d[10] != d11 {
-            return Err(FieldError::new(FIELD, "checksum does not match; check for a typing mistake"));
+            return Err(FieldError::new(
+                FIELD,
+                "checksum does not match; check for a typing mistake",
+            ));
         }
         if d[1..10].iter().all(|&x| x == d[0]) {
-            return Err(FieldError::new(FIELD, "is a placeholder pattern, not an identity number"));
+            return Err(FieldError::new(
+                FIELD,
+                "is a placeholder pattern, not an identity number",
+            ));
         }
         // A 98… number passing the checksum is accepted as a citizen number:
         // the reference vectors include the valid T.C. number 98765432150,
@@ -53,7 +59,11 @@ impl NationalId {
     }
 
     pub fn kind(&self) -> IdKind {
-        if self.0.starts_with("99") { IdKind::Foreigner } else { IdKind::Citizen }
+        if self.0.starts_with("99") {
+            IdKind::Foreigner
+        } else {
+            IdKind::Citizen
+        }
     }
 
     /// The digits, for storage and for the applicant's own view only.
@@ -94,22 +104,52 @@ mod tests {
 
     #[test]
     fn valid_examples_from_reference() {
-        for n in ["12345678950", "98765432150", "24681357994", "50000000128", "31415926562"] {
+        for n in [
+            "12345678950",
+            "98765432150",
+            "24681357994",
+            "50000000128",
+            "31415926562",
+        ] {
             let id = NationalId::parse(n).unwrap();
             assert_eq!(id.kind(), IdKind::Citizen, "{n}");
         }
-        for n in ["99123456740", "99000000110", "99876543292", "99555555592", "99012345698"] {
-            assert_eq!(NationalId::parse(n).unwrap().kind(), IdKind::Foreigner, "{n}");
+        for n in [
+            "99123456740",
+            "99000000110",
+            "99876543292",
+            "99555555592",
+            "99012345698",
+        ] {
+            assert_eq!(
+                NationalId::parse(n).unwrap().kind(),
+                IdKind::Foreigner,
+                "{n}"
+            );
         }
-        assert_eq!(NationalId::parse(" 12345678950\n").unwrap().expose(), "12345678950");
+        assert_eq!(
+            NationalId::parse(" 12345678950\n").unwrap().expose(),
+            "12345678950"
+        );
     }
 
     #[test]
     fn invalid_examples_from_reference() {
         for n in [
-            "12345678960", "12345678951", "02345678950", "1234567895", "1234567895A",
-            "99123456741", "99123456750", "9912345674", "99 123 456 740", "", "   ",
-            "123456789501", "11111111110", "１2345678950",
+            "12345678960",
+            "12345678951",
+            "02345678950",
+            "1234567895",
+            "1234567895A",
+            "99123456741",
+            "99123456750",
+            "9912345674",
+            "99 123 456 740",
+            "",
+            "   ",
+            "123456789501",
+            "11111111110",
+            "１2345678950",
         ] {
             let err = NationalId::parse(n).unwrap_err();
             assert_eq!(err.field, "applicant.national_id", "{n}");

@@ -24,7 +24,12 @@ impl MobilePhone {
                 '0'..='9' => digits.push(c),
                 '+' if i == 0 => {}
                 ' ' | '-' | '(' | ')' | '.' => {}
-                _ => return Err(FieldError::new(FIELD, "may contain only digits, spaces, dashes, dots, parentheses and a leading +")),
+                _ => {
+                    return Err(FieldError::new(
+                        FIELD,
+                        "may contain only digits, spaces, dashes, dots, parentheses and a leading +",
+                    ));
+                }
             }
         }
         let national = if let Some(r) = digits.strip_prefix("0090") {
@@ -37,10 +42,16 @@ impl MobilePhone {
             &digits
         };
         if national.len() != 10 {
-            return Err(FieldError::new(FIELD, "must be a Turkish mobile number (+90 5XX XXX XX XX)"));
+            return Err(FieldError::new(
+                FIELD,
+                "must be a Turkish mobile number (+90 5XX XXX XX XX)",
+            ));
         }
         if !national.starts_with('5') {
-            return Err(FieldError::new(FIELD, "must be a mobile number (5XX), not a landline"));
+            return Err(FieldError::new(
+                FIELD,
+                "must be a mobile number (5XX), not a landline",
+            ));
         }
         Ok(Self(format!("+90{national}")))
     }
@@ -69,18 +80,36 @@ mod tests {
     #[test]
     fn normalises_common_spellings() {
         for raw in [
-            "05321234567", "0532 123 45 67", "+90 (532) 123-45-67", "905321234567",
-            "00905321234567", "5321234567", "+905321234567", "0532.123.45.67",
+            "05321234567",
+            "0532 123 45 67",
+            "+90 (532) 123-45-67",
+            "905321234567",
+            "00905321234567",
+            "5321234567",
+            "+905321234567",
+            "0532.123.45.67",
         ] {
-            assert_eq!(MobilePhone::parse(raw).unwrap().e164(), "+905321234567", "{raw}");
+            assert_eq!(
+                MobilePhone::parse(raw).unwrap().e164(),
+                "+905321234567",
+                "{raw}"
+            );
         }
     }
 
     #[test]
     fn refuses_others() {
         for raw in [
-            "", "02121234567", "+902121234567", "+4915112345678", "532123456", "053212345678",
-            "0532 abc 45 67", "0532+1234567", "+1 555 123 4567", "0850 123 45 67",
+            "",
+            "02121234567",
+            "+902121234567",
+            "+4915112345678",
+            "532123456",
+            "053212345678",
+            "0532 abc 45 67",
+            "0532+1234567",
+            "+1 555 123 4567",
+            "0850 123 45 67",
         ] {
             assert_eq!(MobilePhone::parse(raw).unwrap_err().field, FIELD, "{raw}");
         }

@@ -5,15 +5,35 @@
 use crate::FieldError;
 
 /// Subject: one line, 3..=200 characters.
-pub const SUBJECT: Limit = Limit { min: 3, max: 200, multiline: false };
+pub const SUBJECT: Limit = Limit {
+    min: 3,
+    max: 200,
+    multiline: false,
+};
 /// The application's text: 10..=5,000 characters, line breaks allowed.
-pub const TEXT: Limit = Limit { min: 10, max: 5_000, multiline: true };
+pub const TEXT: Limit = Limit {
+    min: 10,
+    max: 5_000,
+    multiline: true,
+};
 /// Applicant's full name: 2..=100 characters.
-pub const FULL_NAME: Limit = Limit { min: 2, max: 100, multiline: false };
+pub const FULL_NAME: Limit = Limit {
+    min: 2,
+    max: 100,
+    multiline: false,
+};
 /// A staff note: 1..=2,000 characters.
-pub const NOTE: Limit = Limit { min: 1, max: 2_000, multiline: true };
+pub const NOTE: Limit = Limit {
+    min: 1,
+    max: 2_000,
+    multiline: true,
+};
 /// An idempotency key: 1..=128 characters.
-pub const IDEMPOTENCY_KEY: Limit = Limit { min: 1, max: 128, multiline: false };
+pub const IDEMPOTENCY_KEY: Limit = Limit {
+    min: 1,
+    max: 128,
+    multiline: false,
+};
 
 #[derive(Debug, Clone, Copy)]
 pub struct Limit {
@@ -31,15 +51,24 @@ pub fn check(field: &'static str, raw: &str, limit: Limit) -> Result<String, Fie
     for c in s.chars() {
         let allowed_break = limit.multiline && (c == '\n' || c == '\r' || c == '\t');
         if (c.is_control() && !allowed_break) || is_bidi_control(c) {
-            return Err(FieldError::new(field, format!("contains a control character (U+{:04X})", c as u32)));
+            return Err(FieldError::new(
+                field,
+                format!("contains a control character (U+{:04X})", c as u32),
+            ));
         }
     }
     let n = s.chars().count();
     if n < limit.min {
-        return Err(FieldError::new(field, format!("is too short ({n} characters, at least {})", limit.min)));
+        return Err(FieldError::new(
+            field,
+            format!("is too short ({n} characters, at least {})", limit.min),
+        ));
     }
     if n > limit.max {
-        return Err(FieldError::new(field, format!("is too long ({n} characters, at most {})", limit.max)));
+        return Err(FieldError::new(
+            field,
+            format!("is too long ({n} characters, at most {})", limit.max),
+        ));
     }
     Ok(s.to_owned())
 }
@@ -47,8 +76,14 @@ pub fn check(field: &'static str, raw: &str, limit: Limit) -> Result<String, Fie
 /// A name: letters (any script), spaces, apostrophes, dots and dashes.
 pub fn check_name(field: &'static str, raw: &str) -> Result<String, FieldError> {
     let s = check(field, raw, FULL_NAME)?;
-    if let Some(c) = s.chars().find(|c| !(c.is_alphabetic() || matches!(c, ' ' | '\'' | '.' | '-' | '’'))) {
-        return Err(FieldError::new(field, format!("may contain only letters, spaces, apostrophes, dots and dashes, not {c:?}")));
+    if let Some(c) = s
+        .chars()
+        .find(|c| !(c.is_alphabetic() || matches!(c, ' ' | '\'' | '.' | '-' | '’')))
+    {
+        return Err(FieldError::new(
+            field,
+            format!("may contain only letters, spaces, apostrophes, dots and dashes, not {c:?}"),
+        ));
     }
     Ok(s.split_whitespace().collect::<Vec<_>>().join(" "))
 }
@@ -62,7 +97,11 @@ pub fn check_email(field: &'static str, raw: &str) -> Result<Option<String>, Fie
     let valid = s.len() <= 254
         && !s.chars().any(|c| c.is_whitespace() || c.is_control())
         && matches!(s.split_once('@'), Some((l, d)) if !l.is_empty() && !d.contains('@') && d.contains('.') && !d.starts_with('.') && !d.ends_with('.'));
-    if valid { Ok(Some(s.to_owned())) } else { Err(FieldError::new(field, "is not an e-mail address")) }
+    if valid {
+        Ok(Some(s.to_owned()))
+    } else {
+        Err(FieldError::new(field, "is not an e-mail address"))
+    }
 }
 
 fn is_bidi_control(c: char) -> bool {
@@ -75,7 +114,10 @@ mod tests {
 
     #[test]
     fn limits() {
-        assert_eq!(check("subject", "  Yol çalışması  ", SUBJECT).unwrap(), "Yol çalışması");
+        assert_eq!(
+            check("subject", "  Yol çalışması  ", SUBJECT).unwrap(),
+            "Yol çalışması"
+        );
         assert!(check("subject", "", SUBJECT).is_err());
         assert!(check("subject", "ab", SUBJECT).is_err());
         assert!(check("subject", &"ş".repeat(201), SUBJECT).is_err());
@@ -89,7 +131,10 @@ mod tests {
 
     #[test]
     fn names_and_emails() {
-        assert_eq!(check_name("n", " Ayşe   Nur  Yılmaz ").unwrap(), "Ayşe Nur Yılmaz");
+        assert_eq!(
+            check_name("n", " Ayşe   Nur  Yılmaz ").unwrap(),
+            "Ayşe Nur Yılmaz"
+        );
         assert!(check_name("n", "R2D2 Robot").is_err());
         assert!(check_name("n", "O'Neil-Öztürk").is_ok());
         assert_eq!(check_email("e", "").unwrap(), None);

@@ -9,8 +9,14 @@ use std::time::{Duration, Instant};
 
 #[derive(Clone)]
 pub enum Cache {
-    Memory { prefix: String, map: Arc<Mutex<HashMap<String, (Vec<u8>, Instant)>>> },
-    Redis { prefix: String, conn: redis::aio::ConnectionManager },
+    Memory {
+        prefix: String,
+        map: Arc<Mutex<HashMap<String, (Vec<u8>, Instant)>>>,
+    },
+    Redis {
+        prefix: String,
+        conn: redis::aio::ConnectionManager,
+    },
 }
 
 /// Entries the in-memory cache holds before it sweeps out expired ones.
@@ -24,11 +30,19 @@ impl Cache {
     pub async fn connect(s: &CacheSettings) -> Result<Self, PlatformError> {
         let url = s.url.expose();
         if url == "memory://" {
-            return Ok(Self::Memory { prefix: s.prefix.clone(), map: Arc::default() });
+            return Ok(Self::Memory {
+                prefix: s.prefix.clone(),
+                map: Arc::default(),
+            });
         }
         let client = redis::Client::open(url).map_err(err)?;
-        let conn = redis::aio::ConnectionManager::new(client).await.map_err(err)?;
-        Ok(Self::Redis { prefix: s.prefix.clone(), conn })
+        let conn = redis::aio::ConnectionManager::new(client)
+            .await
+            .map_err(err)?;
+        Ok(Self::Redis {
+            prefix: s.prefix.clone(),
+            conn,
+        })
     }
 
     fn key(prefix: &str, key: &str) -> String {
@@ -39,11 +53,18 @@ impl Cache {
         match self {
             Self::Memory { prefix, map } => {
                 let map = map.lock().expect("cache lock");
-                Ok(map.get(&Self::key(prefix, key)).filter(|(_, exp)| *exp > Instant::now()).map(|(v, _)| v.clone()))
+                Ok(map
+                    .get(&Self::key(prefix, key))
+                    .filter(|(_, exp)| *exp > Instant::now())
+                    .map(|(v, _)| v.clone()))
             }
             Self::Redis { prefix, conn } => {
                 let mut c = conn.clone();
-                redis::cmd("GET").arg(Self::key(prefix, key)).query_async(&mut c).await.map_err(err)
+                redis::cmd("GET")
+                    .arg(Self::key(prefix, key))
+                    .query_async(&mut c)
+                    .await
+                    .map_err(err)
             }
         }
     }
@@ -56,13 +77,23 @@ impl Cache {
                     let now = Instant::now();
                     map.retain(|_, (_, exp)| *exp > now);
                 }
-                map.insert(Self::key(prefix, key), (value.to_vec(), Instant::now() + ttl));
+                map.insert(
+                    Self::key(prefix, key),
+                    (value.to_vec(), Instant::now() + ttl),
+                );
                 Ok(())
             }
             Self::Redis { prefix, conn } => {
                 let mut c = conn.clone();
                 let ms = ttl.as_millis().max(1) as u64;
-                redis::cmd("SET").arg(Self::key(prefix, key)).arg(value).arg("PX").arg(ms).query_async::<()>(&mut c).await.map_err(err)
+                redis::cmd("SET")
+                    .arg(Self::key(prefix, key))
+                    .arg(value)
+                    .arg("PX")
+                    .arg(ms)
+                    .query_async::<()>(&mut c)
+                    .await
+                    .map_err(err)
             }
         }
     }
@@ -70,12 +101,18 @@ impl Cache {
     pub async fn delete(&self, key: &str) -> Result<(), PlatformError> {
         match self {
             Self::Memory { prefix, map } => {
-                map.lock().expect("cache lock").remove(&Self::key(prefix, key));
+                map.lock()
+                    .expect("cache lock")
+                    .remove(&Self::key(prefix, key));
                 Ok(())
             }
             Self::Redis { prefix, conn } => {
                 let mut c = conn.clone();
-                redis::cmd("DEL").arg(Self::key(prefix, key)).query_async::<()>(&mut c).await.map_err(err)
+                redis::cmd("DEL")
+                    .arg(Self::key(prefix, key))
+                    .query_async::<()>(&mut c)
+                    .await
+                    .map_err(err)
             }
         }
     }
@@ -85,7 +122,11 @@ impl Cache {
             Self::Memory { .. } => Ok(()),
             Self::Redis { conn, .. } => {
                 let mut c = conn.clone();
-                redis::cmd("PING").query_async::<String>(&mut c).await.map(|_| ()).map_err(err)
+                redis::cmd("PING")
+                    .query_async::<String>(&mut c)
+                    .await
+                    .map(|_| ())
+                    .map_err(err)
             }
         }
     }

@@ -8,7 +8,13 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 /// The services this binary can run, in start order.
-pub const ALL_SERVICES: &[&str] = &["intake", "routing", "notification", "escalation", "reporting"];
+pub const ALL_SERVICES: &[&str] = &[
+    "intake",
+    "routing",
+    "notification",
+    "escalation",
+    "reporting",
+];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -158,37 +164,64 @@ impl Default for ServerSettings {
 
 impl Default for StoreSettings {
     fn default() -> Self {
-        Self { url: Secret::default(), schema: String::new(), max_connections: 16, writers: 0, batch_max: 256, queue_capacity: 8192 }
+        Self {
+            url: Secret::default(),
+            schema: String::new(),
+            max_connections: 16,
+            writers: 0,
+            batch_max: 256,
+            queue_capacity: 8192,
+        }
     }
 }
 
 impl Default for BusSettings {
     fn default() -> Self {
-        Self { url: Secret::new("memory://"), prefix: "acikkapi".into(), queue_expires_ms: 0, prefetch: 256 }
+        Self {
+            url: Secret::new("memory://"),
+            prefix: "acikkapi".into(),
+            queue_expires_ms: 0,
+            prefetch: 256,
+        }
     }
 }
 
 impl Default for CacheSettings {
     fn default() -> Self {
-        Self { url: Secret::new("memory://"), prefix: "acikkapi".into(), ttl_ms: 30_000 }
+        Self {
+            url: Secret::new("memory://"),
+            prefix: "acikkapi".into(),
+            ttl_ms: 30_000,
+        }
     }
 }
 
 impl Default for RelaySettings {
     fn default() -> Self {
-        Self { enabled: true, batch: 1000, poll_interval_ms: 250 }
+        Self {
+            enabled: true,
+            batch: 1000,
+            poll_interval_ms: 250,
+        }
     }
 }
 
 impl Default for TelemetrySettings {
     fn default() -> Self {
-        Self { otlp_endpoint: String::new(), service_name: "acikkapi".into(), log_format: "text".into(), log_filter: "info".into() }
+        Self {
+            otlp_endpoint: String::new(),
+            service_name: "acikkapi".into(),
+            log_format: "text".into(),
+            log_filter: "info".into(),
+        }
     }
 }
 
 impl Default for IntakeSettings {
     fn default() -> Self {
-        Self { tracking_key: Secret::default() }
+        Self {
+            tracking_key: Secret::default(),
+        }
     }
 }
 
@@ -202,7 +235,8 @@ pub enum StoreKind {
 impl Settings {
     /// Defaults, then `file` if given, then the environment.
     pub fn load(file: Option<&Path>) -> Result<Self, PlatformError> {
-        let defaults = ::config::Config::try_from(&Settings::default()).map_err(|e| PlatformError::Config(e.to_string()))?;
+        let defaults = ::config::Config::try_from(&Settings::default())
+            .map_err(|e| PlatformError::Config(e.to_string()))?;
         let mut b = ::config::Config::builder().add_source(defaults);
         if let Some(f) = file {
             b = b.add_source(::config::File::from(f).required(true));
@@ -226,19 +260,30 @@ impl Settings {
     /// The store URL, with the embedded default filled in.
     pub fn store_url(&self) -> String {
         if self.store.url.is_empty() {
-            format!("sqlite://{}?mode=rwc", self.data_dir.join("acikkapi.db").display())
+            format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("acikkapi.db").display()
+            )
         } else {
             self.store.url.expose().to_owned()
         }
     }
 
     pub fn store_kind(&self) -> StoreKind {
-        if self.store_url().starts_with("postgres") { StoreKind::Postgres } else { StoreKind::Sqlite }
+        if self.store_url().starts_with("postgres") {
+            StoreKind::Postgres
+        } else {
+            StoreKind::Sqlite
+        }
     }
 
     /// The services to run: the configured list, or all of them.
     pub fn enabled_services(&self) -> Vec<String> {
-        if self.services.is_empty() { ALL_SERVICES.iter().map(|s| s.to_string()).collect() } else { self.services.clone() }
+        if self.services.is_empty() {
+            ALL_SERVICES.iter().map(|s| s.to_string()).collect()
+        } else {
+            self.services.clone()
+        }
     }
 
     pub fn writers(&self) -> usize {
@@ -254,20 +299,49 @@ impl Settings {
         let mut problems = Vec::new();
         for s in &self.services {
             if !ALL_SERVICES.contains(&s.as_str()) {
-                problems.push(format!("services: unknown service {s:?} (known: {})", ALL_SERVICES.join(", ")));
+                problems.push(format!(
+                    "services: unknown service {s:?} (known: {})",
+                    ALL_SERVICES.join(", ")
+                ));
             }
         }
-        if self.server.grpc_addr.parse::<std::net::SocketAddr>().is_err() {
-            problems.push(format!("server.grpc_addr: {:?} is not host:port", self.server.grpc_addr));
+        if self
+            .server
+            .grpc_addr
+            .parse::<std::net::SocketAddr>()
+            .is_err()
+        {
+            problems.push(format!(
+                "server.grpc_addr: {:?} is not host:port",
+                self.server.grpc_addr
+            ));
         }
-        if !self.server.http_addr.is_empty() && self.server.http_addr.parse::<std::net::SocketAddr>().is_err() {
-            problems.push(format!("server.http_addr: {:?} is not host:port", self.server.http_addr));
+        if !self.server.http_addr.is_empty()
+            && self
+                .server
+                .http_addr
+                .parse::<std::net::SocketAddr>()
+                .is_err()
+        {
+            problems.push(format!(
+                "server.http_addr: {:?} is not host:port",
+                self.server.http_addr
+            ));
         }
         let store = self.store_url();
-        if !(store.starts_with("sqlite:") || store.starts_with("postgres://") || store.starts_with("postgresql://")) {
+        if !(store.starts_with("sqlite:")
+            || store.starts_with("postgres://")
+            || store.starts_with("postgresql://"))
+        {
             problems.push("store.url: must start with sqlite: or postgres://".into());
         }
-        if !self.store.schema.is_empty() && !self.store.schema.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        if !self.store.schema.is_empty()
+            && !self
+                .store
+                .schema
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
             problems.push("store.schema: letters, digits and _ only".into());
         }
         let bus = self.bus.url.expose();
@@ -278,8 +352,13 @@ impl Settings {
         if !(cache == "memory://" || cache.starts_with("redis://")) {
             problems.push("cache.url: must be memory:// or redis://…".into());
         }
-        if self.store.batch_max == 0 || self.store.queue_capacity == 0 || self.store.max_connections == 0 {
-            problems.push("store: batch_max, queue_capacity and max_connections must be positive".into());
+        if self.store.batch_max == 0
+            || self.store.queue_capacity == 0
+            || self.store.max_connections == 0
+        {
+            problems.push(
+                "store: batch_max, queue_capacity and max_connections must be positive".into(),
+            );
         }
         if self.relay.batch <= 0 {
             problems.push("relay.batch: must be positive".into());
@@ -294,7 +373,11 @@ impl Settings {
         if key.is_empty() && self.store_kind() == StoreKind::Postgres {
             problems.push("intake.tracking_key: required with a PostgreSQL store (every replica must derive the same codes)".into());
         }
-        if problems.is_empty() { Ok(()) } else { Err(PlatformError::Config(problems.join("; "))) }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(PlatformError::Config(problems.join("; ")))
+        }
     }
 }
 
@@ -302,7 +385,10 @@ pub fn hex_decode(s: &str) -> Option<Vec<u8>> {
     if s.len() % 2 != 0 {
         return None;
     }
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
 }
 
 #[cfg(test)]

@@ -39,12 +39,24 @@ pub trait Handler: Send + Sync + 'static {
 
 /// Consumes `queue` (bound to `kinds`) until shutdown, with `concurrency`
 /// competing loops in this process.
-pub async fn run(p: Platform, queue: &'static str, kinds: &'static [&'static str], concurrency: usize, handler: Arc<dyn Handler>) {
-    let loops = (0..concurrency.max(1)).map(|_| tokio::spawn(consume_loop(p.clone(), queue, kinds, handler.clone())));
+pub async fn run(
+    p: Platform,
+    queue: &'static str,
+    kinds: &'static [&'static str],
+    concurrency: usize,
+    handler: Arc<dyn Handler>,
+) {
+    let loops = (0..concurrency.max(1))
+        .map(|_| tokio::spawn(consume_loop(p.clone(), queue, kinds, handler.clone())));
     futures::future::join_all(loops).await;
 }
 
-async fn consume_loop(p: Platform, queue: &'static str, kinds: &'static [&'static str], handler: Arc<dyn Handler>) {
+async fn consume_loop(
+    p: Platform,
+    queue: &'static str,
+    kinds: &'static [&'static str],
+    handler: Arc<dyn Handler>,
+) {
     while !p.shutdown.is_cancelled() {
         let mut sub = match p.bus.subscribe(queue, kinds).await {
             Ok(s) => s,
@@ -90,7 +102,9 @@ async fn handle_one(p: &Platform, queue: &'static str, handler: &dyn Handler, d:
         application_number = %d.envelope.key,
     );
     crate::telemetry::set_parent_from_headers(&span, &d.envelope.headers);
-    let result = apply(p, queue, handler, &d.envelope).instrument(span.clone()).await;
+    let result = apply(p, queue, handler, &d.envelope)
+        .instrument(span.clone())
+        .await;
     let _enter = span.enter();
     let settled = match result {
         Ok(true) => {
@@ -120,7 +134,12 @@ async fn handle_one(p: &Platform, queue: &'static str, handler: &dyn Handler, d:
 }
 
 /// Applies once: Ok(false) when the inbox says it already was.
-async fn apply(p: &Platform, queue: &str, handler: &dyn Handler, e: &Envelope) -> Result<bool, HandlerError> {
+async fn apply(
+    p: &Platform,
+    queue: &str,
+    handler: &dyn Handler,
+    e: &Envelope,
+) -> Result<bool, HandlerError> {
     if e.id.is_empty() {
         return Err(HandlerError::Permanent("envelope has no event id".into()));
     }

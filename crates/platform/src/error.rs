@@ -64,7 +64,9 @@ impl PlatformError {
             Self::NotFound(_) => ErrorCode::NotFound,
             Self::Overloaded(_) => ErrorCode::ResourceExhausted,
             Self::Database(sqlx::Error::PoolTimedOut) => ErrorCode::Unavailable,
-            Self::Database(_) | Self::Bus(_) | Self::Cache(_) | Self::Unavailable(_) => ErrorCode::Unavailable,
+            Self::Database(_) | Self::Bus(_) | Self::Cache(_) | Self::Unavailable(_) => {
+                ErrorCode::Unavailable
+            }
             Self::Config(_) | Self::Internal(_) => ErrorCode::Internal,
         }
     }
@@ -76,7 +78,9 @@ impl From<PlatformError> for tonic::Status {
     fn from(e: PlatformError) -> Self {
         let code = e.code();
         match code {
-            ErrorCode::InvalidArgument | ErrorCode::NotFound | ErrorCode::ResourceExhausted => code.status(e.to_string()),
+            ErrorCode::InvalidArgument | ErrorCode::NotFound | ErrorCode::ResourceExhausted => {
+                code.status(e.to_string())
+            }
             _ => {
                 tracing::error!(error = %e, "request failed");
                 code.status("the service could not complete the request; try again")

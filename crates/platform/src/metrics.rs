@@ -51,20 +51,49 @@ impl Metrics {
     pub fn new() -> Self {
         let mut r = Registry::with_prefix("acikkapi");
         let grpc_requests = Family::<RpcLabels, Counter>::default();
-        r.register("grpc_requests", "gRPC calls by method and status code", grpc_requests.clone());
-        let grpc_duration =
-            Family::<MethodLabel, Histogram>::new_with_constructor(|| Histogram::new(exponential_buckets(0.0005, 2.0, 16)));
-        r.register("grpc_request_duration_seconds", "gRPC call latency", grpc_duration.clone());
+        r.register(
+            "grpc_requests",
+            "gRPC calls by method and status code",
+            grpc_requests.clone(),
+        );
+        let grpc_duration = Family::<MethodLabel, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.0005, 2.0, 16))
+        });
+        r.register(
+            "grpc_request_duration_seconds",
+            "gRPC call latency",
+            grpc_duration.clone(),
+        );
         let submissions = Family::<ResultLabel, Counter>::default();
-        r.register("submissions", "SubmitApplication outcomes (created, replayed, invalid, overloaded)", submissions.clone());
+        r.register(
+            "submissions",
+            "SubmitApplication outcomes (created, replayed, invalid, overloaded)",
+            submissions.clone(),
+        );
         let commit_batch_size = Histogram::new(exponential_buckets(1.0, 2.0, 10));
-        r.register("group_commit_batch_size", "Submissions committed together in one transaction", commit_batch_size.clone());
+        r.register(
+            "group_commit_batch_size",
+            "Submissions committed together in one transaction",
+            commit_batch_size.clone(),
+        );
         let outbox_published = Counter::default();
-        r.register("outbox_published", "Outbox events confirmed by the bus", outbox_published.clone());
+        r.register(
+            "outbox_published",
+            "Outbox events confirmed by the bus",
+            outbox_published.clone(),
+        );
         let outbox_backlog = Gauge::default();
-        r.register("outbox_backlog", "Outbox events seen waiting at the relay's last round", outbox_backlog.clone());
+        r.register(
+            "outbox_backlog",
+            "Outbox events seen waiting at the relay's last round",
+            outbox_backlog.clone(),
+        );
         let events_consumed = Family::<ConsumerLabels, Counter>::default();
-        r.register("events_consumed", "Events handled by consumers (applied, duplicate, retried, dead)", events_consumed.clone());
+        r.register(
+            "events_consumed",
+            "Events handled by consumers (applied, duplicate, retried, dead)",
+            events_consumed.clone(),
+        );
         Self {
             registry: Mutex::new(r),
             grpc_requests,
@@ -78,11 +107,20 @@ impl Metrics {
     }
 
     pub fn submission(&self, result: &str) {
-        self.submissions.get_or_create(&ResultLabel { result: result.to_owned() }).inc();
+        self.submissions
+            .get_or_create(&ResultLabel {
+                result: result.to_owned(),
+            })
+            .inc();
     }
 
     pub fn consumed(&self, consumer: &str, result: &str) {
-        self.events_consumed.get_or_create(&ConsumerLabels { consumer: consumer.to_owned(), result: result.to_owned() }).inc();
+        self.events_consumed
+            .get_or_create(&ConsumerLabels {
+                consumer: consumer.to_owned(),
+                result: result.to_owned(),
+            })
+            .inc();
     }
 
     /// The text exposition format.

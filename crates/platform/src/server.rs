@@ -27,7 +27,9 @@ pub async fn serve(
     let ready = Arc::new(AtomicBool::new(true));
     let (reporter, health) = tonic_health::server::health_reporter();
     for name in &service_names {
-        reporter.set_service_status(*name, ServingStatus::Serving).await;
+        reporter
+            .set_service_status(*name, ServingStatus::Serving)
+            .await;
     }
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(acikkapi_proto::FILE_DESCRIPTOR_SET)
@@ -45,7 +47,9 @@ pub async fn serve(
             p.shutdown.cancelled().await;
             ready.store(false, Ordering::SeqCst);
             for name in &service_names {
-                reporter.set_service_status(*name, ServingStatus::NotServing).await;
+                reporter
+                    .set_service_status(*name, ServingStatus::NotServing)
+                    .await;
             }
             // Let load balancers see NOT_SERVING before calls are refused.
             tokio::time::sleep(Duration::from_millis(p.settings.server.shutdown_delay_ms)).await;
@@ -56,7 +60,10 @@ pub async fn serve(
     let result = tonic::transport::Server::builder()
         .timeout(Duration::from_millis(s.request_timeout_ms))
         .trace_fn(crate::telemetry::grpc_server_span)
-        .layer(OverloadLayer::new(s.max_concurrent_requests, p.metrics.clone()))
+        .layer(OverloadLayer::new(
+            s.max_concurrent_requests,
+            p.metrics.clone(),
+        ))
         .add_routes(routes)
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await
@@ -68,35 +75,44 @@ pub async fn serve(
 }
 
 async fn serve_http(p: Platform, listener: TcpListener, ready: Arc<AtomicBool>) {
-    use axum::routing::get;
     use axum::http::StatusCode;
+    use axum::routing::get;
     let metrics = p.metrics.clone();
     let app = axum::Router::new()
-        .route("/metrics", get(move || {
-            let m = metrics.clone();
-            async move { m.encode() }
-        }))
+        .route(
+            "/metrics",
+            get(move || {
+                let m = metrics.clone();
+                async move { m.encode() }
+            }),
+        )
         .route("/livez", get(|| async { "ok" }))
-        .route("/readyz", get(move || {
-            let p = p.clone();
-            let ready = ready.clone();
-            async move {
-                if !ready.load(Ordering::SeqCst) {
-                    return (StatusCode::SERVICE_UNAVAILABLE, "draining".to_owned());
+        .route(
+            "/readyz",
+            get(move || {
+                let p = p.clone();
+                let ready = ready.clone();
+                async move {
+                    if !ready.load(Ordering::SeqCst) {
+                        return (StatusCode::SERVICE_UNAVAILABLE, "draining".to_owned());
+                    }
+                    let checks = tokio::time::timeout(Duration::from_secs(2), async {
+                        p.db.ping().await?;
+                        p.bus.ping().await?;
+                        p.cache.ping().await
+                    })
+                    .await;
+                    match checks {
+                        Ok(Ok(())) => (StatusCode::OK, "ok".to_owned()),
+                        Ok(Err(e)) => (StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+                        Err(_) => (
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            "dependency check timed out".to_owned(),
+                        ),
+                    }
                 }
-                let checks = tokio::time::timeout(Duration::from_secs(2), async {
-                    p.db.ping().await?;
-                    p.bus.ping().await?;
-                    p.cache.ping().await
-                })
-                .await;
-                match checks {
-                    Ok(Ok(())) => (StatusCode::OK, "ok".to_owned()),
-                    Ok(Err(e)) => (StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
-                    Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "dependency check timed out".to_owned()),
-                }
-            }
-        }));
+            }),
+        );
     if let Err(e) = axum::serve(listener, app).await {
         tracing::error!(error = %e, "http server stopped");
     }
@@ -113,14 +129,21 @@ pub struct OverloadLayer {
 
 impl OverloadLayer {
     pub fn new(max: usize, metrics: Arc<Metrics>) -> Self {
-        Self { permits: Arc::new(Semaphore::new(max)), metrics }
+        Self {
+            permits: Arc::new(Semaphore::new(max)),
+            metrics,
+        }
     }
 }
 
 impl<S> tower::Layer<S> for OverloadLayer {
     type Service = Overload<S>;
     fn layer(&self, inner: S) -> Self::Service {
-        Overload { inner, permits: self.permits.clone(), metrics: self.metrics.clone() }
+        Overload {
+            inner,
+            permits: self.permits.clone(),
+            metrics: self.metrics.clone(),
+        }
     }
 }
 
@@ -135,7 +158,10 @@ type BoxFut<T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send>>;
 
 impl<S, B> tower::Service<http::Request<B>> for Overload<S>
 where
-    S: tower::Service<http::Request<B>, Response = http::Response<tonic::body::Body>> + Clone + Send + 'static,
+    S: tower::Service<http::Request<B>, Response = http::Response<tonic::body::Body>>
+        + Clone
+        + Send
+        + 'static,
     S::Future: Send + 'static,
     B: Send + 'static,
 {
@@ -152,7 +178,8 @@ where
         let metrics = self.metrics.clone();
         let Ok(permit) = self.permits.clone().try_acquire_owned() else {
             record(&metrics, &method, "RESOURCE_EXHAUSTED", None);
-            let status = tonic::Status::resource_exhausted("the server is at capacity; retry with back-off");
+            let status =
+                tonic::Status::resource_exhausted("the server is at capacity; retry with back-off");
             return Box::pin(async move { Ok(status.into_http()) });
         };
         // Standard tower idiom: use the instance that was polled ready.
@@ -178,8 +205,17 @@ where
 }
 
 fn record(m: &Metrics, method: &str, code: &str, took: Option<Duration>) {
-    m.grpc_requests.get_or_create(&RpcLabels { method: method.to_owned(), code: code.to_owned() }).inc();
+    m.grpc_requests
+        .get_or_create(&RpcLabels {
+            method: method.to_owned(),
+            code: code.to_owned(),
+        })
+        .inc();
     if let Some(t) = took {
-        m.grpc_duration.get_or_create(&MethodLabel { method: method.to_owned() }).observe(t.as_secs_f64());
+        m.grpc_duration
+            .get_or_create(&MethodLabel {
+                method: method.to_owned(),
+            })
+            .observe(t.as_secs_f64());
     }
 }

@@ -42,9 +42,13 @@ impl Drop for TelemetryGuard {
 /// Installs the global subscriber and propagator. Call once, from `main`.
 pub fn init(s: &TelemetrySettings) -> Result<TelemetryGuard, PlatformError> {
     install_propagator();
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&s.log_filter));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&s.log_filter));
     let fmt = match s.log_format.as_str() {
-        "json" => tracing_subscriber::fmt::layer().json().with_current_span(true).boxed(),
+        "json" => tracing_subscriber::fmt::layer()
+            .json()
+            .with_current_span(true)
+            .boxed(),
         _ => tracing_subscriber::fmt::layer().with_target(false).boxed(),
     };
     let provider = if s.otlp_endpoint.is_empty() {
@@ -55,10 +59,19 @@ pub fn init(s: &TelemetrySettings) -> Result<TelemetryGuard, PlatformError> {
             .with_endpoint(s.otlp_endpoint.clone())
             .build()
             .map_err(|e| PlatformError::Config(format!("telemetry.otlp_endpoint: {e}")))?;
-        let resource = opentelemetry_sdk::Resource::builder().with_service_name(s.service_name.clone()).build();
-        Some(SdkTracerProvider::builder().with_batch_exporter(exporter).with_resource(resource).build())
+        let resource = opentelemetry_sdk::Resource::builder()
+            .with_service_name(s.service_name.clone())
+            .build();
+        Some(
+            SdkTracerProvider::builder()
+                .with_batch_exporter(exporter)
+                .with_resource(resource)
+                .build(),
+        )
     };
-    let otel = provider.as_ref().map(|p| tracing_opentelemetry::layer().with_tracer(p.tracer("acikkapi")));
+    let otel = provider
+        .as_ref()
+        .map(|p| tracing_opentelemetry::layer().with_tracer(p.tracer("acikkapi")));
     tracing_subscriber::registry()
         .with(filter)
         .with(fmt)
@@ -70,7 +83,9 @@ pub fn init(s: &TelemetrySettings) -> Result<TelemetryGuard, PlatformError> {
 
 /// W3C trace context (`traceparent`, `tracestate`) as the one propagation format.
 pub fn install_propagator() {
-    opentelemetry::global::set_text_map_propagator(opentelemetry_sdk::propagation::TraceContextPropagator::new());
+    opentelemetry::global::set_text_map_propagator(
+        opentelemetry_sdk::propagation::TraceContextPropagator::new(),
+    );
 }
 
 struct MapInjector<'a>(&'a mut BTreeMap<String, String>);
@@ -96,7 +111,9 @@ impl Extractor for MapExtractor<'_> {
 pub fn current_context_headers() -> BTreeMap<String, String> {
     let mut headers = BTreeMap::new();
     let cx = tracing::Span::current().context();
-    opentelemetry::global::get_text_map_propagator(|p| p.inject_context(&cx, &mut MapInjector(&mut headers)));
+    opentelemetry::global::get_text_map_propagator(|p| {
+        p.inject_context(&cx, &mut MapInjector(&mut headers))
+    });
     headers
 }
 
@@ -120,7 +137,10 @@ impl Extractor for HttpExtractor<'_> {
 /// The server span of one gRPC call, continuing the caller's trace.
 pub fn grpc_server_span(req: &http::Request<()>) -> tracing::Span {
     let path = req.uri().path();
-    let (service, method) = path.trim_start_matches('/').split_once('/').unwrap_or(("", path));
+    let (service, method) = path
+        .trim_start_matches('/')
+        .split_once('/')
+        .unwrap_or(("", path));
     let span = tracing::info_span!(
         "grpc.server",
         otel.name = %path,
@@ -132,7 +152,9 @@ pub fn grpc_server_span(req: &http::Request<()>) -> tracing::Span {
         province = tracing::field::Empty,
         topic = tracing::field::Empty,
     );
-    let cx = opentelemetry::global::get_text_map_propagator(|p| p.extract(&HttpExtractor(req.headers())));
+    let cx = opentelemetry::global::get_text_map_propagator(|p| {
+        p.extract(&HttpExtractor(req.headers()))
+    });
     let _ = span.set_parent(cx);
     span
 }

@@ -65,14 +65,20 @@ pub fn settings(backend: Backend) -> (Settings, tempfile::TempDir) {
     s.relay.poll_interval_ms = 50;
     s.intake.tracking_key = Secret::new("5a".repeat(32));
     if backend == Backend::Production {
-        s.store.url = Secret::new(std::env::var("ACIKKAPI_TEST_POSTGRES_URL").unwrap_or_else(|_| POSTGRES_URL.into()));
+        s.store.url = Secret::new(
+            std::env::var("ACIKKAPI_TEST_POSTGRES_URL").unwrap_or_else(|_| POSTGRES_URL.into()),
+        );
         s.store.schema = format!("t_{id}");
         s.store.max_connections = 8;
-        s.bus.url = Secret::new(std::env::var("ACIKKAPI_TEST_AMQP_URL").unwrap_or_else(|_| AMQP_URL.into()));
+        s.bus.url = Secret::new(
+            std::env::var("ACIKKAPI_TEST_AMQP_URL").unwrap_or_else(|_| AMQP_URL.into()),
+        );
         s.bus.prefix = format!("t.{id}");
         // Queues of finished tests disappear on their own.
         s.bus.queue_expires_ms = 60_000;
-        s.cache.url = Secret::new(std::env::var("ACIKKAPI_TEST_REDIS_URL").unwrap_or_else(|_| REDIS_URL.into()));
+        s.cache.url = Secret::new(
+            std::env::var("ACIKKAPI_TEST_REDIS_URL").unwrap_or_else(|_| REDIS_URL.into()),
+        );
         s.cache.prefix = format!("t:{id}");
     }
     (s, dir)
@@ -102,11 +108,22 @@ impl TestNode {
     }
 
     pub async fn channel(&self) -> Channel {
-        tonic::transport::Endpoint::from_shared(self.url()).expect("url").connect().await.expect("connect to node")
+        tonic::transport::Endpoint::from_shared(self.url())
+            .expect("url")
+            .connect()
+            .await
+            .expect("connect to node")
     }
 
-    pub async fn intake(&self) -> pb::intake_service_client::IntakeServiceClient<InterceptedService<Channel, TraceContextInterceptor>> {
-        pb::intake_service_client::IntakeServiceClient::with_interceptor(self.channel().await, TraceContextInterceptor)
+    pub async fn intake(
+        &self,
+    ) -> pb::intake_service_client::IntakeServiceClient<
+        InterceptedService<Channel, TraceContextInterceptor>,
+    > {
+        pb::intake_service_client::IntakeServiceClient::with_interceptor(
+            self.channel().await,
+            TraceContextInterceptor,
+        )
     }
 
     pub async fn catalog(&self) -> pb::catalog_service_client::CatalogServiceClient<Channel> {
@@ -123,7 +140,10 @@ impl TestNode {
 /// With `RUST_LOG` set, logs go to the test's output (captured per test).
 fn init_logging() {
     if std::env::var_os("RUST_LOG").is_some() {
-        let _ = tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).with_test_writer().try_init();
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
     }
 }
 
@@ -190,10 +210,23 @@ impl Handler for RecordingConsumer {
 /// Starts a recording consumer of `ApplicationReceived` on `p`'s bus and
 /// waits until its queue is bound (so no event published after this returns is missed).
 pub async fn start_recording_consumer(p: &Platform, name: &'static str) {
-    p.db.migrate(&[TEST_MIGRATIONS]).await.expect("test migrations");
+    p.db.migrate(&[TEST_MIGRATIONS])
+        .await
+        .expect("test migrations");
     // Declaring the queue first makes the binding exist before we return.
-    drop(p.bus.subscribe(name, &["ApplicationReceived"]).await.expect("subscribe"));
-    tokio::spawn(consumer::run(p.clone(), name, &["ApplicationReceived"], 1, Arc::new(RecordingConsumer { name })));
+    drop(
+        p.bus
+            .subscribe(name, &["ApplicationReceived"])
+            .await
+            .expect("subscribe"),
+    );
+    tokio::spawn(consumer::run(
+        p.clone(),
+        name,
+        &["ApplicationReceived"],
+        1,
+        Arc::new(RecordingConsumer { name }),
+    ));
 }
 
 /// Rows the recording consumer wrote for `key` (an application number), or all when empty.

@@ -21,25 +21,41 @@ pub struct Node {
 
 impl Node {
     /// Binds, migrates and starts serving. Addresses may use port 0.
-    pub async fn start(mut settings: Settings, shutdown: CancellationToken) -> Result<Self, PlatformError> {
+    pub async fn start(
+        mut settings: Settings,
+        shutdown: CancellationToken,
+    ) -> Result<Self, PlatformError> {
         let services = select_services(&settings)?;
         settings.services = services.clone();
         let grpc = TcpListener::bind(&settings.server.grpc_addr)
             .await
-            .map_err(|e| PlatformError::Config(format!("server.grpc_addr {}: {e}", settings.server.grpc_addr)))?;
+            .map_err(|e| {
+                PlatformError::Config(format!(
+                    "server.grpc_addr {}: {e}",
+                    settings.server.grpc_addr
+                ))
+            })?;
         let http = if settings.server.http_addr.is_empty() {
             None
         } else {
             Some(
                 TcpListener::bind(&settings.server.http_addr)
                     .await
-                    .map_err(|e| PlatformError::Config(format!("server.http_addr {}: {e}", settings.server.http_addr)))?,
+                    .map_err(|e| {
+                        PlatformError::Config(format!(
+                            "server.http_addr {}: {e}",
+                            settings.server.http_addr
+                        ))
+                    })?,
             )
         };
-        let grpc_addr = grpc.local_addr().map_err(|e| PlatformError::Internal(e.to_string()))?;
+        let grpc_addr = grpc
+            .local_addr()
+            .map_err(|e| PlatformError::Internal(e.to_string()))?;
         let http_addr = http.as_ref().and_then(|l| l.local_addr().ok());
 
-        let platform = Platform::connect(settings, &[acikkapi_intake::MIGRATIONS], shutdown).await?;
+        let platform =
+            Platform::connect(settings, &[acikkapi_intake::MIGRATIONS], shutdown).await?;
         let mut routes = tonic::service::RoutesBuilder::default();
         let mut names: Vec<&'static str> = Vec::new();
         let mut workers = Vec::new();
@@ -71,12 +87,19 @@ impl Node {
             }
             served
         });
-        Ok(Self { grpc_addr, http_addr, platform, task })
+        Ok(Self {
+            grpc_addr,
+            http_addr,
+            platform,
+            task,
+        })
     }
 
     /// Waits until the node stopped (after its shutdown token was cancelled).
     pub async fn wait(self) -> Result<(), PlatformError> {
-        self.task.await.map_err(|e| PlatformError::Internal(e.to_string()))?
+        self.task
+            .await
+            .map_err(|e| PlatformError::Internal(e.to_string()))?
     }
 }
 
@@ -84,7 +107,12 @@ fn select_services(settings: &Settings) -> Result<Vec<String>, PlatformError> {
     if settings.services.is_empty() {
         return Ok(IMPLEMENTED.iter().map(|s| s.to_string()).collect());
     }
-    let missing: Vec<&str> = settings.services.iter().map(String::as_str).filter(|s| !IMPLEMENTED.contains(s)).collect();
+    let missing: Vec<&str> = settings
+        .services
+        .iter()
+        .map(String::as_str)
+        .filter(|s| !IMPLEMENTED.contains(s))
+        .collect();
     if missing.is_empty() {
         Ok(settings.services.clone())
     } else {

@@ -10,7 +10,11 @@ use std::path::PathBuf;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
-#[command(name = "acikkapi", version, about = "Açık Kapı: the national platform for applications to governorships")]
+#[command(
+    name = "acikkapi",
+    version,
+    about = "Açık Kapı: the national platform for applications to governorships"
+)]
 struct Cli {
     /// A TOML configuration file (layered over the built-in defaults, under ACIKKAPI__* variables).
     #[arg(long, global = true, env = "ACIKKAPI_CONFIG")]
@@ -102,7 +106,10 @@ async fn main() -> std::process::ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve { services, grpc_addr } => {
+        Command::Serve {
+            services,
+            grpc_addr,
+        } => {
             let mut settings = Settings::load(cli.config.as_deref())?;
             if !services.is_empty() {
                 settings.services = services;
@@ -117,12 +124,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let settings = Settings::load(cli.config.as_deref())?;
             let _telemetry = acikkapi_platform::telemetry::init(&settings.telemetry)?;
             let db = acikkapi_platform::store::Db::connect(&settings).await?;
-            db.migrate(&[acikkapi_platform::store::PLATFORM_MIGRATIONS, acikkapi_intake::MIGRATIONS]).await?;
+            db.migrate(&[
+                acikkapi_platform::store::PLATFORM_MIGRATIONS,
+                acikkapi_intake::MIGRATIONS,
+            ])
+            .await?;
             println!("migrations applied");
             Ok(())
         }
         Command::Submit(args) => submit(args).await,
-        Command::Track { server, number, code } => track(&server, &number, &code).await,
+        Command::Track {
+            server,
+            number,
+            code,
+        } => track(&server, &number, &code).await,
     }
 }
 
@@ -130,7 +145,10 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let telemetry = acikkapi_platform::telemetry::init(&settings.telemetry)?;
     let shutdown = CancellationToken::new();
     let node = Node::start(settings, shutdown.clone()).await?;
-    println!("Açık Kapı serving gRPC on {} (metrics: {:?})", node.grpc_addr, node.http_addr);
+    println!(
+        "Açık Kapı serving gRPC on {} (metrics: {:?})",
+        node.grpc_addr, node.http_addr
+    );
     tokio::spawn(async move {
         wait_for_signal().await;
         tracing::info!("shutdown requested; draining");
@@ -145,7 +163,8 @@ async fn wait_for_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}
@@ -155,12 +174,26 @@ async fn wait_for_signal() {
     let _ = ctrl_c.await;
 }
 
-async fn client(server: &str) -> anyhow::Result<pb::intake_service_client::IntakeServiceClient<tonic::service::interceptor::InterceptedService<tonic::transport::Channel, TraceContextInterceptor>>> {
+async fn client(
+    server: &str,
+) -> anyhow::Result<
+    pb::intake_service_client::IntakeServiceClient<
+        tonic::service::interceptor::InterceptedService<
+            tonic::transport::Channel,
+            TraceContextInterceptor,
+        >,
+    >,
+> {
     let channel = tonic::transport::Endpoint::from_shared(server.to_owned())?
         .connect()
         .await
         .with_context(|| format!("cannot reach {server}; is `acikkapi serve` running?"))?;
-    Ok(pb::intake_service_client::IntakeServiceClient::with_interceptor(channel, TraceContextInterceptor))
+    Ok(
+        pb::intake_service_client::IntakeServiceClient::with_interceptor(
+            channel,
+            TraceContextInterceptor,
+        ),
+    )
 }
 
 fn parse_kind(s: &str) -> anyhow::Result<pb::Kind> {
@@ -194,11 +227,18 @@ async fn submit(a: SubmitArgs) -> anyhow::Result<()> {
             "disabled" => v.disabled = true,
             "elderly" => v.elderly = true,
             "sick" => v.sick = true,
-            other => bail!("--vulnerable: unknown {other:?} (martyr-relative, veteran, disabled, elderly, sick)"),
+            other => bail!(
+                "--vulnerable: unknown {other:?} (martyr-relative, veteran, disabled, elderly, sick)"
+            ),
         }
     }
     let req = pb::SubmitApplicationRequest {
-        applicant: Some(pb::Applicant { national_id: a.national_id, full_name: a.name, mobile_phone: a.phone, email: a.email }),
+        applicant: Some(pb::Applicant {
+            national_id: a.national_id,
+            full_name: a.name,
+            mobile_phone: a.phone,
+            email: a.email,
+        }),
         province_code: a.province,
         district_code: a.district,
         channel: parse_channel(&a.channel)? as i32,
@@ -208,10 +248,18 @@ async fn submit(a: SubmitArgs) -> anyhow::Result<()> {
         subject: a.subject,
         text: a.text,
         vulnerability: Some(v),
-        idempotency_key: a.idempotency_key.unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+        idempotency_key: a
+            .idempotency_key
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
     };
-    let res = client(&a.server).await?.submit_application(req).await.map_err(status_error)?.into_inner();
-    let number = acikkapi_domain::application_number::ApplicationNumber::parse(&res.application_number)?;
+    let res = client(&a.server)
+        .await?
+        .submit_application(req)
+        .await
+        .map_err(status_error)?
+        .into_inner();
+    let number =
+        acikkapi_domain::application_number::ApplicationNumber::parse(&res.application_number)?;
     println!("application number: {number}");
     println!("tracking code:      {}", res.tracking_code);
     if res.replayed {
@@ -221,14 +269,31 @@ async fn submit(a: SubmitArgs) -> anyhow::Result<()> {
 }
 
 async fn track(server: &str, number: &str, code: &str) -> anyhow::Result<()> {
-    let req = pb::TrackApplicationRequest { application_number: number.to_owned(), tracking_code: code.to_owned() };
-    let res = client(server).await?.track_application(req).await.map_err(status_error)?.into_inner();
-    let status = pb::Status::try_from(res.status).map(|s| s.as_str_name()).unwrap_or("?");
-    let outcome = pb::Outcome::try_from(res.outcome).map(|s| s.as_str_name()).unwrap_or("?");
-    println!("application {}: {status} (outcome {outcome}), topic {} type {}", res.application_number, res.topic_code, res.type_code);
+    let req = pb::TrackApplicationRequest {
+        application_number: number.to_owned(),
+        tracking_code: code.to_owned(),
+    };
+    let res = client(server)
+        .await?
+        .track_application(req)
+        .await
+        .map_err(status_error)?
+        .into_inner();
+    let status = pb::Status::try_from(res.status)
+        .map(|s| s.as_str_name())
+        .unwrap_or("?");
+    let outcome = pb::Outcome::try_from(res.outcome)
+        .map(|s| s.as_str_name())
+        .unwrap_or("?");
+    println!(
+        "application {}: {status} (outcome {outcome}), topic {} type {}",
+        res.application_number, res.topic_code, res.type_code
+    );
     for e in res.timeline {
         let at = e.at.map(|t| local_time(t.seconds)).unwrap_or_default();
-        let st = pb::Status::try_from(e.status).map(|s| s.as_str_name()).unwrap_or("?");
+        let st = pb::Status::try_from(e.status)
+            .map(|s| s.as_str_name())
+            .unwrap_or("?");
         println!("  {at}  {st:<18} {}", e.description);
     }
     Ok(())
@@ -236,7 +301,9 @@ async fn track(server: &str, number: &str, code: &str) -> anyhow::Result<()> {
 
 /// Türkiye time (UTC+3 all year), as staff and citizens read it.
 fn local_time(unix_seconds: i64) -> String {
-    chrono::DateTime::from_timestamp(unix_seconds + 3 * 3600, 0).map(|d| d.format("%d.%m.%Y %H:%M").to_string()).unwrap_or_default()
+    chrono::DateTime::from_timestamp(unix_seconds + 3 * 3600, 0)
+        .map(|d| d.format("%d.%m.%Y %H:%M").to_string())
+        .unwrap_or_default()
 }
 
 fn status_error(s: tonic::Status) -> anyhow::Error {

@@ -41,7 +41,10 @@ fn record_on_span(number: &str, province: u32, topic: &str) {
 
 #[tonic::async_trait]
 impl IntakeService for Intake {
-    async fn submit_application(&self, req: Request<pb::SubmitApplicationRequest>) -> Result<Response<pb::SubmitApplicationResponse>, Status> {
+    async fn submit_application(
+        &self,
+        req: Request<pb::SubmitApplicationRequest>,
+    ) -> Result<Response<pb::SubmitApplicationResponse>, Status> {
         let metrics = &self.platform.metrics;
         let sub = ValidSubmission::validate(req.get_ref(), self.catalog).map_err(|e| {
             metrics.submission("invalid");
@@ -71,17 +74,27 @@ impl IntakeService for Intake {
         }))
     }
 
-    async fn get_application(&self, req: Request<pb::GetApplicationRequest>) -> Result<Response<pb::Application>, Status> {
-        let number = ApplicationNumber::parse(&req.get_ref().application_number).map_err(invalid)?.digits();
+    async fn get_application(
+        &self,
+        req: Request<pb::GetApplicationRequest>,
+    ) -> Result<Response<pb::Application>, Status> {
+        let number = ApplicationNumber::parse(&req.get_ref().application_number)
+            .map_err(invalid)?
+            .digits();
         let db = &self.platform.db;
-        let row = queries::fetch(db, &number).await?.ok_or_else(|| Status::not_found("no application with that number"))?;
+        let row = queries::fetch(db, &number)
+            .await?
+            .ok_or_else(|| Status::not_found("no application with that number"))?;
         record_on_span(&number, row.province as u32, &row.topic);
         let timeline = queries::timeline(db, &row).await?;
         let notes = queries::notes(db, &number).await?;
         Ok(Response::new(queries::to_application(row, timeline, notes)))
     }
 
-    async fn list_applications(&self, req: Request<pb::ListApplicationsRequest>) -> Result<Response<pb::ListApplicationsResponse>, Status> {
+    async fn list_applications(
+        &self,
+        req: Request<pb::ListApplicationsRequest>,
+    ) -> Result<Response<pb::ListApplicationsResponse>, Status> {
         let r = req.into_inner();
         let page = r.page.unwrap_or_default();
         // As in Google's API guidance: a page size over the maximum is lowered to it.
@@ -89,9 +102,16 @@ impl IntakeService for Intake {
             0 => 50,
             n => n.min(500),
         } as i64;
-        let after = if page.page_token.is_empty() { None } else { Some(parse_token(&page.page_token)?) };
+        let after = if page.page_token.is_empty() {
+            None
+        } else {
+            Some(parse_token(&page.page_token)?)
+        };
         if r.status != 0 && pb::Status::try_from(r.status).is_err() {
-            return Err(invalid(FieldError::new("status", format!("unknown status {}", r.status))));
+            return Err(invalid(FieldError::new(
+                "status",
+                format!("unknown status {}", r.status),
+            )));
         }
         let received = r.received.unwrap_or_default();
         let filter = ListFilter {
@@ -107,16 +127,32 @@ impl IntakeService for Intake {
         let mut rows = queries::list(&self.platform.db, &filter).await?;
         let next_page_token = if rows.len() as i64 > size {
             rows.truncate(size as usize);
-            rows.last().map(|l| format!("{}.{}", l.received_at.as_ref().map(from_timestamp).unwrap_or(0), l.application_number)).unwrap_or_default()
+            rows.last()
+                .map(|l| {
+                    format!(
+                        "{}.{}",
+                        l.received_at.as_ref().map(from_timestamp).unwrap_or(0),
+                        l.application_number
+                    )
+                })
+                .unwrap_or_default()
         } else {
             String::new()
         };
-        Ok(Response::new(pb::ListApplicationsResponse { applications: rows, next_page_token }))
+        Ok(Response::new(pb::ListApplicationsResponse {
+            applications: rows,
+            next_page_token,
+        }))
     }
 
-    async fn track_application(&self, req: Request<pb::TrackApplicationRequest>) -> Result<Response<pb::TrackApplicationResponse>, Status> {
+    async fn track_application(
+        &self,
+        req: Request<pb::TrackApplicationRequest>,
+    ) -> Result<Response<pb::TrackApplicationResponse>, Status> {
         let r = req.get_ref();
-        let number = ApplicationNumber::parse(&r.application_number).map_err(invalid)?.digits();
+        let number = ApplicationNumber::parse(&r.application_number)
+            .map_err(invalid)?
+            .digits();
         // The code is checked before any read: a wrong guess costs no I/O
         // and reveals nothing, not even whether the number exists.
         if !self.tracking.verify(&number, &r.tracking_code) {
@@ -152,28 +188,55 @@ impl IntakeService for Intake {
         Ok(Response::new(view))
     }
 
-    async fn add_note(&self, req: Request<pb::AddNoteRequest>) -> Result<Response<pb::AddNoteResponse>, Status> {
+    async fn add_note(
+        &self,
+        req: Request<pb::AddNoteRequest>,
+    ) -> Result<Response<pb::AddNoteResponse>, Status> {
         let r = req.get_ref();
-        let number = ApplicationNumber::parse(&r.application_number).map_err(invalid)?.digits();
+        let number = ApplicationNumber::parse(&r.application_number)
+            .map_err(invalid)?
+            .digits();
         let author = text::check("author", &r.author, text::FULL_NAME).map_err(invalid)?;
         let body = text::check("text", &r.text, text::NOTE).map_err(invalid)?;
         let at = queries::add_note(&self.platform.db, &number, &author, &body)
             .await?
             .ok_or_else(|| Status::not_found("no application with that number"))?;
-        Ok(Response::new(pb::AddNoteResponse { note: Some(pb::Note { author, text: body, added_at: Some(timestamp(at)) }) }))
+        Ok(Response::new(pb::AddNoteResponse {
+            note: Some(pb::Note {
+                author,
+                text: body,
+                added_at: Some(timestamp(at)),
+            }),
+        }))
     }
 
-    async fn conclude_application(&self, req: Request<pb::ConcludeApplicationRequest>) -> Result<Response<pb::Application>, Status> {
+    async fn conclude_application(
+        &self,
+        req: Request<pb::ConcludeApplicationRequest>,
+    ) -> Result<Response<pb::Application>, Status> {
         let r = req.get_ref();
-        let number = ApplicationNumber::parse(&r.application_number).map_err(invalid)?.digits();
+        let number = ApplicationNumber::parse(&r.application_number)
+            .map_err(invalid)?
+            .digits();
         let outcome = match pb::Outcome::try_from(r.outcome) {
-            Ok(pb::Outcome::Unspecified) => return Err(invalid(FieldError::new("outcome", "is required"))),
+            Ok(pb::Outcome::Unspecified) => {
+                return Err(invalid(FieldError::new("outcome", "is required")));
+            }
             Ok(o) => o,
-            Err(_) => return Err(invalid(FieldError::new("outcome", format!("unknown outcome {}", r.outcome)))),
+            Err(_) => {
+                return Err(invalid(FieldError::new(
+                    "outcome",
+                    format!("unknown outcome {}", r.outcome),
+                )));
+            }
         };
-        let explanation = text::check("explanation", &r.explanation, text::NOTE).map_err(invalid)?;
+        let explanation =
+            text::check("explanation", &r.explanation, text::NOTE).map_err(invalid)?;
         if outcome == pb::Outcome::Unanswerable && r.alternatives.is_empty() {
-            return Err(invalid(FieldError::new("alternatives", "an application that cannot be answered must offer alternatives")));
+            return Err(invalid(FieldError::new(
+                "alternatives",
+                "an application that cannot be answered must offer alternatives",
+            )));
         }
         let mut description = explanation;
         for (i, alt) in r.alternatives.iter().enumerate() {
@@ -184,10 +247,16 @@ impl IntakeService for Intake {
         match queries::conclude(db, &number, outcome, &description).await? {
             Conclude::Done => {}
             Conclude::NotFound => return Err(Status::not_found("no application with that number")),
-            Conclude::AlreadyConcluded => return Err(Status::failed_precondition("the application is already concluded")),
+            Conclude::AlreadyConcluded => {
+                return Err(Status::failed_precondition(
+                    "the application is already concluded",
+                ));
+            }
         }
         let _ = self.platform.cache.delete(&format!("track:{number}")).await;
-        let row = queries::fetch(db, &number).await?.ok_or_else(|| PlatformError::Internal("concluded row vanished".into()))?;
+        let row = queries::fetch(db, &number)
+            .await?
+            .ok_or_else(|| PlatformError::Internal("concluded row vanished".into()))?;
         let timeline = queries::timeline(db, &row).await?;
         let notes = queries::notes(db, &number).await?;
         Ok(Response::new(queries::to_application(row, timeline, notes)))
@@ -195,7 +264,12 @@ impl IntakeService for Intake {
 }
 
 fn parse_token(t: &str) -> Result<(i64, String), Status> {
-    let bad = || invalid(FieldError::new("page.page_token", "is not a token this service issued"));
+    let bad = || {
+        invalid(FieldError::new(
+            "page.page_token",
+            "is not a token this service issued",
+        ))
+    };
     let (ms, number) = t.split_once('.').ok_or_else(bad)?;
     let ms = ms.parse().map_err(|_| bad())?;
     ApplicationNumber::parse(number).map_err(|_| bad())?;

@@ -40,7 +40,12 @@ pub fn build(p: &Platform) -> Result<IntakeParts, PlatformError> {
     let catalog = Catalog::builtin();
     let tracking = TrackingKey::load(&p.settings)?;
     let (writer, workers) = writer::Writer::start(p);
-    let intake = grpc::Intake { platform: p.clone(), writer, tracking, catalog };
+    let intake = grpc::Intake {
+        platform: p.clone(),
+        writer,
+        tracking,
+        catalog,
+    };
     Ok(IntakeParts {
         intake: IntakeServiceServer::new(intake).max_decoding_message_size(MAX_REQUEST_BYTES),
         catalog: CatalogServiceServer::new(catalog::CatalogApi { catalog }),
@@ -49,7 +54,10 @@ pub fn build(p: &Platform) -> Result<IntakeParts, PlatformError> {
 }
 
 pub(crate) fn timestamp(ms: i64) -> prost_types::Timestamp {
-    prost_types::Timestamp { seconds: ms.div_euclid(1000), nanos: (ms.rem_euclid(1000) * 1_000_000) as i32 }
+    prost_types::Timestamp {
+        seconds: ms.div_euclid(1000),
+        nanos: (ms.rem_euclid(1000) * 1_000_000) as i32,
+    }
 }
 
 pub(crate) fn from_timestamp(t: &prost_types::Timestamp) -> i64 {

@@ -37,10 +37,16 @@ pub mod vulnerability {
 
 pub fn vulnerability_bits(v: &pb::Vulnerability) -> u32 {
     use vulnerability::*;
-    [(v.martyr_relative, MARTYR_RELATIVE), (v.veteran, VETERAN), (v.disabled, DISABLED), (v.elderly, ELDERLY), (v.sick, SICK)]
-        .iter()
-        .filter(|(on, _)| *on)
-        .fold(0, |acc, (_, bit)| acc | bit)
+    [
+        (v.martyr_relative, MARTYR_RELATIVE),
+        (v.veteran, VETERAN),
+        (v.disabled, DISABLED),
+        (v.elderly, ELDERLY),
+        (v.sick, SICK),
+    ]
+    .iter()
+    .filter(|(on, _)| *on)
+    .fold(0, |acc, (_, bit)| acc | bit)
 }
 
 pub fn vulnerability_proto(bits: u32) -> pb::Vulnerability {
@@ -55,52 +61,89 @@ pub fn vulnerability_proto(bits: u32) -> pb::Vulnerability {
 }
 
 impl ValidSubmission {
-    pub fn validate(req: &pb::SubmitApplicationRequest, catalog: &Catalog) -> Result<Self, FieldError> {
-        let a = req.applicant.as_ref().ok_or_else(|| FieldError::new("applicant", "is required"))?;
+    pub fn validate(
+        req: &pb::SubmitApplicationRequest,
+        catalog: &Catalog,
+    ) -> Result<Self, FieldError> {
+        let a = req
+            .applicant
+            .as_ref()
+            .ok_or_else(|| FieldError::new("applicant", "is required"))?;
         let national_id = NationalId::parse(&a.national_id)?;
         let full_name = text::check_name("applicant.full_name", &a.full_name)?;
         let phone = MobilePhone::parse(&a.mobile_phone)?;
         let email = text::check_email("applicant.email", &a.email)?;
 
-        let province = catalog
-            .province(req.province_code)
-            .ok_or_else(|| FieldError::new("province_code", format!("unknown province {} (plate codes 1..81)", req.province_code)))?;
+        let province = catalog.province(req.province_code).ok_or_else(|| {
+            FieldError::new(
+                "province_code",
+                format!("unknown province {} (plate codes 1..81)", req.province_code),
+            )
+        })?;
         if req.district_code != 0 {
-            let d = catalog
-                .district(req.district_code)
-                .ok_or_else(|| FieldError::new("district_code", format!("unknown district {}", req.district_code)))?;
+            let d = catalog.district(req.district_code).ok_or_else(|| {
+                FieldError::new(
+                    "district_code",
+                    format!("unknown district {}", req.district_code),
+                )
+            })?;
             if d.province != province.code {
                 return Err(FieldError::new(
                     "district_code",
-                    format!("district {} ({}) is not in province {} ({})", d.code, d.name, province.code, province.name),
+                    format!(
+                        "district {} ({}) is not in province {} ({})",
+                        d.code, d.name, province.code, province.name
+                    ),
                 ));
             }
         }
         let channel = match pb::Channel::try_from(req.channel) {
             Ok(pb::Channel::Unspecified) => return Err(FieldError::new("channel", "is required")),
             Ok(c) => c,
-            Err(_) => return Err(FieldError::new("channel", format!("unknown channel {}", req.channel))),
+            Err(_) => {
+                return Err(FieldError::new(
+                    "channel",
+                    format!("unknown channel {}", req.channel),
+                ));
+            }
         };
         let kind = match pb::Kind::try_from(req.kind) {
             Ok(pb::Kind::Unspecified) => return Err(FieldError::new("kind", "is required")),
             Ok(k) => k,
-            Err(_) => return Err(FieldError::new("kind", format!("unknown kind {}", req.kind))),
+            Err(_) => {
+                return Err(FieldError::new(
+                    "kind",
+                    format!("unknown kind {}", req.kind),
+                ));
+            }
         };
-        let topic = catalog
-            .topic(req.topic_code.trim())
-            .ok_or_else(|| FieldError::new("topic_code", format!("unknown topic {:?}", req.topic_code)))?;
+        let topic = catalog.topic(req.topic_code.trim()).ok_or_else(|| {
+            FieldError::new("topic_code", format!("unknown topic {:?}", req.topic_code))
+        })?;
         let ty = catalog
             .application_type(req.type_code.trim())
-            .ok_or_else(|| FieldError::new("type_code", format!("unknown application type {:?}", req.type_code)))?;
+            .ok_or_else(|| {
+                FieldError::new(
+                    "type_code",
+                    format!("unknown application type {:?}", req.type_code),
+                )
+            })?;
         if ty.topic != topic.code {
-            return Err(FieldError::new("type_code", format!("{} is not a type of topic {}", ty.code, topic.code)));
+            return Err(FieldError::new(
+                "type_code",
+                format!("{} is not a type of topic {}", ty.code, topic.code),
+            ));
         }
         let subject = text::check("subject", &req.subject, text::SUBJECT)?;
         let body = text::check("text", &req.text, text::TEXT)?;
         let idempotency_key = if req.idempotency_key.is_empty() {
             None
         } else {
-            Some(text::check("idempotency_key", &req.idempotency_key, text::IDEMPOTENCY_KEY)?)
+            Some(text::check(
+                "idempotency_key",
+                &req.idempotency_key,
+                text::IDEMPOTENCY_KEY,
+            )?)
         };
         Ok(Self {
             national_id,
@@ -115,7 +158,11 @@ impl ValidSubmission {
             type_code: ty.code.clone(),
             subject,
             text: body,
-            vulnerability: req.vulnerability.as_ref().map(vulnerability_bits).unwrap_or(0),
+            vulnerability: req
+                .vulnerability
+                .as_ref()
+                .map(vulnerability_bits)
+                .unwrap_or(0),
             idempotency_key,
         })
     }

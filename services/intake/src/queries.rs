@@ -8,7 +8,6 @@ use acikkapi_proto::v1 as pb;
 use prost::Message;
 use sqlx::Row;
 
-
 const COLUMNS: &str = "number, province, district, national_id, full_name, phone, email, channel, kind, topic, type_code, \
                        subject, body, vulnerability, priority, status, outcome, unit_id, received_ms";
 
@@ -72,7 +71,10 @@ pub async fn fetch(db: &Db, number: &str) -> Result<Option<StoredApplication>, P
 }
 
 /// The stages after receipt, oldest first, with the receipt itself in front.
-pub async fn timeline(db: &Db, row: &StoredApplication) -> Result<Vec<pb::TimelineEntry>, PlatformError> {
+pub async fn timeline(
+    db: &Db,
+    row: &StoredApplication,
+) -> Result<Vec<pb::TimelineEntry>, PlatformError> {
     let mut out = vec![pb::TimelineEntry {
         at: Some(timestamp(row.received_ms)),
         status: pb::Status::Received as i32,
@@ -82,7 +84,14 @@ pub async fn timeline(db: &Db, row: &StoredApplication) -> Result<Vec<pb::Timeli
         sqlx::query_as("SELECT at_ms, status, description FROM application_history WHERE number = $1 ORDER BY id")
             .bind(&row.number).fetch_all(p).await?
     });
-    out.extend(rows.into_iter().map(|(at, status, description)| pb::TimelineEntry { at: Some(timestamp(at)), status, description }));
+    out.extend(
+        rows.into_iter()
+            .map(|(at, status, description)| pb::TimelineEntry {
+                at: Some(timestamp(at)),
+                status,
+                description,
+            }),
+    );
     Ok(out)
 }
 
@@ -91,10 +100,21 @@ pub async fn notes(db: &Db, number: &str) -> Result<Vec<pb::Note>, PlatformError
         sqlx::query_as("SELECT author, body, added_ms FROM application_notes WHERE number = $1 ORDER BY id")
             .bind(number).fetch_all(p).await?
     });
-    Ok(rows.into_iter().map(|(author, text, at)| pb::Note { author, text, added_at: Some(timestamp(at)) }).collect())
+    Ok(rows
+        .into_iter()
+        .map(|(author, text, at)| pb::Note {
+            author,
+            text,
+            added_at: Some(timestamp(at)),
+        })
+        .collect())
 }
 
-pub fn to_application(r: StoredApplication, timeline: Vec<pb::TimelineEntry>, notes: Vec<pb::Note>) -> pb::Application {
+pub fn to_application(
+    r: StoredApplication,
+    timeline: Vec<pb::TimelineEntry>,
+    notes: Vec<pb::Note>,
+) -> pb::Application {
     pb::Application {
         application_number: r.number,
         applicant: Some(pb::Applicant {
@@ -185,7 +205,12 @@ pub async fn list(db: &Db, f: &ListFilter) -> Result<Vec<pb::ApplicationSummary>
 }
 
 /// Adds a note; false when the application does not exist.
-pub async fn add_note(db: &Db, number: &str, author: &str, text: &str) -> Result<Option<i64>, PlatformError> {
+pub async fn add_note(
+    db: &Db,
+    number: &str,
+    author: &str,
+    text: &str,
+) -> Result<Option<i64>, PlatformError> {
     let now = now_ms();
     let mut t = db.begin().await?;
     let found = tx!(&mut t, c => {
@@ -199,8 +224,13 @@ pub async fn add_note(db: &Db, number: &str, author: &str, text: &str) -> Result
     if !found {
         return Ok(None);
     }
-    let ev = pb::ApplicationNoteAdded { application_number: number.to_owned(), author: author.to_owned(), added_at: Some(timestamp(now)) };
-    t.insert_outbox(&[event("ApplicationNoteAdded", number, ev.encode_to_vec())]).await?;
+    let ev = pb::ApplicationNoteAdded {
+        application_number: number.to_owned(),
+        author: author.to_owned(),
+        added_at: Some(timestamp(now)),
+    };
+    t.insert_outbox(&[event("ApplicationNoteAdded", number, ev.encode_to_vec())])
+        .await?;
     t.commit().await?;
     Ok(Some(now))
 }
@@ -211,7 +241,12 @@ pub enum Conclude {
     AlreadyConcluded,
 }
 
-pub async fn conclude(db: &Db, number: &str, outcome: pb::Outcome, explanation: &str) -> Result<Conclude, PlatformError> {
+pub async fn conclude(
+    db: &Db,
+    number: &str,
+    outcome: pb::Outcome,
+    explanation: &str,
+) -> Result<Conclude, PlatformError> {
     let now = now_ms();
     let mut t = db.begin().await?;
     // The status guard in the WHERE makes two concurrent conclusions conclude once.
@@ -226,10 +261,19 @@ pub async fn conclude(db: &Db, number: &str, outcome: pb::Outcome, explanation: 
         n == 1
     });
     if !changed {
-        return Ok(if fetch(db, number).await?.is_some() { Conclude::AlreadyConcluded } else { Conclude::NotFound });
+        return Ok(if fetch(db, number).await?.is_some() {
+            Conclude::AlreadyConcluded
+        } else {
+            Conclude::NotFound
+        });
     }
-    let ev = pb::ApplicationConcluded { application_number: number.to_owned(), outcome: outcome as i32, concluded_at: Some(timestamp(now)) };
-    t.insert_outbox(&[event("ApplicationConcluded", number, ev.encode_to_vec())]).await?;
+    let ev = pb::ApplicationConcluded {
+        application_number: number.to_owned(),
+        outcome: outcome as i32,
+        concluded_at: Some(timestamp(now)),
+    };
+    t.insert_outbox(&[event("ApplicationConcluded", number, ev.encode_to_vec())])
+        .await?;
     t.commit().await?;
     Ok(Conclude::Done)
 }
@@ -243,4 +287,3 @@ fn event(kind: &str, number: &str, payload: Vec<u8>) -> OutboxEvent {
         headers: acikkapi_platform::telemetry::current_context_headers(),
     }
 }
-

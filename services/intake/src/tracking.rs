@@ -32,7 +32,9 @@ impl TrackingKey {
     fn from_file(path: &Path) -> Result<Self, PlatformError> {
         let io = |e: std::io::Error| PlatformError::Config(format!("{}: {e}", path.display()));
         if let Ok(text) = std::fs::read_to_string(path) {
-            return hex_decode(text.trim()).map(Self).ok_or_else(|| PlatformError::Config(format!("{}: not hex", path.display())));
+            return hex_decode(text.trim())
+                .map(Self)
+                .ok_or_else(|| PlatformError::Config(format!("{}: not hex", path.display())));
         }
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(io)?;
@@ -53,20 +55,35 @@ impl TrackingKey {
 
     /// The code for an application number (12 digits).
     pub fn code(&self, number_digits: &str) -> String {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.0).expect("HMAC takes any key length");
+        let mut mac =
+            <Hmac<Sha256> as Mac>::new_from_slice(&self.0).expect("HMAC takes any key length");
         mac.update(b"acikkapi.tracking.v1:");
         mac.update(number_digits.as_bytes());
         let tag = mac.finalize().into_bytes();
-        let bits = tag[..5].iter().fold(0u64, |acc, &b| (acc << 8) | u64::from(b));
-        (0..8).rev().map(|i| ALPHABET[((bits >> (i * 5)) & 31) as usize] as char).collect()
+        let bits = tag[..5]
+            .iter()
+            .fold(0u64, |acc, &b| (acc << 8) | u64::from(b));
+        (0..8)
+            .rev()
+            .map(|i| ALPHABET[((bits >> (i * 5)) & 31) as usize] as char)
+            .collect()
     }
 
     /// Whether `given` is the code for `number_digits`. Case, spaces and
     /// dashes are forgiven; the comparison takes the same time either way.
     pub fn verify(&self, number_digits: &str, given: &str) -> bool {
-        let given: Vec<u8> = given.bytes().filter(|b| !matches!(b, b' ' | b'-')).map(|b| b.to_ascii_uppercase()).collect();
+        let given: Vec<u8> = given
+            .bytes()
+            .filter(|b| !matches!(b, b' ' | b'-'))
+            .map(|b| b.to_ascii_uppercase())
+            .collect();
         let expected = self.code(number_digits).into_bytes();
-        given.len() == expected.len() && given.iter().zip(&expected).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+        given.len() == expected.len()
+            && given
+                .iter()
+                .zip(&expected)
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0
     }
 }
 

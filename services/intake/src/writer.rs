@@ -41,19 +41,35 @@ impl Writer {
     pub fn start(p: &Platform) -> (Self, Vec<tokio::task::JoinHandle<()>>) {
         let (tx, rx) = mpsc::channel(p.settings.store.queue_capacity);
         let rx = Arc::new(tokio::sync::Mutex::new(rx));
-        let tasks = (0..p.settings.writers()).map(|_| tokio::spawn(run(p.clone(), rx.clone()))).collect();
+        let tasks = (0..p.settings.writers())
+            .map(|_| tokio::spawn(run(p.clone(), rx.clone())))
+            .collect();
         (Self { tx }, tasks)
     }
 
-    pub async fn submit(&self, job_sub: ValidSubmission, trace: BTreeMap<String, String>) -> Result<Submitted, PlatformError> {
+    pub async fn submit(
+        &self,
+        job_sub: ValidSubmission,
+        trace: BTreeMap<String, String>,
+    ) -> Result<Submitted, PlatformError> {
         let (reply, rx) = oneshot::channel();
         let fingerprint = job_sub.fingerprint();
-        let job = Job { sub: job_sub, fingerprint, trace, reply };
+        let job = Job {
+            sub: job_sub,
+            fingerprint,
+            trace,
+            reply,
+        };
         self.tx.try_send(job).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => PlatformError::Overloaded("intake is at capacity; retry with back-off".into()),
-            mpsc::error::TrySendError::Closed(_) => PlatformError::Internal("intake is shutting down".into()),
+            mpsc::error::TrySendError::Full(_) => {
+                PlatformError::Overloaded("intake is at capacity; retry with back-off".into())
+            }
+            mpsc::error::TrySendError::Closed(_) => {
+                PlatformError::Internal("intake is shutting down".into())
+            }
         })?;
-        rx.await.map_err(|_| PlatformError::Internal("the writer stopped before answering".into()))?
+        rx.await
+            .map_err(|_| PlatformError::Internal("the writer stopped before answering".into()))?
     }
 }
 
@@ -101,13 +117,19 @@ async fn commit_batch(p: &Platform, batch: Vec<Job>) {
         Err(e) => {
             tracing::error!(error = %e, jobs = leaders.len() + followers.len(), "group commit failed; nothing was written");
             let msg = e.to_string();
-            leaders.iter().map(|_| Err(PlatformError::Unavailable(msg.clone()))).collect()
+            leaders
+                .iter()
+                .map(|_| Err(PlatformError::Unavailable(msg.clone())))
+                .collect()
         }
     };
     p.outbox_written.notify_one();
     for (i, job) in followers {
         let r = match &results[i] {
-            Ok(s) if job.fingerprint == leaders[i].fingerprint => Ok(Submitted { replayed: true, ..s.clone() }),
+            Ok(s) if job.fingerprint == leaders[i].fingerprint => Ok(Submitted {
+                replayed: true,
+                ..s.clone()
+            }),
             Ok(_) => Err(key_reused()),
             Err(e) => Err(PlatformError::Unavailable(e.to_string())),
         };
@@ -126,14 +148,21 @@ fn key_reused() -> PlatformError {
 }
 
 /// One transaction for the whole batch. Returns one result per job, in order.
-async fn write(p: &Platform, jobs: &[Job]) -> Result<Vec<Result<Submitted, PlatformError>>, PlatformError> {
+async fn write(
+    p: &Platform,
+    jobs: &[Job],
+) -> Result<Vec<Result<Submitted, PlatformError>>, PlatformError> {
     let now = now_ms();
     let year = local_year(now);
     let mut tx = p.db.begin().await?;
-    let mut results: Vec<Option<Result<Submitted, PlatformError>>> = (0..jobs.len()).map(|_| None).collect();
+    let mut results: Vec<Option<Result<Submitted, PlatformError>>> =
+        (0..jobs.len()).map(|_| None).collect();
 
     // 1. Keys seen before: answer with the first result.
-    let keys: Vec<&str> = jobs.iter().filter_map(|j| j.sub.idempotency_key.as_deref()).collect();
+    let keys: Vec<&str> = jobs
+        .iter()
+        .filter_map(|j| j.sub.idempotency_key.as_deref())
+        .collect();
     let existing = find_by_keys(&mut tx, &keys).await?;
     for (i, j) in jobs.iter().enumerate() {
         if let Some(prev) = j.sub.idempotency_key.as_ref().and_then(|k| existing.get(k)) {
@@ -152,11 +181,18 @@ async fn write(p: &Platform, jobs: &[Job]) -> Result<Vec<Result<Submitted, Platf
     for &i in &fresh {
         let province = jobs[i].sub.province;
         let seq = next.get_mut(&province).expect("reserved above");
-        let number = u32::try_from(*seq).ok().filter(|&s| s <= MAX_SEQUENCE).and_then(|s| ApplicationNumber::new(year, province, s));
+        let number = u32::try_from(*seq)
+            .ok()
+            .filter(|&s| s <= MAX_SEQUENCE)
+            .and_then(|s| ApplicationNumber::new(year, province, s));
         *seq += 1;
         match number {
             Some(n) => numbered.push((i, n)),
-            None => results[i] = Some(Err(PlatformError::Internal(format!("province {province} ran out of application numbers for {year}")))),
+            None => {
+                results[i] = Some(Err(PlatformError::Internal(format!(
+                    "province {province} ran out of application numbers for {year}"
+                ))))
+            }
         }
     }
 
@@ -173,18 +209,28 @@ async fn write(p: &Platform, jobs: &[Job]) -> Result<Vec<Result<Submitted, Platf
         let j = &jobs[*i];
         if inserted.contains(&n.digits()) {
             events.push(received_event(j, n, now));
-            results[*i] = Some(Ok(Submitted { number: *n, received_ms: now, status: pb::Status::Received as i32, replayed: false }));
+            results[*i] = Some(Ok(Submitted {
+                number: *n,
+                received_ms: now,
+                status: pb::Status::Received as i32,
+                replayed: false,
+            }));
         } else if let Some(prev) = j.sub.idempotency_key.as_ref().and_then(|k| raced.get(k)) {
             results[*i] = Some(replay(prev, &j.fingerprint));
         } else {
-            results[*i] = Some(Err(PlatformError::Internal("application was neither inserted nor found".into())));
+            results[*i] = Some(Err(PlatformError::Internal(
+                "application was neither inserted nor found".into(),
+            )));
         }
     }
 
     // 4. Their events, in the same transaction.
     tx.insert_outbox(&events).await?;
     tx.commit().await?;
-    Ok(results.into_iter().map(|r| r.expect("every job answered")).collect())
+    Ok(results
+        .into_iter()
+        .map(|r| r.expect("every job answered"))
+        .collect())
 }
 
 struct Existing {
@@ -199,10 +245,18 @@ fn replay(prev: &Existing, fingerprint: &str) -> Result<Submitted, PlatformError
         return Err(key_reused());
     }
     let number = ApplicationNumber::parse(&prev.number)?;
-    Ok(Submitted { number, received_ms: prev.received_ms, status: prev.status, replayed: true })
+    Ok(Submitted {
+        number,
+        received_ms: prev.received_ms,
+        status: prev.status,
+        replayed: true,
+    })
 }
 
-async fn find_by_keys(tx: &mut Tx, keys: &[&str]) -> Result<HashMap<String, Existing>, PlatformError> {
+async fn find_by_keys(
+    tx: &mut Tx,
+    keys: &[&str],
+) -> Result<HashMap<String, Existing>, PlatformError> {
     let mut out = HashMap::new();
     if keys.is_empty() {
         return Ok(out);
@@ -228,7 +282,11 @@ async fn find_by_keys(tx: &mut Tx, keys: &[&str]) -> Result<HashMap<String, Exis
 }
 
 /// Reserves `count` numbers per province; returns the first of each block.
-async fn reserve_sequences(tx: &mut Tx, year: i32, counts: &BTreeMap<u8, i64>) -> Result<HashMap<u8, i64>, PlatformError> {
+async fn reserve_sequences(
+    tx: &mut Tx,
+    year: i32,
+    counts: &BTreeMap<u8, i64>,
+) -> Result<HashMap<u8, i64>, PlatformError> {
     let mut first = HashMap::new();
     if counts.is_empty() {
         return Ok(first);
@@ -331,5 +389,7 @@ fn received_event(j: &Job, n: &ApplicationNumber, now: i64) -> OutboxEvent {
 /// The year in Türkiye (UTC+3 all year since 2016) at `ms`.
 pub fn local_year(ms: i64) -> i32 {
     use chrono::Datelike;
-    chrono::DateTime::from_timestamp_millis(ms + 3 * 3_600_000).map(|d| d.year()).unwrap_or(2000)
+    chrono::DateTime::from_timestamp_millis(ms + 3 * 3_600_000)
+        .map(|d| d.year())
+        .unwrap_or(2000)
 }

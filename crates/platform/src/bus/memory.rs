@@ -21,7 +21,13 @@ struct Queue {
 
 impl MemoryBus {
     pub fn publish(&self, envelopes: &[Envelope]) {
-        let queues: Vec<Arc<Queue>> = self.queues.lock().expect("bus lock").values().cloned().collect();
+        let queues: Vec<Arc<Queue>> = self
+            .queues
+            .lock()
+            .expect("bus lock")
+            .values()
+            .cloned()
+            .collect();
         for q in queues {
             let kinds = q.kinds.lock().expect("bus lock").clone();
             for e in envelopes.iter().filter(|e| kinds.contains(&e.kind)) {
@@ -36,7 +42,12 @@ impl MemoryBus {
             .entry(queue.to_owned())
             .or_insert_with(|| {
                 let (tx, rx) = mpsc::unbounded_channel();
-                Arc::new(Queue { kinds: Mutex::default(), tx, rx: tokio::sync::Mutex::new(rx), dead: Mutex::default() })
+                Arc::new(Queue {
+                    kinds: Mutex::default(),
+                    tx,
+                    rx: tokio::sync::Mutex::new(rx),
+                    dead: Mutex::default(),
+                })
             })
             .clone();
         let mut bound = q.kinds.lock().expect("bus lock");
@@ -51,7 +62,10 @@ impl MemoryBus {
 
     pub fn dead_letters(&self, queue: &str) -> Vec<Envelope> {
         let queues = self.queues.lock().expect("bus lock");
-        queues.get(queue).map(|q| q.dead.lock().expect("bus lock").clone()).unwrap_or_default()
+        queues
+            .get(queue)
+            .map(|q| q.dead.lock().expect("bus lock").clone())
+            .unwrap_or_default()
     }
 }
 
@@ -63,7 +77,13 @@ impl MemorySubscription {
     pub async fn next(&mut self) -> Option<Delivery> {
         // Competing consumers of one queue share the receiver.
         let (envelope, redelivered) = self.queue.rx.lock().await.recv().await?;
-        Some(Delivery { envelope, redelivered, settle: Settle::Memory(MemoryAcker { queue: self.queue.clone() }) })
+        Some(Delivery {
+            envelope,
+            redelivered,
+            settle: Settle::Memory(MemoryAcker {
+                queue: self.queue.clone(),
+            }),
+        })
     }
 }
 

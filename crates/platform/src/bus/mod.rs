@@ -56,7 +56,11 @@ impl Bus {
 
     /// Declares `queue` (durable, with its dead-letter queue), binds it to
     /// `kinds` and starts consuming. Replicas naming the same queue compete.
-    pub async fn subscribe(&self, queue: &str, kinds: &[&str]) -> Result<Subscription, PlatformError> {
+    pub async fn subscribe(
+        &self,
+        queue: &str,
+        kinds: &[&str],
+    ) -> Result<Subscription, PlatformError> {
         match self {
             Self::Memory(b) => Ok(Subscription::Memory(b.subscribe(queue, kinds))),
             Self::Rabbit(b) => Ok(Subscription::Rabbit(b.subscribe(queue, kinds).await?)),

@@ -8,8 +8,8 @@ use crate::PlatformError;
 use crate::config::BusSettings;
 use futures::StreamExt;
 use lapin::options::{
-    BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicPublishOptions, BasicQosOptions, ConfirmSelectOptions,
-    ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
+    BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicPublishOptions, BasicQosOptions,
+    ConfirmSelectOptions, ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
 };
 use lapin::types::{AMQPValue, FieldTable, ShortString};
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, ExchangeKind};
@@ -34,7 +34,12 @@ fn err(e: impl std::fmt::Display) -> PlatformError {
 
 impl RabbitBus {
     pub async fn connect(settings: &BusSettings) -> Result<Self, PlatformError> {
-        let bus = Self { inner: Arc::new(Inner { settings: settings.clone(), link: Mutex::new(None) }) };
+        let bus = Self {
+            inner: Arc::new(Inner {
+                settings: settings.clone(),
+                link: Mutex::new(None),
+            }),
+        };
         bus.channel().await?;
         Ok(bus)
     }
@@ -55,12 +60,38 @@ impl RabbitBus {
                 return Ok((c.clone(), ch.clone()));
             }
         }
-        let conn = Arc::new(Connection::connect(self.inner.settings.url.expose(), ConnectionProperties::default()).await.map_err(err)?);
+        let conn = Arc::new(
+            Connection::connect(
+                self.inner.settings.url.expose(),
+                ConnectionProperties::default(),
+            )
+            .await
+            .map_err(err)?,
+        );
         let ch = conn.create_channel().await.map_err(err)?;
-        ch.confirm_select(ConfirmSelectOptions::default()).await.map_err(err)?;
-        let durable = ExchangeDeclareOptions { durable: true, ..Default::default() };
-        ch.exchange_declare(self.exchange().as_str().into(), ExchangeKind::Topic, durable, FieldTable::default()).await.map_err(err)?;
-        ch.exchange_declare(self.dlx().as_str().into(), ExchangeKind::Direct, durable, FieldTable::default()).await.map_err(err)?;
+        ch.confirm_select(ConfirmSelectOptions::default())
+            .await
+            .map_err(err)?;
+        let durable = ExchangeDeclareOptions {
+            durable: true,
+            ..Default::default()
+        };
+        ch.exchange_declare(
+            self.exchange().as_str().into(),
+            ExchangeKind::Topic,
+            durable,
+            FieldTable::default(),
+        )
+        .await
+        .map_err(err)?;
+        ch.exchange_declare(
+            self.dlx().as_str().into(),
+            ExchangeKind::Direct,
+            durable,
+            FieldTable::default(),
+        )
+        .await
+        .map_err(err)?;
         *link = Some((conn.clone(), ch.clone()));
         Ok((conn, ch))
     }
@@ -86,7 +117,13 @@ impl RabbitBus {
         for e in envelopes {
             let props = properties(e);
             let c = ch
-                .basic_publish(exchange.clone(), e.kind.as_str().into(), BasicPublishOptions::default(), &e.payload, props)
+                .basic_publish(
+                    exchange.clone(),
+                    e.kind.as_str().into(),
+                    BasicPublishOptions::default(),
+                    &e.payload,
+                    props,
+                )
                 .await
                 .map_err(err)?;
             confirms.push(c);
@@ -94,7 +131,9 @@ impl RabbitBus {
         for c in futures::future::join_all(confirms).await {
             let c = c.map_err(err)?;
             if !c.is_ack() {
-                return Err(PlatformError::Bus("the broker refused a message (nack)".into()));
+                return Err(PlatformError::Bus(
+                    "the broker refused a message (nack)".into(),
+                ));
             }
         }
         Ok(())
@@ -102,10 +141,19 @@ impl RabbitBus {
 
     fn queue_args(&self, queue: &str) -> FieldTable {
         let mut args = FieldTable::default();
-        args.insert("x-dead-letter-exchange".into(), AMQPValue::LongString(self.dlx().into()));
-        args.insert("x-dead-letter-routing-key".into(), AMQPValue::LongString(queue.into()));
+        args.insert(
+            "x-dead-letter-exchange".into(),
+            AMQPValue::LongString(self.dlx().into()),
+        );
+        args.insert(
+            "x-dead-letter-routing-key".into(),
+            AMQPValue::LongString(queue.into()),
+        );
         if self.inner.settings.queue_expires_ms > 0 {
-            args.insert("x-expires".into(), AMQPValue::LongUInt(self.inner.settings.queue_expires_ms));
+            args.insert(
+                "x-expires".into(),
+                AMQPValue::LongUInt(self.inner.settings.queue_expires_ms),
+            );
         }
         args
     }
@@ -114,32 +162,68 @@ impl RabbitBus {
         format!("{}.{queue}", self.inner.settings.prefix)
     }
 
-    pub async fn subscribe(&self, queue: &str, kinds: &[&str]) -> Result<RabbitSubscription, PlatformError> {
+    pub async fn subscribe(
+        &self,
+        queue: &str,
+        kinds: &[&str],
+    ) -> Result<RabbitSubscription, PlatformError> {
         let (conn, _) = self.channel().await?;
         let ch = conn.create_channel().await.map_err(err)?;
         let name = self.full_queue_name(queue);
         let dlq = format!("{name}.dlq");
-        let durable = QueueDeclareOptions { durable: true, ..Default::default() };
+        let durable = QueueDeclareOptions {
+            durable: true,
+            ..Default::default()
+        };
         let mut dlq_args = FieldTable::default();
         if self.inner.settings.queue_expires_ms > 0 {
-            dlq_args.insert("x-expires".into(), AMQPValue::LongUInt(self.inner.settings.queue_expires_ms));
+            dlq_args.insert(
+                "x-expires".into(),
+                AMQPValue::LongUInt(self.inner.settings.queue_expires_ms),
+            );
         }
-        ch.queue_declare(dlq.as_str().into(), durable, dlq_args).await.map_err(err)?;
-        ch.queue_bind(dlq.as_str().into(), self.dlx().as_str().into(), name.as_str().into(), QueueBindOptions::default(), FieldTable::default())
+        ch.queue_declare(dlq.as_str().into(), durable, dlq_args)
             .await
             .map_err(err)?;
-        ch.queue_declare(name.as_str().into(), durable, self.queue_args(&name)).await.map_err(err)?;
+        ch.queue_bind(
+            dlq.as_str().into(),
+            self.dlx().as_str().into(),
+            name.as_str().into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .map_err(err)?;
+        ch.queue_declare(name.as_str().into(), durable, self.queue_args(&name))
+            .await
+            .map_err(err)?;
         for k in kinds {
-            ch.queue_bind(name.as_str().into(), self.exchange().as_str().into(), (*k).into(), QueueBindOptions::default(), FieldTable::default())
-                .await
-                .map_err(err)?;
-        }
-        ch.basic_qos(self.inner.settings.prefetch, BasicQosOptions::default()).await.map_err(err)?;
-        let consumer = ch
-            .basic_consume(name.as_str().into(), "".into(), BasicConsumeOptions::default(), FieldTable::default())
+            ch.queue_bind(
+                name.as_str().into(),
+                self.exchange().as_str().into(),
+                (*k).into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
             .await
             .map_err(err)?;
-        Ok(RabbitSubscription { consumer, _channel: ch })
+        }
+        ch.basic_qos(self.inner.settings.prefetch, BasicQosOptions::default())
+            .await
+            .map_err(err)?;
+        let consumer = ch
+            .basic_consume(
+                name.as_str().into(),
+                "".into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+            .map_err(err)?;
+        Ok(RabbitSubscription {
+            consumer,
+            _channel: ch,
+        })
     }
 
     pub async fn dead_letter_count(&self, queue: &str) -> Result<u64, PlatformError> {
@@ -147,7 +231,14 @@ impl RabbitBus {
         let ch = conn.create_channel().await.map_err(err)?;
         let dlq = format!("{}.dlq", self.full_queue_name(queue));
         let q = ch
-            .queue_declare(dlq.as_str().into(), QueueDeclareOptions { passive: true, ..Default::default() }, FieldTable::default())
+            .queue_declare(
+                dlq.as_str().into(),
+                QueueDeclareOptions {
+                    passive: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            )
             .await
             .map_err(err)?;
         Ok(u64::from(q.message_count()))
@@ -198,20 +289,43 @@ impl RabbitSubscription {
             }
         }
         let envelope = Envelope {
-            id: d.properties.message_id().as_ref().map(|s| s.as_str().to_owned()).unwrap_or_default(),
-            kind: d.properties.kind().as_ref().map(|s| s.as_str().to_owned()).unwrap_or_else(|| d.routing_key.as_str().to_owned()),
+            id: d
+                .properties
+                .message_id()
+                .as_ref()
+                .map(|s| s.as_str().to_owned())
+                .unwrap_or_default(),
+            kind: d
+                .properties
+                .kind()
+                .as_ref()
+                .map(|s| s.as_str().to_owned())
+                .unwrap_or_else(|| d.routing_key.as_str().to_owned()),
             key,
             payload: d.data,
             headers,
         };
-        Some(Ok(Delivery { envelope, redelivered: d.redelivered, settle: Settle::Rabbit(d.acker) }))
+        Some(Ok(Delivery {
+            envelope,
+            redelivered: d.redelivered,
+            settle: Settle::Rabbit(d.acker),
+        }))
     }
 }
 
 pub(super) async fn ack(a: &lapin::Acker) -> Result<(), PlatformError> {
-    a.ack(BasicAckOptions::default()).await.map(|_| ()).map_err(err)
+    a.ack(BasicAckOptions::default())
+        .await
+        .map(|_| ())
+        .map_err(err)
 }
 
 pub(super) async fn nack(a: &lapin::Acker, requeue: bool) -> Result<(), PlatformError> {
-    a.nack(BasicNackOptions { requeue, ..Default::default() }).await.map(|_| ()).map_err(err)
+    a.nack(BasicNackOptions {
+        requeue,
+        ..Default::default()
+    })
+    .await
+    .map(|_| ())
+    .map_err(err)
 }

@@ -71,9 +71,14 @@ impl Db {
         let max = settings.store.max_connections;
         match settings.store_kind() {
             StoreKind::Sqlite => {
-                if let Some(dir) = url.strip_prefix("sqlite://").and_then(|p| std::path::Path::new(p.split('?').next()?).parent()) {
+                if let Some(dir) = url
+                    .strip_prefix("sqlite://")
+                    .and_then(|p| std::path::Path::new(p.split('?').next()?).parent())
+                {
                     if !dir.as_os_str().is_empty() {
-                        std::fs::create_dir_all(dir).map_err(|e| PlatformError::Config(format!("data_dir {}: {e}", dir.display())))?;
+                        std::fs::create_dir_all(dir).map_err(|e| {
+                            PlatformError::Config(format!("data_dir {}: {e}", dir.display()))
+                        })?;
                     }
                 }
                 // WAL lets readers run beside the one writer; NORMAL sync in
@@ -85,18 +90,29 @@ impl Db {
                     .synchronous(SqliteSynchronous::Normal)
                     .busy_timeout(Duration::from_secs(10))
                     .foreign_keys(true);
-                let pool = SqlitePoolOptions::new().max_connections(max).connect_with(opts).await?;
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(max)
+                    .connect_with(opts)
+                    .await?;
                 Ok(Self::Sqlite(pool))
             }
             StoreKind::Postgres => {
                 let opts = PgConnectOptions::from_str(&url)?;
                 let schema = settings.store.schema.clone();
                 if !schema.is_empty() {
-                    let pool = PgPoolOptions::new().max_connections(1).connect_with(opts.clone()).await?;
-                    pool.execute(format!("CREATE SCHEMA IF NOT EXISTS {schema}").as_str()).await?;
+                    let pool = PgPoolOptions::new()
+                        .max_connections(1)
+                        .connect_with(opts.clone())
+                        .await?;
+                    pool.execute(format!("CREATE SCHEMA IF NOT EXISTS {schema}").as_str())
+                        .await?;
                     pool.close().await;
                 }
-                let opts = if schema.is_empty() { opts } else { opts.options([("search_path", schema.as_str())]) };
+                let opts = if schema.is_empty() {
+                    opts
+                } else {
+                    opts.options([("search_path", schema.as_str())])
+                };
                 let pool = PgPoolOptions::new()
                     .max_connections(max)
                     .acquire_timeout(Duration::from_secs(5))
@@ -173,7 +189,11 @@ impl Tx {
 
     /// Records that `consumer` applied `event_id`. False when it already had:
     /// the caller then skips the effect.
-    pub async fn claim_inbox(&mut self, consumer: &str, event_id: &str) -> Result<bool, PlatformError> {
+    pub async fn claim_inbox(
+        &mut self,
+        consumer: &str,
+        event_id: &str,
+    ) -> Result<bool, PlatformError> {
         const SQL: &str = "INSERT INTO inbox (consumer, event_id, applied_ms) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
         let n = tx!(self, t => sqlx::query(SQL).bind(consumer).bind(event_id).bind(now_ms()).execute(&mut **t).await?.rows_affected());
         Ok(n == 1)
@@ -187,5 +207,8 @@ impl Tx {
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }

@@ -50,7 +50,8 @@ pub(super) async fn insert(tx: &mut Tx, events: &[OutboxEvent]) -> Result<(), Pl
 impl Db {
     /// The oldest unpublished rows, at most `limit`.
     pub async fn outbox_peek(&self, limit: i64) -> Result<Vec<OutboxRow>, PlatformError> {
-        const SQL: &str = "SELECT id, event_id, kind, key, payload, headers FROM outbox ORDER BY id LIMIT $1";
+        const SQL: &str =
+            "SELECT id, event_id, kind, key, payload, headers FROM outbox ORDER BY id LIMIT $1";
         let rows = crate::db!(self, p => {
             let rows = sqlx::query(SQL).bind(limit).fetch_all(p).await?;
             rows.into_iter().map(|r| row_to_outbox(&r)).collect::<Result<Vec<_>, sqlx::Error>>()?
@@ -78,7 +79,9 @@ impl Db {
     }
 
     pub async fn outbox_len(&self) -> Result<i64, PlatformError> {
-        Ok(crate::db!(self, p => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM outbox").fetch_one(p).await?))
+        Ok(
+            crate::db!(self, p => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM outbox").fetch_one(p).await?),
+        )
     }
 }
 

@@ -1,0 +1,159 @@
+//! Nothing lost, nothing twice: the outbox across crashes, on both backends.
+//!
+//! A crash is reproduced at the exact point it would interrupt: a node
+//! whose relay does not run (committed, never published), and a publish
+//! whose rows are never deleted (published, then the process died).
+
+use acikkapi_platform::relay;
+use acikkapi_testkit::{
+    Backend, TestNode, backend_tests, count, effects, eventually, settings,
+    start_recording_consumer, submission,
+};
+use tokio_util::sync::CancellationToken;
+
+const CONSUMER: &str = "test-recorder";
+
+async fn crash_between_commit_and_publish_loses_no_event(backend: Backend) {
+    let (mut s, _dir) = settings(backend);
+    s.relay.enabled = false;
+
+    // First life: five applications committed, none published.
+    let a = TestNode::start(s.clone()).await;
+    let mut c = a.intake().await;
+    let mut numbers = Vec::new();
+    for i in 0..5 {
+        numbers.push(
+            c.submit_application(submission(i))
+                .await
+                .unwrap()
+                .into_inner()
+                .application_number,
+        );
+    }
+    assert_eq!(count(a.platform(), "outbox").await, 5);
+    a.stop().await;
+
+    // Second life on the same store and bus: the relay finds and publishes them.
+    let b = TestNode::start(s).await;
+    let p = b.platform().clone();
+    start_recording_consumer(&p, CONSUMER).await;
+    assert_eq!(
+        count(&p, "outbox").await,
+        5,
+        "the rows survived the restart"
+    );
+    let stop = CancellationToken::new();
+    let mut relay_platform = p.clone();
+    relay_platform.shutdown = stop.clone();
+    let relay_task = tokio::spawn(relay::run(relay_platform));
+
+    assert!(
+        eventually(20, || async { effects(&p, "").await.len() >= 5 }).await,
+        "every event arrived"
+    );
+    assert!(
+        eventually(5, || async { count(&p, "outbox").await == 0 }).await,
+        "published rows are deleted"
+    );
+    for n in &numbers {
+        assert_eq!(
+            effects(&p, n).await.len(),
+            1,
+            "application {n} applied exactly once"
+        );
+    }
+    stop.cancel();
+    relay_task.await.unwrap();
+    b.stop().await;
+}
+
+async fn crash_between_publish_and_delete_applies_once(backend: Backend) {
+    let (mut s, _dir) = settings(backend);
+    s.relay.enabled = false;
+    let n = TestNode::start(s).await;
+    let p = n.platform().clone();
+    start_recording_consumer(&p, CONSUMER).await;
+    let mut c = n.intake().await;
+    let mut numbers = Vec::new();
+    for i in 0..3 {
+        numbers.push(
+            c.submit_application(submission(i))
+                .await
+                .unwrap()
+                .into_inner()
+                .application_number,
+        );
+    }
+
+    // Published and confirmed, then "the process died" before deleting.
+    let rows = p.db.outbox_peek(100).await.unwrap();
+    assert_eq!(rows.len(), 3);
+    relay::publish(&p, &rows).await.unwrap();
+    assert!(eventually(20, || async { effects(&p, "").await.len() >= 3 }).await);
+    assert_eq!(
+        count(&p, "outbox").await,
+        3,
+        "nothing deleted: the crash came first"
+    );
+
+    // The restarted relay publishes the same events again.
+    assert_eq!(relay::round(&p).await.unwrap(), 3);
+    let duplicates = || {
+        let p = p.clone();
+        async move {
+            let labels = acikkapi_platform::metrics::ConsumerLabels {
+                consumer: CONSUMER.into(),
+                result: "duplicate".into(),
+            };
+            p.metrics.events_consumed.get_or_create(&labels).get() >= 3
+        }
+    };
+    assert!(
+        eventually(20, duplicates).await,
+        "the redelivered events reached the consumer"
+    );
+    for number in &numbers {
+        assert_eq!(
+            effects(&p, number).await.len(),
+            1,
+            "application {number} applied once despite two deliveries"
+        );
+    }
+    assert_eq!(count(&p, "outbox").await, 0);
+    n.stop().await;
+}
+
+async fn events_carry_no_personal_data(backend: Backend) {
+    let (mut s, _dir) = settings(backend);
+    s.relay.enabled = false;
+    let n = TestNode::start(s).await;
+    let req = submission(42);
+    let applicant = req.applicant.clone().unwrap();
+    n.intake().await.submit_application(req).await.unwrap();
+    let rows = n.platform().db.outbox_peek(10).await.unwrap();
+    assert_eq!(rows.len(), 1);
+    let e = &rows[0].envelope;
+    assert_eq!(e.kind, "ApplicationReceived");
+    let mut everything = e.payload.clone();
+    everything.extend(format!("{:?}{}", e.headers, e.key).into_bytes());
+    let haystack = String::from_utf8_lossy(&everything);
+    for secret in [
+        applicant.national_id.as_str(),
+        "5321234567",
+        "Ayşe",
+        "Yılmaz",
+    ] {
+        assert!(!haystack.contains(secret), "event contains {secret:?}");
+    }
+    let decoded: acikkapi_proto::v1::ApplicationReceived =
+        prost::Message::decode(e.payload.as_slice()).unwrap();
+    assert_eq!(decoded.application_number, e.key);
+    assert_eq!(decoded.province_code, 6);
+    n.stop().await;
+}
+
+backend_tests!(
+    crash_between_commit_and_publish_loses_no_event,
+    crash_between_publish_and_delete_applies_once,
+    events_carry_no_personal_data,
+);
