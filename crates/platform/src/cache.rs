@@ -7,11 +7,14 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// Entries of the in-memory cache: value and expiry.
+type MemoryMap = Arc<Mutex<HashMap<String, (Vec<u8>, Instant)>>>;
+
 #[derive(Clone)]
 pub enum Cache {
     Memory {
         prefix: String,
-        map: Arc<Mutex<HashMap<String, (Vec<u8>, Instant)>>>,
+        map: MemoryMap,
     },
     Redis {
         prefix: String,
@@ -36,7 +39,14 @@ impl Cache {
             });
         }
         let client = redis::Client::open(url).map_err(err)?;
-        let conn = redis::aio::ConnectionManager::new(client)
+        // Bounded: an unreachable Redis is an error in seconds, not minutes
+        // of silent back-off (readiness and tests must see it).
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_number_of_retries(2)
+            .set_max_delay(1_000)
+            .set_connection_timeout(Duration::from_secs(2))
+            .set_response_timeout(Duration::from_secs(2));
+        let conn = redis::aio::ConnectionManager::new_with_config(client, config)
             .await
             .map_err(err)?;
         Ok(Self::Redis {

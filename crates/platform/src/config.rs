@@ -103,7 +103,7 @@ pub struct TelemetrySettings {
     pub log_filter: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct IntakeSettings {
     /// Hex key (≥ 32 bytes) from which tracking codes are derived. Empty: a
@@ -213,14 +213,6 @@ impl Default for TelemetrySettings {
             service_name: "acikkapi".into(),
             log_format: "text".into(),
             log_filter: "info".into(),
-        }
-    }
-}
-
-impl Default for IntakeSettings {
-    fn default() -> Self {
-        Self {
-            tracking_key: Secret::default(),
         }
     }
 }
@@ -382,7 +374,7 @@ impl Settings {
 }
 
 pub fn hex_decode(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len())
@@ -406,8 +398,10 @@ mod tests {
 
     #[test]
     fn every_problem_is_listed() {
-        let mut s = Settings::default();
-        s.services = vec!["intake".into(), "billing".into()];
+        let mut s = Settings {
+            services: vec!["intake".into(), "billing".into()],
+            ..Default::default()
+        };
         s.bus.url = Secret::new("kafka://x");
         s.server.grpc_addr = "nope".into();
         let msg = s.validate().unwrap_err().to_string();

@@ -58,8 +58,10 @@ macro_rules! backend_tests {
 pub fn settings(backend: Backend) -> (Settings, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
     let id = uuid::Uuid::new_v4().simple().to_string();
-    let mut s = Settings::default();
-    s.data_dir = dir.path().to_path_buf();
+    let mut s = Settings {
+        data_dir: dir.path().to_path_buf(),
+        ..Default::default()
+    };
     s.server.grpc_addr = "127.0.0.1:0".into();
     s.server.http_addr = "127.0.0.1:0".into();
     s.relay.poll_interval_ms = 50;
@@ -134,6 +136,20 @@ impl TestNode {
     pub async fn stop(self) {
         self.shutdown.cancel();
         self.node.wait().await.expect("node stopped cleanly");
+    }
+
+    /// Stops, then removes this test's PostgreSQL schema and RabbitMQ
+    /// exchanges and queues (nothing to remove on the embedded backend).
+    pub async fn stop_and_clean(self) {
+        let p = self.node.platform.clone();
+        self.stop().await;
+        p.bus.teardown().await.expect("bus teardown");
+        let schema = p.settings.store.schema.clone();
+        if !schema.is_empty() {
+            db!(&p.db, pool => {
+                sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).execute(pool).await.expect("drop schema");
+            });
+        }
     }
 }
 

@@ -36,8 +36,17 @@ enum Command {
     },
     /// Apply database migrations and exit.
     Migrate,
+    /// Declare a durable consumer queue (and its dead-letter queue) bound to
+    /// event kinds, so events published before its consumer first starts are kept.
+    DeclareQueue {
+        /// Queue name, without the bus prefix.
+        queue: String,
+        /// Comma-separated event kinds, e.g. ApplicationReceived,ApplicationConcluded.
+        #[arg(long, value_delimiter = ',', required = true)]
+        kinds: Vec<String>,
+    },
     /// Submit an application to a running server.
-    Submit(SubmitArgs),
+    Submit(Box<SubmitArgs>),
     /// Show an application's progress: number plus tracking code.
     Track {
         #[arg(long, default_value = "http://127.0.0.1:50051")]
@@ -132,7 +141,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("migrations applied");
             Ok(())
         }
-        Command::Submit(args) => submit(args).await,
+        Command::DeclareQueue { queue, kinds } => {
+            let settings = Settings::load(cli.config.as_deref())?;
+            let bus = acikkapi_platform::bus::Bus::connect(&settings.bus).await?;
+            let kinds: Vec<&str> = kinds.iter().map(String::as_str).collect();
+            drop(bus.subscribe(&queue, &kinds).await?);
+            println!(
+                "queue {}.{queue} bound to {}",
+                settings.bus.prefix,
+                kinds.join(", ")
+            );
+            Ok(())
+        }
+        Command::Submit(args) => submit(*args).await,
         Command::Track {
             server,
             number,

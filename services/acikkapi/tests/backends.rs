@@ -81,6 +81,8 @@ async fn bus_routes_by_kind_and_dead_letters_rejects(backend: Backend) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(dead, 1, "the rejected message is in the dead-letter queue");
+    drop(received);
+    bus.teardown().await.unwrap();
 }
 
 backend_tests!(

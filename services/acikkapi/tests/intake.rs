@@ -119,7 +119,7 @@ async fn every_bad_input_is_refused_naming_its_field_and_writes_nothing(backend:
         0,
         "a refused request left an event"
     );
-    n.stop().await;
+    n.stop_and_clean().await;
 }
 
 async fn good_inputs_in_every_spelling_are_accepted(backend: Backend) {
@@ -174,7 +174,7 @@ async fn good_inputs_in_every_spelling_are_accepted(backend: Backend) {
         let parsed = ApplicationNumber::parse(number).unwrap();
         assert_eq!(parsed.province(), 6);
     }
-    n.stop().await;
+    n.stop_and_clean().await;
 }
 
 async fn the_same_idempotency_key_returns_the_first_result(backend: Backend) {
@@ -228,7 +228,7 @@ async fn the_same_idempotency_key_returns_the_first_result(backend: Backend) {
 
     let p = n.platform();
     assert_eq!(count(p, "applications").await, 2);
-    n.stop().await;
+    n.stop_and_clean().await;
 }
 
 async fn numbers_are_unique_and_carry_year_province_and_check_digit(backend: Backend) {
@@ -258,7 +258,7 @@ async fn numbers_are_unique_and_carry_year_province_and_check_digit(backend: Bac
         assert!(parsed.year() >= 2026);
         assert!(seen.insert(number.clone()), "duplicate number {number}");
     }
-    n.stop().await;
+    n.stop_and_clean().await;
 }
 
 async fn tracking_needs_the_code_and_reveals_nothing_without_it(backend: Backend) {
@@ -332,7 +332,7 @@ async fn tracking_needs_the_code_and_reveals_nothing_without_it(backend: Backend
         .await
         .expect_err("concluded twice");
     assert_eq!(twice.code(), Code::FailedPrecondition);
-    n.stop().await;
+    n.stop_and_clean().await;
 }
 
 async fn notes_and_staff_view(backend: Backend) {
@@ -388,7 +388,7 @@ async fn notes_and_staff_view(backend: Backend) {
         .expect_err("bad check digit");
     assert_eq!(err.code(), Code::InvalidArgument);
     assert!(err.message().starts_with("application_number: "));
-    n.stop().await;
+    n.stop_and_clean().await;
 }
 
 async fn listing_filters_and_pages_without_gaps(backend: Backend) {
@@ -465,7 +465,7 @@ async fn listing_filters_and_pages_without_gaps(backend: Backend) {
         .await
         .expect_err("bad token");
     assert!(err.message().starts_with("page.page_token: "));
-    n.stop().await;
+    n.stop_and_clean().await;
 }
 
 async fn catalog_serves_the_reference_data(backend: Backend) {
@@ -510,7 +510,7 @@ async fn catalog_serves_the_reference_data(backend: Backend) {
         .await
         .expect_err("unknown");
     assert_eq!(err.code(), Code::InvalidArgument);
-    n.stop().await;
+    n.stop_and_clean().await;
 }
 
 async fn health_and_reflection_answer(backend: Backend) {
@@ -537,7 +537,7 @@ async fn health_and_reflection_answer(backend: Backend) {
         .await
         .expect_err("unknown");
     assert_eq!(unknown.code(), Code::NotFound);
-    n.stop().await;
+    n.stop_and_clean().await;
 }
 
 async fn overload_answers_resource_exhausted(backend: Backend) {
@@ -552,7 +552,7 @@ async fn overload_answers_resource_exhausted(backend: Backend) {
         .expect_err("over capacity");
     assert_eq!(err.code(), Code::ResourceExhausted);
     assert_eq!(count(n.platform(), "applications").await, 0);
-    n.stop().await;
+    n.stop_and_clean().await;
 }
 
 backend_tests!(

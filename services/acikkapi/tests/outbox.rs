@@ -64,7 +64,7 @@ async fn crash_between_commit_and_publish_loses_no_event(backend: Backend) {
     }
     stop.cancel();
     relay_task.await.unwrap();
-    b.stop().await;
+    b.stop_and_clean().await;
 }
 
 async fn crash_between_publish_and_delete_applies_once(backend: Backend) {
@@ -120,7 +120,7 @@ async fn crash_between_publish_and_delete_applies_once(backend: Backend) {
         );
     }
     assert_eq!(count(&p, "outbox").await, 0);
-    n.stop().await;
+    n.stop_and_clean().await;
 }
 
 async fn events_carry_no_personal_data(backend: Backend) {
@@ -149,7 +149,7 @@ async fn events_carry_no_personal_data(backend: Backend) {
         prost::Message::decode(e.payload.as_slice()).unwrap();
     assert_eq!(decoded.application_number, e.key);
     assert_eq!(decoded.province_code, 6);
-    n.stop().await;
+    n.stop_and_clean().await;
 }
 
 backend_tests!(

@@ -72,7 +72,7 @@ async fn personal_data_is_masked_in_logs(backend: Backend) {
     })
     .await
     .unwrap();
-    n.stop().await;
+    n.stop_and_clean().await;
 
     let text = String::from_utf8_lossy(&buf.0.lock().unwrap()).into_owned();
     assert!(

@@ -115,7 +115,7 @@ async fn one_trace_spans_submission_and_its_consumer(backend: Backend) {
             assert!(!text.contains(secret), "span {} carries {secret:?}", s.name);
         }
     }
-    n.stop().await;
+    n.stop_and_clean().await;
 }
 
 backend_tests!(one_trace_spans_submission_and_its_consumer);

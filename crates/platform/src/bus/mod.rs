@@ -63,7 +63,9 @@ impl Bus {
     ) -> Result<Subscription, PlatformError> {
         match self {
             Self::Memory(b) => Ok(Subscription::Memory(b.subscribe(queue, kinds))),
-            Self::Rabbit(b) => Ok(Subscription::Rabbit(b.subscribe(queue, kinds).await?)),
+            Self::Rabbit(b) => Ok(Subscription::Rabbit(Box::new(
+                b.subscribe(queue, kinds).await?,
+            ))),
         }
     }
 
@@ -82,11 +84,19 @@ impl Bus {
             Self::Rabbit(b) => b.ping().await,
         }
     }
+
+    /// Removes what this process declared on the broker (used by tests).
+    pub async fn teardown(&self) -> Result<(), PlatformError> {
+        match self {
+            Self::Memory(_) => Ok(()),
+            Self::Rabbit(b) => b.teardown().await,
+        }
+    }
 }
 
 pub enum Subscription {
     Memory(memory::MemorySubscription),
-    Rabbit(rabbit::RabbitSubscription),
+    Rabbit(Box<rabbit::RabbitSubscription>),
 }
 
 impl Subscription {

@@ -26,6 +26,8 @@ struct Inner {
     settings: BusSettings,
     /// Connection and confirm-mode publishing channel; rebuilt after a failure.
     link: Mutex<Option<(Arc<Connection>, Channel)>>,
+    /// Queues this process declared, for [`RabbitBus::teardown`].
+    declared: std::sync::Mutex<Vec<String>>,
 }
 
 fn err(e: impl std::fmt::Display) -> PlatformError {
@@ -38,6 +40,7 @@ impl RabbitBus {
             inner: Arc::new(Inner {
                 settings: settings.clone(),
                 link: Mutex::new(None),
+                declared: Default::default(),
             }),
         };
         bus.channel().await?;
@@ -55,10 +58,11 @@ impl RabbitBus {
     /// The publishing channel, connecting (and declaring the exchanges) if needed.
     async fn channel(&self) -> Result<(Arc<Connection>, Channel), PlatformError> {
         let mut link = self.inner.link.lock().await;
-        if let Some((c, ch)) = link.as_ref() {
-            if c.status().connected() && ch.status().connected() {
-                return Ok((c.clone(), ch.clone()));
-            }
+        if let Some((c, ch)) = link.as_ref()
+            && c.status().connected()
+            && ch.status().connected()
+        {
+            return Ok((c.clone(), ch.clone()));
         }
         let conn = Arc::new(
             Connection::connect(
@@ -208,6 +212,11 @@ impl RabbitBus {
             .await
             .map_err(err)?;
         }
+        self.inner
+            .declared
+            .lock()
+            .expect("declared lock")
+            .extend([name.clone(), dlq.clone()]);
         ch.basic_qos(self.inner.settings.prefetch, BasicQosOptions::default())
             .await
             .map_err(err)?;
@@ -246,6 +255,26 @@ impl RabbitBus {
 
     pub async fn ping(&self) -> Result<(), PlatformError> {
         self.channel().await.map(|_| ())
+    }
+
+    /// Deletes the queues this process declared and both exchanges (tests:
+    /// each uses its own prefix and removes it afterwards).
+    pub async fn teardown(&self) -> Result<(), PlatformError> {
+        use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
+        let (_, ch) = self.channel().await?;
+        let queues = std::mem::take(&mut *self.inner.declared.lock().expect("declared lock"));
+        for q in queues {
+            ch.queue_delete(q.as_str().into(), QueueDeleteOptions::default())
+                .await
+                .map_err(err)?;
+        }
+        for x in [self.exchange(), self.dlx()] {
+            ch.exchange_delete(x.as_str().into(), ExchangeDeleteOptions::default())
+                .await
+                .map_err(err)?;
+        }
+        self.drop_link().await;
+        Ok(())
     }
 }
 

@@ -74,12 +74,11 @@ impl Db {
                 if let Some(dir) = url
                     .strip_prefix("sqlite://")
                     .and_then(|p| std::path::Path::new(p.split('?').next()?).parent())
+                    && !dir.as_os_str().is_empty()
                 {
-                    if !dir.as_os_str().is_empty() {
-                        std::fs::create_dir_all(dir).map_err(|e| {
-                            PlatformError::Config(format!("data_dir {}: {e}", dir.display()))
-                        })?;
-                    }
+                    std::fs::create_dir_all(dir).map_err(|e| {
+                        PlatformError::Config(format!("data_dir {}: {e}", dir.display()))
+                    })?;
                 }
                 // WAL lets readers run beside the one writer; NORMAL sync in
                 // WAL mode is durable against process crashes (not power loss
@@ -102,6 +101,7 @@ impl Db {
                 if !schema.is_empty() {
                     let pool = PgPoolOptions::new()
                         .max_connections(1)
+                        .acquire_timeout(Duration::from_secs(5))
                         .connect_with(opts.clone())
                         .await?;
                     pool.execute(format!("CREATE SCHEMA IF NOT EXISTS {schema}").as_str())

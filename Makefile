@@ -1,0 +1,49 @@
+# Açık Kapı: the one entry point. `make` lists the targets.
+.DEFAULT_GOAL := help
+SHELL := bash
+CARGO ?= cargo
+
+.PHONY: help run build release test test-unit services lint fmt clippy load-embedded load-production clean
+
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+run: ## Build and run the whole platform on the embedded default (SQLite, in-process bus, ./data)
+	$(CARGO) run -p acikkapi -- serve
+
+build: ## Build everything (debug)
+	$(CARGO) build --workspace --all-targets
+
+release: ## Build the acikkapi binary and the load generator, optimised
+	$(CARGO) build --release -p acikkapi -p acikkapi-load-tests
+
+services: ## Make sure PostgreSQL, RabbitMQ and Redis answer on 127.0.0.1 (starts or installs them)
+	./scripts/ensure-services.sh
+
+test: services ## All tests, on SQLite + in-process bus AND on PostgreSQL + RabbitMQ + Redis
+	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
+	  $(CARGO) nextest run --workspace --no-fail-fast; \
+	else \
+	  $(CARGO) test --workspace --no-fail-fast; \
+	fi
+
+test-unit: ## Only the tests that need no services (domain rules, config)
+	$(CARGO) test -p acikkapi-domain -p acikkapi-platform -p acikkapi-intake --lib
+
+lint: fmt clippy ## cargo fmt --check and clippy -D warnings
+
+fmt:
+	$(CARGO) fmt --all -- --check
+
+clippy:
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+load-embedded: release ## Load test: 10,000 submissions on the embedded default
+	./load-tests/run.sh embedded
+
+load-production: release services ## Load test: 10,000 submissions on PostgreSQL + RabbitMQ + Redis
+	./load-tests/run.sh production
+
+clean: ## Remove build output and local data
+	$(CARGO) clean
+	rm -rf data
