@@ -35,11 +35,7 @@ impl NationalId {
         if d[0] == 0 {
             return Err(FieldError::new(FIELD, "must not start with 0"));
         }
-        let odd = d[0] + d[2] + d[4] + d[6] + d[8];
-        let even = d[1] + d[3] + d[5] + d[7];
-        let d10 = (odd * 7 + 100 - even) % 10; // +100 keeps it non-negative
-        let d11 = (d[..10].iter().sum::<u32>()) % 10;
-        if d[9] != d10 || d[10] != d11 {
+        if [d[9], d[10]] != check_digits(&d[..9]) {
             return Err(FieldError::new(
                 FIELD,
                 "checksum does not match; check for a typing mistake",
@@ -87,14 +83,21 @@ impl fmt::Display for NationalId {
 /// Builds a valid number from a 9-digit prefix (for tests and load generation).
 pub fn complete(prefix: [u8; 9]) -> String {
     let d: Vec<u32> = prefix.iter().map(|&x| u32::from(x)).collect();
+    let checks = check_digits(&d);
+    d.iter()
+        .chain(&checks)
+        .map(|&x| char::from(b'0' + x as u8))
+        .collect()
+}
+
+/// The 10th and 11th digits for the first nine:
+/// d10 = (7 × (d1+d3+d5+d7+d9) − (d2+d4+d6+d8)) mod 10, d11 = (d1+…+d10) mod 10.
+fn check_digits(d: &[u32]) -> [u32; 2] {
     let odd = d[0] + d[2] + d[4] + d[6] + d[8];
     let even = d[1] + d[3] + d[5] + d[7];
-    let d10 = (odd * 7 + 100 - even) % 10;
+    let d10 = (odd * 7 + 100 - even) % 10; // +100 keeps it non-negative
     let d11 = (d.iter().sum::<u32>() + d10) % 10;
-    let mut s: String = prefix.iter().map(|x| char::from(b'0' + x)).collect();
-    s.push(char::from(b'0' + d10 as u8));
-    s.push(char::from(b'0' + d11 as u8));
-    s
+    [d10, d11]
 }
 
 #[cfg(test)]

@@ -396,6 +396,37 @@ mod tests {
         assert_eq!(format!("{:?}", Secret::new("hunter2")), "***");
     }
 
+    /// Defaults, then the file, then the environment, each overriding the last.
+    #[test]
+    #[allow(unsafe_code)] // set_var: this test is its own process under nextest
+    fn file_then_environment_override_defaults() {
+        let dir = std::env::temp_dir().join(format!("acikkapi-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("acikkapi.toml");
+        std::fs::write(
+            &file,
+            "services = [\"intake\"]\n[server]\ngrpc_addr = \"127.0.0.1:6000\"\nhttp_addr = \"127.0.0.1:6001\"\n[store]\nbatch_max = 64\n",
+        )
+        .unwrap();
+        // SAFETY: no other thread of this test reads the environment.
+        unsafe { std::env::set_var("ACIKKAPI__SERVER__GRPC_ADDR", "127.0.0.1:7000") };
+        let s = Settings::load(Some(&file)).unwrap();
+        unsafe { std::env::remove_var("ACIKKAPI__SERVER__GRPC_ADDR") };
+        assert_eq!(
+            s.server.grpc_addr, "127.0.0.1:7000",
+            "environment beats file"
+        );
+        assert_eq!(s.server.http_addr, "127.0.0.1:6001", "file beats defaults");
+        assert_eq!(s.store.batch_max, 64);
+        assert_eq!(s.store.queue_capacity, 8192, "defaults fill the rest");
+        assert_eq!(s.services, vec!["intake".to_string()]);
+
+        std::fs::write(&file, "[server]\ngrpc_adr = \"typo\"\n").unwrap();
+        let err = Settings::load(Some(&file)).unwrap_err().to_string();
+        assert!(err.contains("grpc_adr"), "an unknown key is named: {err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     #[test]
     fn every_problem_is_listed() {
         let mut s = Settings {

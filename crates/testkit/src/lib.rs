@@ -277,6 +277,20 @@ where
     }
 }
 
+/// A plain HTTP GET on loopback; returns the whole response, status line first.
+pub async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("connect http");
+    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes())
+        .await
+        .expect("send");
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.expect("read");
+    out
+}
+
 /// How many rows `table` has (tests of "nothing half-written").
 pub async fn count(p: &Platform, table: &str) -> i64 {
     let sql = format!("SELECT COUNT(*) FROM {table}");

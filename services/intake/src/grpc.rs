@@ -9,7 +9,7 @@ use crate::{from_timestamp, timestamp};
 use acikkapi_domain::application_number::ApplicationNumber;
 use acikkapi_domain::catalog::Catalog;
 use acikkapi_domain::{FieldError, text};
-use acikkapi_platform::{Platform, PlatformError};
+use acikkapi_platform::Platform;
 use acikkapi_proto::v1 as pb;
 use pb::intake_service_server::IntakeService;
 use prost::Message;
@@ -81,14 +81,7 @@ impl IntakeService for Intake {
         let number = ApplicationNumber::parse(&req.get_ref().application_number)
             .map_err(invalid)?
             .digits();
-        let db = &self.platform.db;
-        let row = queries::fetch(db, &number)
-            .await?
-            .ok_or_else(|| Status::not_found("no application with that number"))?;
-        record_on_span(&number, row.province as u32, &row.topic);
-        let timeline = queries::timeline(db, &row).await?;
-        let notes = queries::notes(db, &number).await?;
-        Ok(Response::new(queries::to_application(row, timeline, notes)))
+        Ok(Response::new(self.staff_view(&number).await?))
     }
 
     async fn list_applications(
@@ -254,12 +247,21 @@ impl IntakeService for Intake {
             }
         }
         let _ = self.platform.cache.delete(&format!("track:{number}")).await;
-        let row = queries::fetch(db, &number)
+        Ok(Response::new(self.staff_view(&number).await?))
+    }
+}
+
+impl Intake {
+    /// The whole application with its timeline and notes, for staff.
+    async fn staff_view(&self, number: &str) -> Result<pb::Application, Status> {
+        let db = &self.platform.db;
+        let row = queries::fetch(db, number)
             .await?
-            .ok_or_else(|| PlatformError::Internal("concluded row vanished".into()))?;
+            .ok_or_else(|| Status::not_found("no application with that number"))?;
+        record_on_span(number, row.province as u32, &row.topic);
         let timeline = queries::timeline(db, &row).await?;
-        let notes = queries::notes(db, &number).await?;
-        Ok(Response::new(queries::to_application(row, timeline, notes)))
+        let notes = queries::notes(db, number).await?;
+        Ok(queries::to_application(row, timeline, notes))
     }
 }
 

@@ -1,0 +1,162 @@
+//! The newcomer's path, with the real binary on the embedded default:
+//! `acikkapi serve`, then `submit`, then `track` with the right and a wrong
+//! code, then SIGTERM.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Output, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_acikkapi");
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+    }
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env_remove("RUST_BACKTRACE")
+        .output()
+        .expect("run acikkapi")
+}
+
+#[test]
+fn serve_submit_track_and_stop() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(BIN)
+        .args(["serve", "--grpc-addr", "127.0.0.1:0"])
+        .env("ACIKKAPI__DATA_DIR", dir.path())
+        .env("ACIKKAPI__SERVER__HTTP_ADDR", "127.0.0.1:0")
+        .env("ACIKKAPI__TELEMETRY__LOG_FILTER", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start acikkapi serve");
+    let stdout = child.stdout.take().unwrap();
+    let mut server = Server(child);
+    let mut lines = BufReader::new(stdout).lines();
+    let addr = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|l| {
+            l.split("serving gRPC on ")
+                .nth(1)
+                .and_then(|r| r.split_whitespace().next())
+                .map(str::to_owned)
+        })
+        .expect("the server announces its address");
+    // Keep draining the server's output so it never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    let url = format!("http://{addr}");
+
+    let out = run(&[
+        "submit",
+        "--server",
+        &url,
+        "--national-id",
+        "99123456740",
+        "--name",
+        "Ahmad Karimi",
+        "--phone",
+        "0555 111 22 33",
+        "--province",
+        "6",
+        "--district",
+        "6010",
+        "--topic",
+        "H01",
+        "--type",
+        "H01-04",
+        "--kind",
+        "request",
+        "--channel",
+        "kiosk",
+        "--subject",
+        "İkamet izni randevusu",
+        "--text",
+        "İkamet izni uzatma randevusu almak istiyorum.",
+        "--vulnerable",
+        "elderly",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "submit failed: {text} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(|v| v.trim().to_owned())
+            .expect(name)
+    };
+    let number = field("application number:");
+    let code = field("tracking code:");
+    assert_eq!(
+        number.split('-').nth(1),
+        Some("06"),
+        "the number carries the province: {number}"
+    );
+
+    let tracked = run(&["track", "--server", &url, &number, &code]);
+    let shown = String::from_utf8_lossy(&tracked.stdout);
+    assert!(tracked.status.success());
+    assert!(
+        shown.contains("STATUS_RECEIVED") && shown.contains("H01-04"),
+        "{shown}"
+    );
+
+    let wrong = run(&["track", "--server", &url, &number, "AAAAAAAA"]);
+    assert!(!wrong.status.success());
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&wrong.stdout),
+        String::from_utf8_lossy(&wrong.stderr)
+    );
+    assert!(said.contains("NotFound"), "{said}");
+    assert!(
+        !said.contains("H01") && !said.contains("STATUS"),
+        "a wrong code reveals nothing: {said}"
+    );
+
+    let bad = run(&[
+        "submit",
+        "--server",
+        &url,
+        "--national-id",
+        "12345678951",
+        "--name",
+        "A B",
+        "--phone",
+        "05551112233",
+        "--province",
+        "6",
+        "--topic",
+        "H01",
+        "--type",
+        "H01-04",
+        "--subject",
+        "Konu",
+        "--text",
+        "Yeterince uzun bir metin.",
+    ]);
+    let said = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        !bad.status.success() && said.contains("applicant.national_id"),
+        "{said}"
+    );
+
+    // SIGTERM: the server drains and exits cleanly.
+    let pid = server.0.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = server.0.wait().unwrap();
+    assert!(status.success(), "exit after SIGTERM: {status:?}");
+}
