@@ -10,6 +10,7 @@
 //! event of the run confirmed by the bus, and prints that end-to-end rate.
 
 use acikkapi_domain::national_id;
+use acikkapi_platform::auth::{Claims, ClientCredentials, Role};
 use acikkapi_proto::v1 as pb;
 use clap::Parser;
 use hdrhistogram::Histogram;
@@ -43,6 +44,11 @@ struct Args {
     /// A label for the report.
     #[arg(long, default_value = "")]
     label: String,
+    /// Bearer token. Default: a channel-service token signed with the keys of
+    /// the configuration in the environment (`ACIKKAPI__AUTH__KEYS`, or the
+    /// local key in `ACIKKAPI__DATA_DIR`), as the web portal's account would be.
+    #[arg(long, env = "ACIKKAPI_TOKEN", hide_env_values = true)]
+    token: Option<String>,
     /// Synthetic identity numbers start here (runs against one database should not overlap).
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -68,6 +74,11 @@ async fn main() -> anyhow::Result<()> {
         Some(u) => published(u).await?,
         None => 0,
     };
+    let token = match &args.token {
+        Some(t) => t.clone(),
+        None => self_signed_token()?,
+    };
+    let credentials = ClientCredentials::new(Some(&token))?;
     let next = Arc::new(AtomicU64::new(0));
     let stats = Arc::new(Mutex::new(Stats {
         latency_us: Histogram::new_with_bounds(1, 60_000_000, 3)?,
@@ -76,8 +87,9 @@ async fn main() -> anyhow::Result<()> {
     let started = Instant::now();
     let mut workers = Vec::new();
     for w in 0..args.concurrency {
-        let client = pb::intake_service_client::IntakeServiceClient::new(
+        let client = pb::intake_service_client::IntakeServiceClient::with_interceptor(
             channels[w as usize % channels.len()].clone(),
+            credentials.clone(),
         );
         workers.push(tokio::spawn(worker(
             args.clone(),
@@ -150,7 +162,7 @@ async fn main() -> anyhow::Result<()> {
 
 async fn worker(
     args: Args,
-    mut client: pb::intake_service_client::IntakeServiceClient<tonic::transport::Channel>,
+    mut client: Client,
     next: Arc<AtomicU64>,
     stats: Arc<Mutex<Stats>>,
     started: Instant,
@@ -181,6 +193,28 @@ async fn worker(
     for (k, v) in errors {
         *s.errors.entry(k).or_default() += v;
     }
+}
+
+type Client = pb::intake_service_client::IntakeServiceClient<
+    tonic::service::interceptor::InterceptedService<tonic::transport::Channel, ClientCredentials>,
+>;
+
+/// The web portal's service account, signed with the configured keys.
+fn self_signed_token() -> anyhow::Result<String> {
+    let settings = acikkapi_platform::config::Settings::load(None)?;
+    let keys = acikkapi_platform::auth::Keys::load(&settings)?;
+    let claims = Claims {
+        sub: "load-generator".into(),
+        role: Role::ChannelService,
+        province: 0,
+        district: 0,
+        unit: String::new(),
+        iss: String::new(),
+        aud: String::new(),
+        iat: 0,
+        exp: 0,
+    };
+    Ok(keys.issue(claims, 3600)?)
 }
 
 /// A realistic application: spread over provinces and topics like the

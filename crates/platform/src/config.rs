@@ -29,6 +29,52 @@ pub struct Settings {
     pub relay: RelaySettings,
     pub telemetry: TelemetrySettings,
     pub intake: IntakeSettings,
+    pub auth: AuthSettings,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthSettings {
+    /// `iss` of the tokens this platform accepts.
+    pub issuer: String,
+    /// HS256 keys as `kid:hexsecret[,kid:hexsecret…]`; the first signs, all
+    /// verify (rotation). Empty: a key generated once in `<data_dir>/auth.key`
+    /// (embedded default only), which `acikkapi token` may sign with.
+    pub keys: Secret,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            issuer: "acikkapi".into(),
+            keys: Secret::default(),
+        }
+    }
+}
+
+impl AuthSettings {
+    /// `(kid, secret)` pairs, or a message naming what is wrong.
+    pub fn key_pairs(&self) -> Result<Vec<(String, Vec<u8>)>, String> {
+        let raw = self.keys.expose();
+        if raw.trim().is_empty() {
+            return Ok(Vec::new());
+        }
+        raw.split(',')
+            .map(|pair| {
+                let (kid, hex) = pair
+                    .trim()
+                    .split_once(':')
+                    .ok_or("auth.keys: each key is kid:hexsecret")?;
+                let secret = hex_decode(hex).filter(|s| s.len() >= 32).ok_or(format!(
+                    "auth.keys {kid}: secret must be hex, at least 32 bytes"
+                ))?;
+                if kid.is_empty() {
+                    return Err("auth.keys: a key id is empty".to_owned());
+                }
+                Ok((kid.to_owned(), secret))
+            })
+            .collect()
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -146,6 +192,7 @@ impl Default for Settings {
             relay: RelaySettings::default(),
             telemetry: TelemetrySettings::default(),
             intake: IntakeSettings::default(),
+            auth: AuthSettings::default(),
         }
     }
 }
@@ -364,6 +411,13 @@ impl Settings {
         }
         if key.is_empty() && self.store_kind() == StoreKind::Postgres {
             problems.push("intake.tracking_key: required with a PostgreSQL store (every replica must derive the same codes)".into());
+        }
+        match self.auth.key_pairs() {
+            Err(e) => problems.push(e),
+            Ok(k) if k.is_empty() && self.store_kind() == StoreKind::Postgres => problems.push(
+                "auth.keys: required with a PostgreSQL store (the local issuer is for the embedded default only)".into(),
+            ),
+            Ok(_) => {}
         }
         if problems.is_empty() {
             Ok(())

@@ -2,6 +2,7 @@
 //! store/bus/cache backends, the outbox relay, idempotent consumers, metrics,
 //! and the gRPC server with health and reflection.
 
+pub mod auth;
 pub mod bus;
 pub mod cache;
 pub mod config;

@@ -23,6 +23,7 @@ pub async fn serve(
     service_names: Vec<&'static str>,
     grpc: TcpListener,
     http: Option<TcpListener>,
+    auth: crate::auth::AuthLayer,
 ) -> Result<(), crate::PlatformError> {
     let ready = Arc::new(AtomicBool::new(true));
     let (reporter, health) = tonic_health::server::health_reporter();
@@ -64,6 +65,7 @@ pub async fn serve(
             s.max_concurrent_requests,
             p.metrics.clone(),
         ))
+        .layer(auth)
         .add_routes(routes)
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await

@@ -6,11 +6,11 @@
 
 use acikkapi::Node;
 use acikkapi_domain::national_id;
+use acikkapi_platform::auth::{Claims, ClientCredentials, Keys, Role};
 use acikkapi_platform::bus::Envelope;
 use acikkapi_platform::config::{Secret, Settings};
 use acikkapi_platform::consumer::{self, Handler, HandlerError};
 use acikkapi_platform::store::{Migration, Tx};
-use acikkapi_platform::telemetry::TraceContextInterceptor;
 use acikkapi_platform::{Platform, db, tx};
 use acikkapi_proto::v1 as pb;
 use std::sync::Arc;
@@ -18,6 +18,9 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
+
+pub type IntakeClient =
+    pb::intake_service_client::IntakeServiceClient<InterceptedService<Channel, ClientCredentials>>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -66,6 +69,11 @@ pub fn settings(backend: Backend) -> (Settings, tempfile::TempDir) {
     s.server.http_addr = "127.0.0.1:0".into();
     s.relay.poll_interval_ms = 50;
     s.intake.tracking_key = Secret::new("5a".repeat(32));
+    s.auth.keys = Secret::new(format!(
+        "test-2:{},test-1:{}",
+        "a1".repeat(32),
+        "b2".repeat(32)
+    ));
     if backend == Backend::Production {
         s.store.url = Secret::new(
             std::env::var("ACIKKAPI_TEST_POSTGRES_URL").unwrap_or_else(|_| POSTGRES_URL.into()),
@@ -117,15 +125,38 @@ impl TestNode {
             .expect("connect to node")
     }
 
-    pub async fn intake(
-        &self,
-    ) -> pb::intake_service_client::IntakeServiceClient<
-        InterceptedService<Channel, TraceContextInterceptor>,
-    > {
+    /// A token signed with the node's keys.
+    pub fn token(&self, role: Role, province: u32, district: u32, unit: &str) -> String {
+        let claims = Claims {
+            sub: format!("test-{}", role.as_str()),
+            role,
+            province,
+            district,
+            unit: unit.into(),
+            iss: String::new(),
+            aud: String::new(),
+            iat: 0,
+            exp: 0,
+        };
+        Keys::load(&self.node.platform.settings)
+            .expect("keys")
+            .issue(claims, 3600)
+            .expect("sign")
+    }
+
+    /// An intake client calling with `token` (or none).
+    pub async fn intake_as(&self, token: Option<&str>) -> IntakeClient {
+        let creds = ClientCredentials::new(token).expect("token");
         pb::intake_service_client::IntakeServiceClient::with_interceptor(
             self.channel().await,
-            TraceContextInterceptor,
+            creds,
         )
+    }
+
+    /// An intake client of the Ministry centre (country scope, staff view).
+    pub async fn intake(&self) -> IntakeClient {
+        self.intake_as(Some(&self.token(Role::MinistryOfficer, 0, 0, "")))
+            .await
     }
 
     pub async fn catalog(&self) -> pb::catalog_service_client::CatalogServiceClient<Channel> {

@@ -1,6 +1,7 @@
 //! A node: the enabled services of one process on one gRPC server, with the
 //! outbox relay. `acikkapi serve` runs one; the test harness runs several.
 
+use acikkapi_platform::auth::{Access, AuthLayer, Keys};
 use acikkapi_platform::config::Settings;
 use acikkapi_platform::{Platform, PlatformError, relay, server};
 use std::net::SocketAddr;
@@ -54,6 +55,7 @@ impl Node {
             .map_err(|e| PlatformError::Internal(e.to_string()))?;
         let http_addr = http.as_ref().and_then(|l| l.local_addr().ok());
 
+        let keys = Keys::load(&settings)?;
         let platform =
             Platform::connect(settings, &[acikkapi_intake::MIGRATIONS], shutdown).await?;
         let mut routes = tonic::service::RoutesBuilder::default();
@@ -75,7 +77,15 @@ impl Node {
         tracing::info!(%grpc_addr, ?http_addr, services = ?services, store = ?platform.db.kind(), "serving");
         let p = platform.clone();
         let task = tokio::spawn(async move {
-            let served = server::serve(p, routes.routes(), names, grpc, http).await;
+            let served = server::serve(
+                p,
+                routes.routes(),
+                names,
+                grpc,
+                http,
+                AuthLayer::new(keys, policy),
+            )
+            .await;
             // The server dropped the services, closing the writers' queue:
             // they commit what they hold, then the relay publishes it.
             for w in workers {
@@ -122,4 +132,10 @@ fn select_services(settings: &Settings) -> Result<Vec<String>, PlatformError> {
             IMPLEMENTED.join(", ")
         )))
     }
+}
+
+/// The access policy of every method this binary can serve. A service
+/// joins by adding its own table here.
+pub fn policy(path: &str) -> Option<Access> {
+    acikkapi_intake::policy(path)
 }

@@ -1,8 +1,8 @@
 //! `acikkapi`: the one binary of the platform.
 
 use acikkapi::Node;
+use acikkapi_platform::auth::{Claims, ClientCredentials, Role};
 use acikkapi_platform::config::Settings;
-use acikkapi_platform::telemetry::TraceContextInterceptor;
 use acikkapi_proto::v1 as pb;
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
@@ -19,6 +19,9 @@ struct Cli {
     /// A TOML configuration file (layered over the built-in defaults, under ACIKKAPI__* variables).
     #[arg(long, global = true, env = "ACIKKAPI_CONFIG")]
     config: Option<PathBuf>,
+    /// Bearer token for calls to a server (see `acikkapi token`).
+    #[arg(long, global = true, env = "ACIKKAPI_TOKEN", hide_env_values = true)]
+    token: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -44,6 +47,26 @@ enum Command {
         /// Comma-separated event kinds, e.g. ApplicationReceived,ApplicationConcluded.
         #[arg(long, value_delimiter = ',', required = true)]
         kinds: Vec<String>,
+    },
+    /// Issue a token from the local key (embedded default only; production
+    /// tokens come from the platform's identity provider).
+    Token {
+        /// desk-officer, unit-officer, deputy-governor, governor, kaymakam,
+        /// ministry-officer, ministry-analyst, platform-operator,
+        /// provincial-instance or channel-service.
+        #[arg(long)]
+        role: String,
+        #[arg(long, default_value_t = 0)]
+        province: u32,
+        #[arg(long, default_value_t = 0)]
+        district: u32,
+        #[arg(long, default_value = "")]
+        unit: String,
+        /// Who the token is for (a staff id or service name; never a national id).
+        #[arg(long, default_value = "local-user")]
+        subject: String,
+        #[arg(long, default_value_t = 8)]
+        hours: u64,
     },
     /// Submit an application to a running server.
     Submit(Box<SubmitArgs>),
@@ -153,12 +176,43 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Submit(args) => submit(*args).await,
+        Command::Token {
+            role,
+            province,
+            district,
+            unit,
+            subject,
+            hours,
+        } => {
+            let settings = Settings::load(cli.config.as_deref())?;
+            let keys = acikkapi_platform::auth::Keys::load(&settings)?;
+            if !keys.local_issuer {
+                bail!(
+                    "the local issuer is for the embedded default only; with configured keys, tokens come from the identity provider"
+                );
+            }
+            let role =
+                Role::parse(&role).with_context(|| format!("--role: unknown role {role:?}"))?;
+            let claims = Claims {
+                sub: subject,
+                role,
+                province,
+                district,
+                unit,
+                iss: String::new(),
+                aud: String::new(),
+                iat: 0,
+                exp: 0,
+            };
+            println!("{}", keys.issue(claims, hours * 3600)?);
+            Ok(())
+        }
+        Command::Submit(args) => submit(*args, cli.token.as_deref()).await,
         Command::Track {
             server,
             number,
             code,
-        } => track(&server, &number, &code).await,
+        } => track(&server, &number, &code, cli.token.as_deref()).await,
     }
 }
 
@@ -197,11 +251,12 @@ async fn wait_for_signal() {
 
 async fn client(
     server: &str,
+    token: Option<&str>,
 ) -> anyhow::Result<
     pb::intake_service_client::IntakeServiceClient<
         tonic::service::interceptor::InterceptedService<
             tonic::transport::Channel,
-            TraceContextInterceptor,
+            ClientCredentials,
         >,
     >,
 > {
@@ -212,7 +267,7 @@ async fn client(
     Ok(
         pb::intake_service_client::IntakeServiceClient::with_interceptor(
             channel,
-            TraceContextInterceptor,
+            ClientCredentials::new(token)?,
         ),
     )
 }
@@ -239,7 +294,7 @@ fn parse_channel(s: &str) -> anyhow::Result<pb::Channel> {
     })
 }
 
-async fn submit(a: SubmitArgs) -> anyhow::Result<()> {
+async fn submit(a: SubmitArgs, token: Option<&str>) -> anyhow::Result<()> {
     let mut v = pb::Vulnerability::default();
     for flag in &a.vulnerable {
         match flag.as_str() {
@@ -273,7 +328,7 @@ async fn submit(a: SubmitArgs) -> anyhow::Result<()> {
             .idempotency_key
             .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
     };
-    let res = client(&a.server)
+    let res = client(&a.server, token)
         .await?
         .submit_application(req)
         .await
@@ -289,12 +344,12 @@ async fn submit(a: SubmitArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn track(server: &str, number: &str, code: &str) -> anyhow::Result<()> {
+async fn track(server: &str, number: &str, code: &str, token: Option<&str>) -> anyhow::Result<()> {
     let req = pb::TrackApplicationRequest {
         application_number: number.to_owned(),
         tracking_code: code.to_owned(),
     };
-    let res = client(server)
+    let res = client(server, token)
         .await?
         .track_application(req)
         .await

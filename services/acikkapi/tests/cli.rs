@@ -19,6 +19,7 @@ fn run(args: &[&str]) -> Output {
     Command::new(BIN)
         .args(args)
         .env_remove("RUST_BACKTRACE")
+        .env_remove("ACIKKAPI_TOKEN")
         .output()
         .expect("run acikkapi")
 }
@@ -51,7 +52,57 @@ fn serve_submit_track_and_stop() {
     std::thread::spawn(move || lines.for_each(drop));
     let url = format!("http://{addr}");
 
+    // A desk officer of Ankara, signed with the key the server generated.
+    let issued = Command::new(BIN)
+        .args([
+            "token",
+            "--role",
+            "desk-officer",
+            "--province",
+            "6",
+            "--subject",
+            "masa-06-1",
+        ])
+        .env("ACIKKAPI__DATA_DIR", dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        issued.status.success(),
+        "{}",
+        String::from_utf8_lossy(&issued.stderr)
+    );
+    let token = String::from_utf8(issued.stdout).unwrap().trim().to_owned();
+
+    let anonymous = run(&[
+        "submit",
+        "--server",
+        &url,
+        "--national-id",
+        "99123456740",
+        "--name",
+        "Ahmad Karimi",
+        "--phone",
+        "0555 111 22 33",
+        "--province",
+        "6",
+        "--topic",
+        "H01",
+        "--type",
+        "H01-04",
+        "--subject",
+        "Konu",
+        "--text",
+        "Yeterince uzun bir metin.",
+    ]);
+    let said = String::from_utf8_lossy(&anonymous.stderr);
+    assert!(
+        !anonymous.status.success() && said.contains("Unauthenticated"),
+        "submission needs a credential: {said}"
+    );
+
     let out = run(&[
+        "--token",
+        &token,
         "submit",
         "--server",
         &url,
@@ -122,6 +173,8 @@ fn serve_submit_track_and_stop() {
     );
 
     let bad = run(&[
+        "--token",
+        &token,
         "submit",
         "--server",
         &url,

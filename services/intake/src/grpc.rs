@@ -1,8 +1,9 @@
 //! The gRPC edge of intake: turns requests into validated commands and
 //! errors into statuses. Nothing below this file knows about tonic.
 
+use crate::access::Scope;
 use crate::model::ValidSubmission;
-use crate::queries::{self, Conclude, ListFilter};
+use crate::queries::{self, Conclude, ListFilter, StoredApplication};
 use crate::tracking::TrackingKey;
 use crate::writer::Writer;
 use crate::{from_timestamp, timestamp};
@@ -10,6 +11,7 @@ use acikkapi_domain::application_number::ApplicationNumber;
 use acikkapi_domain::catalog::Catalog;
 use acikkapi_domain::{FieldError, text};
 use acikkapi_platform::Platform;
+use acikkapi_platform::auth::caller;
 use acikkapi_proto::v1 as pb;
 use pb::intake_service_server::IntakeService;
 use prost::Message;
@@ -46,11 +48,24 @@ impl IntakeService for Intake {
         req: Request<pb::SubmitApplicationRequest>,
     ) -> Result<Response<pb::SubmitApplicationResponse>, Status> {
         let metrics = &self.platform.metrics;
+        let who = caller(&req)?;
         let sub = ValidSubmission::validate(req.get_ref(), self.catalog).map_err(|e| {
             metrics.submission("invalid");
             tracing::info!(field = e.field, "submission refused");
             invalid(e)
         })?;
+        // A desk records for its own province (or district); channels and
+        // the Ministry centre record anywhere.
+        if !Scope::of(&who).covers(u32::from(sub.province), sub.district, None) {
+            let field = if matches!(Scope::of(&who), Scope::District(_)) {
+                "district_code"
+            } else {
+                "province_code"
+            };
+            return Err(Status::permission_denied(format!(
+                "{field}: outside the caller's scope"
+            )));
+        }
         let (province, topic) = (u32::from(sub.province), sub.topic.clone());
         let trace = acikkapi_platform::telemetry::current_context_headers();
         let done = self.writer.submit(sub, trace).await.map_err(|e| {
@@ -78,16 +93,18 @@ impl IntakeService for Intake {
         &self,
         req: Request<pb::GetApplicationRequest>,
     ) -> Result<Response<pb::Application>, Status> {
+        let scope = Scope::of(&*caller(&req)?);
         let number = ApplicationNumber::parse(&req.get_ref().application_number)
             .map_err(invalid)?
             .digits();
-        Ok(Response::new(self.staff_view(&number).await?))
+        Ok(Response::new(self.staff_view(&number, &scope).await?))
     }
 
     async fn list_applications(
         &self,
         req: Request<pb::ListApplicationsRequest>,
     ) -> Result<Response<pb::ListApplicationsResponse>, Status> {
+        let scope = Scope::of(&*caller(&req)?);
         let r = req.into_inner();
         let page = r.page.unwrap_or_default();
         // As in Google's API guidance: a page size over the maximum is lowered to it.
@@ -116,6 +133,7 @@ impl IntakeService for Intake {
             to_ms: received.to.as_ref().map(from_timestamp),
             after,
             limit: size + 1,
+            scope,
         };
         let mut rows = queries::list(&self.platform.db, &filter).await?;
         let next_page_token = if rows.len() as i64 > size {
@@ -191,6 +209,7 @@ impl IntakeService for Intake {
             .digits();
         let author = text::check("author", &r.author, text::FULL_NAME).map_err(invalid)?;
         let body = text::check("text", &r.text, text::NOTE).map_err(invalid)?;
+        self.visible(&number, &Scope::of(&*caller(&req)?)).await?;
         let at = queries::add_note(&self.platform.db, &number, &author, &body)
             .await?
             .ok_or_else(|| Status::not_found("no application with that number"))?;
@@ -236,6 +255,8 @@ impl IntakeService for Intake {
             let alt = text::check("alternatives", alt, text::NOTE).map_err(invalid)?;
             description.push_str(&format!("\n{}. {alt}", i + 1));
         }
+        let scope = Scope::of(&*caller(&req)?);
+        self.visible(&number, &scope).await?;
         let db = &self.platform.db;
         match queries::conclude(db, &number, outcome, &description).await? {
             Conclude::Done => {}
@@ -247,18 +268,26 @@ impl IntakeService for Intake {
             }
         }
         let _ = self.platform.cache.delete(&format!("track:{number}")).await;
-        Ok(Response::new(self.staff_view(&number).await?))
+        Ok(Response::new(self.staff_view(&number, &scope).await?))
     }
 }
 
 impl Intake {
-    /// The whole application with its timeline and notes, for staff.
-    async fn staff_view(&self, number: &str) -> Result<pb::Application, Status> {
-        let db = &self.platform.db;
-        let row = queries::fetch(db, number)
+    /// The stored application, if it exists and `scope` covers it. Outside
+    /// the scope the answer is the same as for a number that does not exist.
+    async fn visible(&self, number: &str, scope: &Scope) -> Result<StoredApplication, Status> {
+        let row = queries::fetch(&self.platform.db, number)
             .await?
+            .filter(|r| scope.covers(r.province as u32, r.district as u32, r.unit_id.as_deref()))
             .ok_or_else(|| Status::not_found("no application with that number"))?;
         record_on_span(number, row.province as u32, &row.topic);
+        Ok(row)
+    }
+
+    /// The whole application with its timeline and notes, for staff.
+    async fn staff_view(&self, number: &str, scope: &Scope) -> Result<pb::Application, Status> {
+        let db = &self.platform.db;
+        let row = self.visible(number, scope).await?;
         let timeline = queries::timeline(db, &row).await?;
         let notes = queries::notes(db, number).await?;
         Ok(queries::to_application(row, timeline, notes))

@@ -1,6 +1,7 @@
 //! Intake (başvuru kabul): records applications from every channel, gives
 //! each a number and a tracking code, and lets staff and citizens follow it.
 
+pub mod access;
 mod catalog;
 mod grpc;
 pub mod model;
@@ -15,6 +16,7 @@ use acikkapi_proto::v1::catalog_service_server::CatalogServiceServer;
 use acikkapi_proto::v1::intake_service_server::IntakeServiceServer;
 use tokio::task::JoinHandle;
 
+pub use access::policy;
 pub use tracking::TrackingKey;
 
 pub const MIGRATIONS: &[Migration] = &[Migration {

@@ -1,5 +1,6 @@
 //! Reads and the small updates of intake (notes, conclusion).
 
+use crate::access::Scope;
 use crate::model::vulnerability_proto;
 use crate::timestamp;
 use acikkapi_platform::store::{Db, OutboxEvent, now_ms};
@@ -152,6 +153,8 @@ pub struct ListFilter {
     /// Continue after this (received_ms, number), newest first.
     pub after: Option<(i64, String)>,
     pub limit: i64,
+    /// The caller's scope, applied in the query (not after it).
+    pub scope: Scope,
 }
 
 pub async fn list(db: &Db, f: &ListFilter) -> Result<Vec<pb::ApplicationSummary>, PlatformError> {
@@ -159,6 +162,21 @@ pub async fn list(db: &Db, f: &ListFilter) -> Result<Vec<pb::ApplicationSummary>
         let mut qb = sqlx::QueryBuilder::new(
             "SELECT number, province, district, topic, type_code, status, priority, received_ms, subject FROM applications WHERE 1 = 1",
         );
+        match &f.scope {
+            Scope::Country => {}
+            Scope::Province(p) => {
+                qb.push(" AND province = ").push_bind(*p as i32);
+            }
+            Scope::District(d) => {
+                qb.push(" AND district = ").push_bind(*d as i32);
+            }
+            Scope::Unit(u) => {
+                qb.push(" AND unit_id = ").push_bind(u.clone());
+            }
+            Scope::Nothing => {
+                qb.push(" AND 1 = 0");
+            }
+        }
         if f.province != 0 {
             qb.push(" AND province = ").push_bind(f.province as i32);
         }

@@ -1,0 +1,335 @@
+//! Who is calling: signed JWTs (HS256, keys by key id for rotation) checked
+//! once for every service by a tower layer, and the caller's role and scope
+//! handed to the handlers. Methods are denied unless the policy table names
+//! them; only tracking, the catalogue, health and reflection are public.
+
+use crate::PlatformError;
+use crate::config::{Settings, StoreKind, hex_decode};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+/// What a caller is. Names are the kebab-case strings in tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    /// Açık Kapı desk of a governorship (province) or district governorship (district).
+    DeskOfficer,
+    /// An officer of one unit: sees what was routed to the unit.
+    UnitOfficer,
+    /// Vali yardımcısı: the province.
+    DeputyGovernor,
+    /// Vali: the province.
+    Governor,
+    /// Kaymakam: the district.
+    Kaymakam,
+    /// Ministry centre (Bakanlık merkezi): the whole country, the staff view.
+    MinistryOfficer,
+    /// Ministry analyst: the whole country, reports only, no personal data.
+    MinistryAnalyst,
+    /// Platform operator: configuration and operations, no personal data.
+    PlatformOperator,
+    /// Service account of one province's own instance.
+    ProvincialInstance,
+    /// Service account of a channel (web portal, mobile app, kiosk, call centre): submits anywhere.
+    ChannelService,
+}
+
+impl Role {
+    pub const ALL: [Role; 10] = [
+        Role::DeskOfficer,
+        Role::UnitOfficer,
+        Role::DeputyGovernor,
+        Role::Governor,
+        Role::Kaymakam,
+        Role::MinistryOfficer,
+        Role::MinistryAnalyst,
+        Role::PlatformOperator,
+        Role::ProvincialInstance,
+        Role::ChannelService,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::DeskOfficer => "desk-officer",
+            Role::UnitOfficer => "unit-officer",
+            Role::DeputyGovernor => "deputy-governor",
+            Role::Governor => "governor",
+            Role::Kaymakam => "kaymakam",
+            Role::MinistryOfficer => "ministry-officer",
+            Role::MinistryAnalyst => "ministry-analyst",
+            Role::PlatformOperator => "platform-operator",
+            Role::ProvincialInstance => "provincial-instance",
+            Role::ChannelService => "channel-service",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+/// The claims of an Açık Kapı token.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Claims {
+    /// Who: a staff id or a service account name (never a national id).
+    pub sub: String,
+    pub role: Role,
+    /// Plate code the caller is bound to; 0 = none.
+    #[serde(default)]
+    pub province: u32,
+    /// District code the caller is bound to; 0 = none.
+    #[serde(default)]
+    pub district: u32,
+    /// Unit the caller belongs to; empty = none.
+    #[serde(default)]
+    pub unit: String,
+    pub iss: String,
+    pub aud: String,
+    pub iat: u64,
+    pub exp: u64,
+}
+
+/// The authenticated caller of one request, in the request's extensions.
+pub type Caller = Arc<Claims>;
+
+/// Which roles may call a method at all. Scope (which applications) is
+/// checked by the handler against the data, in the query where it can be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Public,
+    Roles(&'static [Role]),
+}
+
+/// Signing and verifying keys, by key id. The first key signs; every key
+/// verifies, so a new key can be added before the old one is retired.
+#[derive(Clone)]
+pub struct Keys {
+    signing: (String, EncodingKey),
+    verifying: Arc<HashMap<String, DecodingKey>>,
+    issuer: String,
+    /// Whether `acikkapi token` may issue with these keys (embedded default only).
+    pub local_issuer: bool,
+}
+
+pub const AUDIENCE: &str = "acikkapi";
+
+impl Keys {
+    /// From `auth.keys`, or (embedded default) a key generated once in `<data_dir>/auth.key`.
+    pub fn load(settings: &Settings) -> Result<Self, PlatformError> {
+        let mut pairs = settings.auth.key_pairs().map_err(PlatformError::Config)?;
+        let local = pairs.is_empty();
+        if local {
+            if settings.store_kind() == StoreKind::Postgres {
+                return Err(PlatformError::Config(
+                    "auth.keys: required with a PostgreSQL store".into(),
+                ));
+            }
+            pairs.push((
+                "local".into(),
+                local_key(&settings.data_dir.join("auth.key"))?,
+            ));
+        }
+        let verifying = pairs
+            .iter()
+            .map(|(kid, s)| (kid.clone(), DecodingKey::from_secret(s)))
+            .collect();
+        let (kid, secret) = &pairs[0];
+        Ok(Self {
+            signing: (kid.clone(), EncodingKey::from_secret(secret)),
+            verifying: Arc::new(verifying),
+            issuer: settings.auth.issuer.clone(),
+            local_issuer: local,
+        })
+    }
+
+    /// Signs a token for `claims` (its iss/aud/iat/exp are set here).
+    pub fn issue(&self, mut claims: Claims, ttl_secs: u64) -> Result<String, PlatformError> {
+        let now = crate::store::now_ms() as u64 / 1000;
+        claims.iss = self.issuer.clone();
+        claims.aud = AUDIENCE.into();
+        claims.iat = now;
+        claims.exp = now + ttl_secs;
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some(self.signing.0.clone());
+        jsonwebtoken::encode(&header, &claims, &self.signing.1)
+            .map_err(|e| PlatformError::Internal(format!("sign token: {e}")))
+    }
+
+    /// Checks signature, key id, algorithm, issuer, audience and expiry.
+    pub fn verify(&self, token: &str) -> Result<Claims, String> {
+        let header =
+            jsonwebtoken::decode_header(token).map_err(|_| "malformed token".to_owned())?;
+        let kid = header.kid.ok_or("token has no key id")?;
+        let key = self.verifying.get(&kid).ok_or("unknown key id")?;
+        let mut v = Validation::new(Algorithm::HS256);
+        v.set_issuer(&[&self.issuer]);
+        v.set_audience(&[AUDIENCE]);
+        v.leeway = 30;
+        jsonwebtoken::decode::<Claims>(token, key, &v)
+            .map(|d| d.claims)
+            .map_err(|e| format!("invalid token: {e}"))
+    }
+}
+
+fn local_key(path: &std::path::Path) -> Result<Vec<u8>, PlatformError> {
+    let io = |e: std::io::Error| PlatformError::Config(format!("{}: {e}", path.display()));
+    if let Ok(text) = std::fs::read_to_string(path) {
+        return hex_decode(text.trim())
+            .ok_or_else(|| PlatformError::Config(format!("{}: not hex", path.display())));
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
+    let key: [u8; 32] = rand::random();
+    let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+    std::fs::write(path, hex).map_err(io)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
+    }
+    Ok(key.to_vec())
+}
+
+/// The policy of every method, by gRPC path (`/package.Service/Method`).
+pub type Policy = fn(&str) -> Option<Access>;
+
+/// Authenticates every call once, for every service on the server.
+#[derive(Clone)]
+pub struct AuthLayer {
+    keys: Keys,
+    policy: Policy,
+}
+
+impl AuthLayer {
+    pub fn new(keys: Keys, policy: Policy) -> Self {
+        Self { keys, policy }
+    }
+}
+
+impl<S> tower::Layer<S> for AuthLayer {
+    type Service = Auth<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        Auth {
+            inner,
+            keys: self.keys.clone(),
+            policy: self.policy,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Auth<S> {
+    inner: S,
+    keys: Keys,
+    policy: Policy,
+}
+
+type BoxFut<T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send>>;
+
+impl<S, B> tower::Service<http::Request<B>> for Auth<S>
+where
+    S: tower::Service<http::Request<B>, Response = http::Response<tonic::body::Body>>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    B: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = BoxFut<S::Response, S::Error>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
+        let refuse =
+            |s: tonic::Status| -> Self::Future { Box::pin(async move { Ok(s.into_http()) }) };
+        let path = req.uri().path().to_owned();
+        let access = if is_infrastructure(&path) {
+            Some(Access::Public)
+        } else {
+            (self.policy)(&path)
+        };
+        match access {
+            None => {
+                return refuse(tonic::Status::permission_denied(
+                    "no access policy for this method",
+                ));
+            }
+            Some(Access::Public) => {}
+            Some(Access::Roles(roles)) => {
+                let token = req
+                    .headers()
+                    .get(http::header::AUTHORIZATION)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.strip_prefix("Bearer "));
+                let Some(token) = token else {
+                    return refuse(tonic::Status::unauthenticated("a bearer token is required"));
+                };
+                let claims = match self.keys.verify(token) {
+                    Ok(c) => c,
+                    Err(e) => return refuse(tonic::Status::unauthenticated(e)),
+                };
+                if !roles.contains(&claims.role) {
+                    tracing::info!(role = claims.role.as_str(), method = %path, "role not allowed");
+                    return refuse(tonic::Status::permission_denied(format!(
+                        "role {} may not call this method",
+                        claims.role.as_str()
+                    )));
+                }
+                req.extensions_mut().insert::<Caller>(Arc::new(claims));
+            }
+        }
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        Box::pin(async move { inner.call(req).await })
+    }
+}
+
+/// Health and reflection are open on every server.
+fn is_infrastructure(path: &str) -> bool {
+    path.starts_with("/grpc.health.v1.Health/") || path.starts_with("/grpc.reflection.")
+}
+
+/// The caller a handler was given by the layer.
+pub fn caller<T>(req: &tonic::Request<T>) -> Result<Caller, tonic::Status> {
+    req.extensions()
+        .get::<Caller>()
+        .cloned()
+        .ok_or_else(|| tonic::Status::unauthenticated("no authenticated caller"))
+}
+
+/// A client interceptor that sends a bearer token (when it has one) and the
+/// current trace context with every call.
+#[derive(Clone, Default)]
+pub struct ClientCredentials {
+    bearer: Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>>,
+}
+
+impl ClientCredentials {
+    pub fn new(token: Option<&str>) -> Result<Self, PlatformError> {
+        let bearer = token
+            .map(|t| format!("Bearer {}", t.trim()).parse())
+            .transpose()
+            .map_err(|_| PlatformError::Config("the token is not valid header text".into()))?;
+        Ok(Self { bearer })
+    }
+}
+
+impl tonic::service::Interceptor for ClientCredentials {
+    fn call(&mut self, req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        let mut req = crate::telemetry::TraceContextInterceptor.call(req)?;
+        if let Some(b) = &self.bearer {
+            req.metadata_mut().insert("authorization", b.clone());
+        }
+        Ok(req)
+    }
+}
