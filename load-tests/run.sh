@@ -29,6 +29,8 @@ case "$mode" in
     export ACIKKAPI__CACHE__PREFIX="load$stamp"
     export ACIKKAPI__INTAKE__TRACKING_KEY=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
     export ACIKKAPI__AUTH__KEYS="load:$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+    export ACIKKAPI__PRIVACY__KEYS="load:$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+    export ACIKKAPI__PRIVACY__HASH_KEY=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
     # A durable queue bound to the events, as routing and notification will
     # have: every confirm then means "persisted in a queue", not "dropped".
     "$bin" declare-queue load-sink --kinds ApplicationReceived

@@ -4,7 +4,7 @@
 //! them; only tracking, the catalogue, health and reflection are public.
 
 use crate::PlatformError;
-use crate::config::{Settings, StoreKind, hex_decode};
+use crate::config::{Settings, StoreKind};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -131,7 +131,7 @@ impl Keys {
             }
             pairs.push((
                 "local".into(),
-                local_key(&settings.data_dir.join("auth.key"))?,
+                crate::config::local_key(&settings.data_dir.join("auth.key"))?,
             ));
         }
         let verifying = pairs
@@ -174,26 +174,6 @@ impl Keys {
             .map(|d| d.claims)
             .map_err(|e| format!("invalid token: {e}"))
     }
-}
-
-fn local_key(path: &std::path::Path) -> Result<Vec<u8>, PlatformError> {
-    let io = |e: std::io::Error| PlatformError::Config(format!("{}: {e}", path.display()));
-    if let Ok(text) = std::fs::read_to_string(path) {
-        return hex_decode(text.trim())
-            .ok_or_else(|| PlatformError::Config(format!("{}: not hex", path.display())));
-    }
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(io)?;
-    }
-    let key: [u8; 32] = rand::random();
-    let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
-    std::fs::write(path, hex).map_err(io)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
-    }
-    Ok(key.to_vec())
 }
 
 /// The policy of every method, by gRPC path (`/package.Service/Method`).

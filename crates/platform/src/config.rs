@@ -30,6 +30,18 @@ pub struct Settings {
     pub telemetry: TelemetrySettings,
     pub intake: IntakeSettings,
     pub auth: AuthSettings,
+    pub privacy: PrivacySettings,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PrivacySettings {
+    /// AES-256 keys sealing personal data, `kid:hex32bytes[,…]`: the first
+    /// seals, all open (rotation). Empty: a key generated once in the data
+    /// folder (embedded default only).
+    pub keys: Secret,
+    /// Hex key of the keyed hash used to look up identity numbers and phones.
+    pub hash_key: Secret,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -55,25 +67,7 @@ impl Default for AuthSettings {
 impl AuthSettings {
     /// `(kid, secret)` pairs, or a message naming what is wrong.
     pub fn key_pairs(&self) -> Result<Vec<(String, Vec<u8>)>, String> {
-        let raw = self.keys.expose();
-        if raw.trim().is_empty() {
-            return Ok(Vec::new());
-        }
-        raw.split(',')
-            .map(|pair| {
-                let (kid, hex) = pair
-                    .trim()
-                    .split_once(':')
-                    .ok_or("auth.keys: each key is kid:hexsecret")?;
-                let secret = hex_decode(hex).filter(|s| s.len() >= 32).ok_or(format!(
-                    "auth.keys {kid}: secret must be hex, at least 32 bytes"
-                ))?;
-                if kid.is_empty() {
-                    return Err("auth.keys: a key id is empty".to_owned());
-                }
-                Ok((kid.to_owned(), secret))
-            })
-            .collect()
+        parse_key_list("auth.keys", self.keys.expose())
     }
 }
 
@@ -193,6 +187,7 @@ impl Default for Settings {
             telemetry: TelemetrySettings::default(),
             intake: IntakeSettings::default(),
             auth: AuthSettings::default(),
+            privacy: PrivacySettings::default(),
         }
     }
 }
@@ -419,12 +414,71 @@ impl Settings {
             ),
             Ok(_) => {}
         }
+        match parse_key_list("privacy.keys", self.privacy.keys.expose()) {
+            Err(e) => problems.push(e),
+            Ok(k) if k.iter().any(|(_, s)| s.len() != 32) => {
+                problems.push("privacy.keys: each AES-256 key is exactly 32 bytes".into())
+            }
+            Ok(k)
+                if (k.is_empty() || self.privacy.hash_key.is_empty())
+                    && self.store_kind() == StoreKind::Postgres =>
+            {
+                problems.push(
+                    "privacy.keys and privacy.hash_key: required with a PostgreSQL store".into(),
+                )
+            }
+            Ok(_) => {}
+        }
         if problems.is_empty() {
             Ok(())
         } else {
             Err(PlatformError::Config(problems.join("; ")))
         }
     }
+}
+
+/// Parses `kid:hexsecret[,kid:hexsecret…]` (each secret at least 32 bytes).
+pub fn parse_key_list(setting: &str, raw: &str) -> Result<Vec<(String, Vec<u8>)>, String> {
+    if raw.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    raw.split(',')
+        .map(|pair| {
+            let (kid, hex) = pair
+                .trim()
+                .split_once(':')
+                .ok_or(format!("{setting}: each key is kid:hexsecret"))?;
+            if kid.is_empty() {
+                return Err(format!("{setting}: a key id is empty"));
+            }
+            let secret = hex_decode(hex).filter(|s| s.len() >= 32).ok_or(format!(
+                "{setting} {kid}: secret must be hex, at least 32 bytes"
+            ))?;
+            Ok((kid.to_owned(), secret))
+        })
+        .collect()
+}
+
+/// A 32-byte key kept in `path`, created (mode 0600) on first use: the
+/// embedded default's keys live in its data folder.
+pub fn local_key(path: &std::path::Path) -> Result<Vec<u8>, PlatformError> {
+    let io = |e: std::io::Error| PlatformError::Config(format!("{}: {e}", path.display()));
+    if let Ok(text) = std::fs::read_to_string(path) {
+        return hex_decode(text.trim())
+            .ok_or_else(|| PlatformError::Config(format!("{}: not hex", path.display())));
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
+    let key: [u8; 32] = rand::random();
+    let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+    std::fs::write(path, hex).map_err(io)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
+    }
+    Ok(key.to_vec())
 }
 
 pub fn hex_decode(s: &str) -> Option<Vec<u8>> {

@@ -9,6 +9,7 @@ pub mod config;
 pub mod consumer;
 pub mod error;
 pub mod metrics;
+pub mod privacy;
 pub mod relay;
 pub mod server;
 pub mod store;
@@ -28,6 +29,8 @@ pub struct Platform {
     pub bus: bus::Bus,
     pub cache: cache::Cache,
     pub metrics: Arc<metrics::Metrics>,
+    /// Seals and opens personal data at rest.
+    pub vault: privacy::Vault,
     /// Woken after every commit that wrote outbox rows, so the relay
     /// publishes at once instead of at its next poll.
     pub outbox_written: Arc<Notify>,
@@ -42,6 +45,7 @@ impl Platform {
         components: &[&[store::Migration]],
         shutdown: CancellationToken,
     ) -> Result<Self, PlatformError> {
+        let vault = privacy::Vault::load(&settings)?;
         let settings = Arc::new(settings);
         let db = store::Db::connect(&settings).await?;
         let mut all: Vec<&[store::Migration]> = vec![store::PLATFORM_MIGRATIONS];
@@ -55,6 +59,7 @@ impl Platform {
             bus,
             cache,
             metrics: Arc::new(metrics::Metrics::new()),
+            vault,
             outbox_written: Arc::new(Notify::new()),
             shutdown,
         })

@@ -74,6 +74,8 @@ pub fn settings(backend: Backend) -> (Settings, tempfile::TempDir) {
         "a1".repeat(32),
         "b2".repeat(32)
     ));
+    s.privacy.keys = Secret::new(format!("p1:{}", "d4".repeat(32)));
+    s.privacy.hash_key = Secret::new("e5".repeat(32));
     if backend == Backend::Production {
         s.store.url = Secret::new(
             std::env::var("ACIKKAPI_TEST_POSTGRES_URL").unwrap_or_else(|_| POSTGRES_URL.into()),

@@ -9,6 +9,7 @@ use crate::writer::Writer;
 use crate::{from_timestamp, timestamp};
 use acikkapi_domain::application_number::ApplicationNumber;
 use acikkapi_domain::catalog::Catalog;
+use acikkapi_domain::national_id::NationalId;
 use acikkapi_domain::{FieldError, text};
 use acikkapi_platform::Platform;
 use acikkapi_platform::auth::caller;
@@ -123,6 +124,13 @@ impl IntakeService for Intake {
                 format!("unknown status {}", r.status),
             )));
         }
+        let national_id_hash = if r.national_id.is_empty() {
+            None
+        } else {
+            let id = NationalId::parse(&r.national_id)
+                .map_err(|e| invalid(FieldError::new("national_id", e.message)))?;
+            Some(self.platform.vault.lookup_hash("national_id", id.expose()))
+        };
         let received = r.received.unwrap_or_default();
         let filter = ListFilter {
             province: r.province_code,
@@ -134,6 +142,7 @@ impl IntakeService for Intake {
             after,
             limit: size + 1,
             scope,
+            national_id_hash,
         };
         let mut rows = queries::list(&self.platform.db, &filter).await?;
         let next_page_token = if rows.len() as i64 > size {
@@ -290,7 +299,12 @@ impl Intake {
         let row = self.visible(number, scope).await?;
         let timeline = queries::timeline(db, &row).await?;
         let notes = queries::notes(db, number).await?;
-        Ok(queries::to_application(row, timeline, notes))
+        Ok(queries::to_application(
+            &self.platform.vault,
+            row,
+            timeline,
+            notes,
+        )?)
     }
 }
 

@@ -19,12 +19,20 @@ use tokio::task::JoinHandle;
 pub use access::policy;
 pub use tracking::TrackingKey;
 
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    component: "intake",
-    version: 1,
-    sqlite: include_str!("../migrations/sqlite/0001_intake.sql"),
-    postgres: include_str!("../migrations/postgres/0001_intake.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        component: "intake",
+        version: 1,
+        sqlite: include_str!("../migrations/sqlite/0001_intake.sql"),
+        postgres: include_str!("../migrations/postgres/0001_intake.sql"),
+    },
+    Migration {
+        component: "intake",
+        version: 2,
+        sqlite: include_str!("../migrations/sqlite/0002_sealed_personal_data.sql"),
+        postgres: include_str!("../migrations/postgres/0002_sealed_personal_data.sql"),
+    },
+];
 
 /// Largest request intake decodes: text limits with 4-byte characters, plus room.
 const MAX_REQUEST_BYTES: usize = 64 * 1024;

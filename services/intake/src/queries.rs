@@ -3,6 +3,7 @@
 use crate::access::Scope;
 use crate::model::vulnerability_proto;
 use crate::timestamp;
+use acikkapi_platform::privacy::Vault;
 use acikkapi_platform::store::{Db, OutboxEvent, now_ms};
 use acikkapi_platform::{PlatformError, db, tx};
 use acikkapi_proto::v1 as pb;
@@ -111,19 +112,37 @@ pub async fn notes(db: &Db, number: &str) -> Result<Vec<pb::Note>, PlatformError
         .collect())
 }
 
+/// Opens a sealed value. Rows from before sealing (intake migration 2)
+/// hold clear text, which is returned as it is.
+fn reveal(vault: &Vault, record: &str, field: &str, stored: &str) -> Result<String, PlatformError> {
+    if stored.starts_with("enc1:") {
+        vault.open(record, field, stored)
+    } else {
+        Ok(stored.to_owned())
+    }
+}
+
+/// The staff view, with personal data opened.
 pub fn to_application(
+    vault: &Vault,
     r: StoredApplication,
     timeline: Vec<pb::TimelineEntry>,
     notes: Vec<pb::Note>,
-) -> pb::Application {
-    pb::Application {
+) -> Result<pb::Application, PlatformError> {
+    let applicant = pb::Applicant {
+        national_id: reveal(vault, &r.number, "national_id", &r.national_id)?,
+        full_name: reveal(vault, &r.number, "full_name", &r.full_name)?,
+        mobile_phone: reveal(vault, &r.number, "phone", &r.phone)?,
+        email: r
+            .email
+            .as_deref()
+            .map(|e| reveal(vault, &r.number, "email", e))
+            .transpose()?
+            .unwrap_or_default(),
+    };
+    Ok(pb::Application {
         application_number: r.number,
-        applicant: Some(pb::Applicant {
-            national_id: r.national_id,
-            full_name: r.full_name,
-            mobile_phone: r.phone,
-            email: r.email.unwrap_or_default(),
-        }),
+        applicant: Some(applicant),
         province_code: r.province as u32,
         district_code: r.district as u32,
         channel: r.channel,
@@ -140,7 +159,7 @@ pub fn to_application(
         timeline,
         notes,
         unit_id: r.unit_id.unwrap_or_default(),
-    }
+    })
 }
 
 pub struct ListFilter {
@@ -155,6 +174,8 @@ pub struct ListFilter {
     pub limit: i64,
     /// The caller's scope, applied in the query (not after it).
     pub scope: Scope,
+    /// Keyed hash of an applicant's identity number.
+    pub national_id_hash: Option<String>,
 }
 
 pub async fn list(db: &Db, f: &ListFilter) -> Result<Vec<pb::ApplicationSummary>, PlatformError> {
@@ -176,6 +197,9 @@ pub async fn list(db: &Db, f: &ListFilter) -> Result<Vec<pb::ApplicationSummary>
             Scope::Nothing => {
                 qb.push(" AND 1 = 0");
             }
+        }
+        if let Some(h) = &f.national_id_hash {
+            qb.push(" AND national_id_hash = ").push_bind(h.clone());
         }
         if f.province != 0 {
             qb.push(" AND province = ").push_bind(f.province as i32);

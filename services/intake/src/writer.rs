@@ -7,6 +7,7 @@
 
 use crate::model::ValidSubmission;
 use acikkapi_domain::application_number::{ApplicationNumber, MAX_SEQUENCE};
+use acikkapi_platform::privacy::Vault;
 use acikkapi_platform::store::{OutboxEvent, Tx, now_ms};
 use acikkapi_platform::{Platform, PlatformError};
 use acikkapi_proto::v1 as pb;
@@ -34,6 +35,7 @@ pub struct Job {
 #[derive(Clone)]
 pub struct Writer {
     tx: mpsc::Sender<Job>,
+    vault: Vault,
 }
 
 impl Writer {
@@ -44,7 +46,13 @@ impl Writer {
         let tasks = (0..p.settings.writers())
             .map(|_| tokio::spawn(run(p.clone(), rx.clone())))
             .collect();
-        (Self { tx }, tasks)
+        (
+            Self {
+                tx,
+                vault: p.vault.clone(),
+            },
+            tasks,
+        )
     }
 
     pub async fn submit(
@@ -53,7 +61,8 @@ impl Writer {
         trace: BTreeMap<String, String>,
     ) -> Result<Submitted, PlatformError> {
         let (reply, rx) = oneshot::channel();
-        let fingerprint = job_sub.fingerprint();
+        // Keyed, so the stored digest cannot be brute-forced back to an identity number.
+        let fingerprint = self.vault.lookup_hash("request", &job_sub.fingerprint());
         let job = Job {
             sub: job_sub,
             fingerprint,
@@ -197,7 +206,7 @@ async fn write(
     }
 
     // 3. The applications; a key inserted meanwhile by another writer is a replay.
-    let inserted = insert_applications(&mut tx, jobs, &numbered, year, now).await?;
+    let inserted = insert_applications(&mut tx, &p.vault, jobs, &numbered, year, now).await?;
     let lost: Vec<&str> = numbered
         .iter()
         .filter(|(_, n)| !inserted.contains(&n.digits()))
@@ -310,6 +319,7 @@ async fn reserve_sequences(
 /// Inserts the applications; returns the numbers actually inserted.
 async fn insert_applications(
     tx: &mut Tx,
+    vault: &Vault,
     jobs: &[Job],
     numbered: &[(usize, ApplicationNumber)],
     year: i32,
@@ -320,24 +330,27 @@ async fn insert_applications(
     }
     let inserted: Vec<String> = acikkapi_platform::tx!(tx, t => {
         let mut all = Vec::with_capacity(numbered.len());
-        // 24 columns; stay well under SQLite's 32,766 bound parameters.
+        // 26 columns; stay well under SQLite's 32,766 bound parameters.
         for chunk in numbered.chunks(500) {
             let mut qb = sqlx::QueryBuilder::new(
                 "INSERT INTO applications (number, year, province, district, national_id, foreign_applicant, full_name, phone, email, \
                  channel, kind, topic, type_code, subject, body, vulnerability, priority, status, outcome, unit_id, received_ms, updated_ms, \
-                 idempotency_key, fingerprint) ",
+                 idempotency_key, fingerprint, national_id_hash, phone_hash) ",
             );
             qb.push_values(chunk, |mut b, (i, n)| {
                 let s = &jobs[*i].sub;
+                // Personal data is sealed, bound to this application's number.
+                let record = n.digits();
+                let seal = |field: &str, value: &str| vault.seal(&record, field, value);
                 b.push_bind(n.digits())
                     .push_bind(year)
                     .push_bind(i32::from(s.province))
                     .push_bind(s.district as i32)
-                    .push_bind(s.national_id.expose().to_owned())
+                    .push_bind(seal("national_id", s.national_id.expose()))
                     .push_bind(s.foreign())
-                    .push_bind(s.full_name.clone())
-                    .push_bind(s.phone.e164().to_owned())
-                    .push_bind(s.email.clone())
+                    .push_bind(seal("full_name", &s.full_name))
+                    .push_bind(seal("phone", s.phone.e164()))
+                    .push_bind(s.email.as_deref().map(|e| seal("email", e)))
                     .push_bind(s.channel as i32)
                     .push_bind(s.kind as i32)
                     .push_bind(s.topic.clone())
@@ -352,7 +365,9 @@ async fn insert_applications(
                     .push_bind(now)
                     .push_bind(now)
                     .push_bind(s.idempotency_key.clone())
-                    .push_bind(jobs[*i].fingerprint.clone());
+                    .push_bind(jobs[*i].fingerprint.clone())
+                    .push_bind(vault.lookup_hash("national_id", s.national_id.expose()))
+                    .push_bind(vault.lookup_hash("phone", s.phone.e164()));
             });
             qb.push(" ON CONFLICT (idempotency_key) DO NOTHING RETURNING number");
             all.extend(qb.build_query_scalar::<String>().fetch_all(&mut **t).await?);
