@@ -124,15 +124,25 @@ impl Vault {
         String::from_utf8(clear).map_err(|_| fail("not text"))
     }
 
-    /// A keyed hash for exact look-up: equal inputs, equal hashes; useless
-    /// without the key (an unkeyed hash of an 11-digit number is brute-forced).
-    pub fn lookup_hash(&self, kind: &str, value: &str) -> String {
+    /// A keyed hash for exact look-up, 16 bytes: equal inputs, equal hashes;
+    /// useless without the key (an unkeyed hash of an 11-digit number is
+    /// brute-forced). 128 bits keep the index small and collisions negligible.
+    pub fn lookup_hash(&self, kind: &str, value: &str) -> Vec<u8> {
+        self.mac(kind, value)[..16].to_vec()
+    }
+
+    /// The full keyed digest, hex, for values compared but never indexed.
+    pub fn keyed_digest(&self, kind: &str, value: &str) -> String {
+        hex::encode(self.mac(kind, value))
+    }
+
+    fn mac(&self, kind: &str, value: &str) -> Vec<u8> {
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.hash_key)
             .expect("HMAC takes any key length");
         mac.update(kind.as_bytes());
         mac.update(b":");
         mac.update(value.as_bytes());
-        hex::encode(mac.finalize().into_bytes())
+        mac.finalize().into_bytes().to_vec()
     }
 
     /// The key id new values are sealed with.

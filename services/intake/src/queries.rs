@@ -175,7 +175,7 @@ pub struct ListFilter {
     /// The caller's scope, applied in the query (not after it).
     pub scope: Scope,
     /// Keyed hash of an applicant's identity number.
-    pub national_id_hash: Option<String>,
+    pub national_id_hash: Option<Vec<u8>>,
 }
 
 pub async fn list(db: &Db, f: &ListFilter) -> Result<Vec<pb::ApplicationSummary>, PlatformError> {

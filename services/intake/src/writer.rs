@@ -62,7 +62,7 @@ impl Writer {
     ) -> Result<Submitted, PlatformError> {
         let (reply, rx) = oneshot::channel();
         // Keyed, so the stored digest cannot be brute-forced back to an identity number.
-        let fingerprint = self.vault.lookup_hash("request", &job_sub.fingerprint());
+        let fingerprint = self.vault.keyed_digest("request", &job_sub.fingerprint());
         let job = Job {
             sub: job_sub,
             fingerprint,
