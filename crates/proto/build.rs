@@ -14,6 +14,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "notification",
         "escalation",
         "reporting",
+        "audit",
     ]
     .iter()
     .map(|f| root.join(format!("acikkapi/v1/{f}.proto")))

@@ -184,12 +184,57 @@ pub type Policy = fn(&str) -> Option<Access>;
 pub struct AuthLayer {
     keys: Keys,
     policy: Policy,
+    client_ip_header: Option<http::HeaderName>,
 }
 
 impl AuthLayer {
     pub fn new(keys: Keys, policy: Policy) -> Self {
-        Self { keys, policy }
+        Self {
+            keys,
+            policy,
+            client_ip_header: None,
+        }
     }
+
+    /// Takes the client's address from this header (set by the ingress)
+    /// instead of the TCP peer. See `server.client_ip_header`.
+    pub fn client_ip_header(mut self, name: &str) -> Self {
+        self.client_ip_header = http::HeaderName::from_bytes(name.as_bytes()).ok();
+        self
+    }
+}
+
+/// Where a call came from: the client's IP address, for rate limits and the
+/// audit trail. In every request's extensions, public calls included.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin(pub String);
+
+/// The client's address: the last entry of the configured header (what
+/// the ingress itself appended), else the TCP peer.
+fn origin_of<B>(req: &http::Request<B>, header: Option<&http::HeaderName>) -> Origin {
+    let forwarded = header
+        .and_then(|h| req.headers().get_all(h).iter().next_back())
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.rsplit(',').next())
+        .map(str::trim)
+        .filter(|v| v.parse::<std::net::IpAddr>().is_ok());
+    if let Some(ip) = forwarded {
+        return Origin(ip.to_owned());
+    }
+    let peer = req
+        .extensions()
+        .get::<tonic::transport::server::TcpConnectInfo>()
+        .and_then(|i| i.remote_addr())
+        .map(|a| a.ip().to_string());
+    Origin(peer.unwrap_or_else(|| "unknown".into()))
+}
+
+/// Where the call came from (set by the layer).
+pub fn origin<T>(req: &tonic::Request<T>) -> Origin {
+    req.extensions()
+        .get::<Origin>()
+        .cloned()
+        .unwrap_or_else(|| Origin("unknown".into()))
 }
 
 impl<S> tower::Layer<S> for AuthLayer {
@@ -199,6 +244,7 @@ impl<S> tower::Layer<S> for AuthLayer {
             inner,
             keys: self.keys.clone(),
             policy: self.policy,
+            client_ip_header: self.client_ip_header.clone(),
         }
     }
 }
@@ -208,6 +254,7 @@ pub struct Auth<S> {
     inner: S,
     keys: Keys,
     policy: Policy,
+    client_ip_header: Option<http::HeaderName>,
 }
 
 type BoxFut<T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send>>;
@@ -233,6 +280,8 @@ where
         let refuse =
             |s: tonic::Status| -> Self::Future { Box::pin(async move { Ok(s.into_http()) }) };
         let path = req.uri().path().to_owned();
+        let origin = origin_of(&req, self.client_ip_header.as_ref());
+        req.extensions_mut().insert(origin);
         let access = if is_infrastructure(&path) {
             Some(Access::Public)
         } else {

@@ -127,6 +127,54 @@ impl Cache {
         }
     }
 
+    /// Adds one to each counter, created with its expiry when absent, and
+    /// returns the new counts in order. One round trip, atomic across every
+    /// replica on Redis.
+    pub async fn incr_many(&self, keys: &[(String, Duration)]) -> Result<Vec<u64>, PlatformError> {
+        match self {
+            Self::Memory { prefix, map } => {
+                let mut map = map.lock().expect("cache lock");
+                let now = Instant::now();
+                if map.len() >= MEMORY_SWEEP_AT {
+                    map.retain(|_, (_, exp)| *exp > now);
+                }
+                let mut out = Vec::with_capacity(keys.len());
+                for (key, ttl) in keys {
+                    let entry = map
+                        .entry(Self::key(prefix, key))
+                        .or_insert_with(|| (Vec::new(), now + *ttl));
+                    if entry.1 <= now {
+                        *entry = (Vec::new(), now + *ttl);
+                    }
+                    let n = <[u8; 8]>::try_from(entry.0.as_slice())
+                        .map(u64::from_le_bytes)
+                        .unwrap_or(0)
+                        + 1;
+                    entry.0 = n.to_le_bytes().to_vec();
+                    out.push(n);
+                }
+                Ok(out)
+            }
+            Self::Redis { prefix, conn } => {
+                let mut c = conn.clone();
+                let mut pipe = redis::pipe();
+                pipe.atomic();
+                for (key, ttl) in keys {
+                    let k = Self::key(prefix, key);
+                    // NX keeps the first expiry: the window does not slide
+                    // while a client keeps calling.
+                    pipe.cmd("INCR").arg(&k);
+                    pipe.cmd("PEXPIRE")
+                        .arg(&k)
+                        .arg(ttl.as_millis().max(1) as u64)
+                        .arg("NX")
+                        .ignore();
+                }
+                pipe.query_async(&mut c).await.map_err(err)
+            }
+        }
+    }
+
     pub async fn ping(&self) -> Result<(), PlatformError> {
         match self {
             Self::Memory { .. } => Ok(()),

@@ -31,6 +31,8 @@ pub struct Settings {
     pub intake: IntakeSettings,
     pub auth: AuthSettings,
     pub privacy: PrivacySettings,
+    pub limits: LimitSettings,
+    pub retention: RetentionSettings,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -82,6 +84,12 @@ pub struct ServerSettings {
     pub request_timeout_ms: u64,
     /// On SIGTERM: readiness goes false, then this delay, then draining.
     pub shutdown_delay_ms: u64,
+    /// A header set by the ingress in front of the server that carries the
+    /// client's address (e.g. `x-forwarded-for`; its last entry is used,
+    /// the one the ingress appended). Empty: the TCP peer's address. Only
+    /// set it behind an ingress that overwrites or appends it, or clients
+    /// choose their own address for rate limits and the audit trail.
+    pub client_ip_header: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -151,6 +159,55 @@ pub struct IntakeSettings {
     pub tracking_key: Secret,
 }
 
+/// Rate limits against abuse, counted in the cache (Redis in production,
+/// so every replica counts together) in fixed windows. 0 turns one off.
+/// Over a limit the answer is RESOURCE_EXHAUSTED with the time to wait.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitSettings {
+    /// Tracking look-ups per client address per minute (public, anonymous).
+    pub track_per_client_per_minute: u32,
+    /// Tracking look-ups of one application number per minute, from anyone:
+    /// bounds guessing of a tracking code from many addresses.
+    pub track_per_number_per_minute: u32,
+    /// Submissions per caller (token subject) per minute.
+    pub submit_per_client_per_minute: u32,
+    /// Submissions per applicant identity number per day.
+    pub submit_per_national_id_per_day: u32,
+}
+
+impl Default for LimitSettings {
+    fn default() -> Self {
+        Self {
+            track_per_client_per_minute: 60,
+            track_per_number_per_minute: 20,
+            // A channel's service account carries a whole portal: generous.
+            submit_per_client_per_minute: 6_000,
+            submit_per_national_id_per_day: 20,
+        }
+    }
+}
+
+/// How long personal data is kept (KVKK art. 7: erased once no longer needed).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetentionSettings {
+    /// `acikkapi retention run` erases the personal data of applications
+    /// concluded more than this many days ago. Figures stay.
+    pub personal_data_days: u32,
+    /// Applications erased per transaction.
+    pub batch: u32,
+}
+
+impl Default for RetentionSettings {
+    fn default() -> Self {
+        Self {
+            personal_data_days: 730,
+            batch: 500,
+        }
+    }
+}
+
 /// A configuration value that must not be printed: it shows as `***`.
 #[derive(Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(transparent)]
@@ -188,6 +245,8 @@ impl Default for Settings {
             intake: IntakeSettings::default(),
             auth: AuthSettings::default(),
             privacy: PrivacySettings::default(),
+            limits: LimitSettings::default(),
+            retention: RetentionSettings::default(),
         }
     }
 }
@@ -200,6 +259,7 @@ impl Default for ServerSettings {
             max_concurrent_requests: 2048,
             request_timeout_ms: 10_000,
             shutdown_delay_ms: 0,
+            client_ip_header: String::new(),
         }
     }
 }
@@ -396,6 +456,18 @@ impl Settings {
         }
         if self.relay.batch <= 0 {
             problems.push("relay.batch: must be positive".into());
+        }
+        if self.retention.personal_data_days == 0 {
+            problems.push("retention.personal_data_days: must be at least 1 (a conclusion must be readable by its applicant first)".into());
+        }
+        if self.retention.batch == 0 || self.retention.batch > 5_000 {
+            problems.push("retention.batch: between 1 and 5000".into());
+        }
+        let header = &self.server.client_ip_header;
+        if !header.is_empty() && http::HeaderName::from_bytes(header.as_bytes()).is_err() {
+            problems.push(format!(
+                "server.client_ip_header: {header:?} is not a header name"
+            ));
         }
         if !matches!(self.telemetry.log_format.as_str(), "text" | "json") {
             problems.push("telemetry.log_format: text or json".into());

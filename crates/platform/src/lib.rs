@@ -2,12 +2,14 @@
 //! store/bus/cache backends, the outbox relay, idempotent consumers, metrics,
 //! and the gRPC server with health and reflection.
 
+pub mod audit;
 pub mod auth;
 pub mod bus;
 pub mod cache;
 pub mod config;
 pub mod consumer;
 pub mod error;
+pub mod limits;
 pub mod metrics;
 pub mod privacy;
 pub mod relay;

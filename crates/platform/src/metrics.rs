@@ -30,6 +30,12 @@ pub struct ConsumerLabels {
     pub result: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct LimitLabels {
+    pub limit: String,
+    pub result: String,
+}
+
 pub struct Metrics {
     registry: Mutex<Registry>,
     pub grpc_requests: Family<RpcLabels, Counter>,
@@ -39,6 +45,7 @@ pub struct Metrics {
     pub outbox_published: Counter,
     pub outbox_backlog: Gauge,
     pub events_consumed: Family<ConsumerLabels, Counter>,
+    pub rate_limits: Family<LimitLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -94,6 +101,12 @@ impl Metrics {
             "Events handled by consumers (applied, duplicate, retried, dead)",
             events_consumed.clone(),
         );
+        let rate_limits = Family::<LimitLabels, Counter>::default();
+        r.register(
+            "rate_limits",
+            "Calls refused by a rate limit (limited) or let through without one (unavailable)",
+            rate_limits.clone(),
+        );
         Self {
             registry: Mutex::new(r),
             grpc_requests,
@@ -103,7 +116,17 @@ impl Metrics {
             outbox_published,
             outbox_backlog,
             events_consumed,
+            rate_limits,
         }
+    }
+
+    pub fn rate_limit(&self, limit: &str, result: &str) {
+        self.rate_limits
+            .get_or_create(&LimitLabels {
+                limit: limit.to_owned(),
+                result: result.to_owned(),
+            })
+            .inc();
     }
 
     pub fn submission(&self, result: &str) {

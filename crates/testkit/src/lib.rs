@@ -22,6 +22,9 @@ use tonic::transport::Channel;
 pub type IntakeClient =
     pb::intake_service_client::IntakeServiceClient<InterceptedService<Channel, ClientCredentials>>;
 
+pub type AuditClient =
+    pb::audit_service_client::AuditServiceClient<InterceptedService<Channel, ClientCredentials>>;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     /// SQLite, in-process bus, in-memory cache.
@@ -161,6 +164,18 @@ impl TestNode {
             .await
     }
 
+    /// An audit-trail client calling with `token` (or none).
+    pub async fn audit_as(&self, token: Option<&str>) -> AuditClient {
+        let creds = ClientCredentials::new(token).expect("token");
+        pb::audit_service_client::AuditServiceClient::with_interceptor(self.channel().await, creds)
+    }
+
+    /// An audit-trail client of a platform operator.
+    pub async fn audit(&self) -> AuditClient {
+        self.audit_as(Some(&self.token(Role::PlatformOperator, 0, 0, "")))
+            .await
+    }
+
     pub async fn catalog(&self) -> pb::catalog_service_client::CatalogServiceClient<Channel> {
         pb::catalog_service_client::CatalogServiceClient::new(self.channel().await)
     }
@@ -259,23 +274,38 @@ impl Handler for RecordingConsumer {
 /// Starts a recording consumer of `ApplicationReceived` on `p`'s bus and
 /// waits until its queue is bound (so no event published after this returns is missed).
 pub async fn start_recording_consumer(p: &Platform, name: &'static str) {
+    start_recording_consumer_of(p, name, &["ApplicationReceived"]).await
+}
+
+/// A recording consumer of the given event kinds.
+pub async fn start_recording_consumer_of(
+    p: &Platform,
+    name: &'static str,
+    kinds: &'static [&'static str],
+) {
     p.db.migrate(&[TEST_MIGRATIONS])
         .await
         .expect("test migrations");
     // Declaring the queue first makes the binding exist before we return.
-    drop(
-        p.bus
-            .subscribe(name, &["ApplicationReceived"])
-            .await
-            .expect("subscribe"),
-    );
+    drop(p.bus.subscribe(name, kinds).await.expect("subscribe"));
     tokio::spawn(consumer::run(
         p.clone(),
         name,
-        &["ApplicationReceived"],
+        kinds,
         1,
         Arc::new(RecordingConsumer { name }),
     ));
+}
+
+/// The kinds of the events the recording consumer applied for `key`.
+pub async fn kinds_applied(p: &Platform, key: &str) -> Vec<String> {
+    db!(&p.db, pool => {
+        sqlx::query_scalar::<_, String>("SELECT kind FROM testkit_effects WHERE key = $1 ORDER BY event_id")
+            .bind(key)
+            .fetch_all(pool)
+            .await
+            .expect("read effects")
+    })
 }
 
 /// Rows the recording consumer wrote for `key` (an application number), or all when empty.

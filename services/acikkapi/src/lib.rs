@@ -68,6 +68,15 @@ impl Node {
             names.extend(acikkapi_intake::SERVICE_NAMES);
             workers.extend(parts.workers);
         }
+        // The audit trail belongs to the platform: every node answers it.
+        routes.add_service(
+            acikkapi_proto::v1::audit_service_server::AuditServiceServer::new(
+                acikkapi_platform::audit::AuditApi {
+                    db: platform.db.clone(),
+                },
+            ),
+        );
+        names.push(acikkapi_platform::audit::SERVICE_NAME);
         let relay_stop = CancellationToken::new();
         let relay_task = platform.settings.relay.enabled.then(|| {
             let mut p = platform.clone();
@@ -76,6 +85,7 @@ impl Node {
         });
         tracing::info!(%grpc_addr, ?http_addr, services = ?services, store = ?platform.db.kind(), "serving");
         let p = platform.clone();
+        let client_ip_header = platform.settings.server.client_ip_header.clone();
         let task = tokio::spawn(async move {
             let served = server::serve(
                 p,
@@ -83,7 +93,7 @@ impl Node {
                 names,
                 grpc,
                 http,
-                AuthLayer::new(keys, policy),
+                AuthLayer::new(keys, policy).client_ip_header(&client_ip_header),
             )
             .await;
             // The server dropped the services, closing the writers' queue:
@@ -137,5 +147,5 @@ fn select_services(settings: &Settings) -> Result<Vec<String>, PlatformError> {
 /// The access policy of every method this binary can serve. A service
 /// joins by adding its own table here.
 pub fn policy(path: &str) -> Option<Access> {
-    acikkapi_intake::policy(path)
+    acikkapi_intake::policy(path).or_else(|| acikkapi_platform::audit::policy(path))
 }

@@ -68,6 +68,9 @@ enum Command {
         #[arg(long, default_value_t = 8)]
         hours: u64,
     },
+    /// Personal-data retention (KVKK).
+    #[command(subcommand)]
+    Retention(RetentionCommand),
     /// Submit an application to a running server.
     Submit(Box<SubmitArgs>),
     /// Show an application's progress: number plus tracking code.
@@ -78,6 +81,18 @@ enum Command {
         number: String,
         /// The 8-character tracking code given with the number.
         code: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum RetentionCommand {
+    /// Erase the personal data of applications concluded more than
+    /// `retention.personal_data_days` ago; figures stay. Safe to repeat,
+    /// safe to stop: each batch is one transaction.
+    Run {
+        /// Count what is due, change nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 
@@ -205,6 +220,41 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 exp: 0,
             };
             println!("{}", keys.issue(claims, hours * 3600)?);
+            Ok(())
+        }
+        Command::Retention(RetentionCommand::Run { dry_run }) => {
+            let settings = Settings::load(cli.config.as_deref())?;
+            settings.validate()?;
+            let _telemetry = acikkapi_platform::telemetry::init(&settings.telemetry)?;
+            let platform = acikkapi_platform::Platform::connect(
+                settings,
+                &[acikkapi_intake::MIGRATIONS],
+                CancellationToken::new(),
+            )
+            .await?;
+            let report = acikkapi_intake::retention::run(
+                &platform,
+                acikkapi_platform::store::now_ms(),
+                dry_run,
+            )
+            .await?;
+            let cutoff = chrono::DateTime::from_timestamp_millis(report.cutoff_ms)
+                .map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string())
+                .unwrap_or_default();
+            if dry_run {
+                println!(
+                    "{} applications concluded before {cutoff} are due for erasure (dry run: nothing changed)",
+                    report.erased
+                );
+                return Ok(());
+            }
+            // The PersonalDataErased events wait in the outbox: the relay
+            // of the running services publishes them (on the embedded
+            // default this process has no subscribers to give them to).
+            println!(
+                "erased the personal data of {} applications concluded before {cutoff}",
+                report.erased
+            );
             Ok(())
         }
         Command::Submit(args) => submit(*args, cli.token.as_deref()).await,

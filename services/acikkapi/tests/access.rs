@@ -5,7 +5,9 @@
 
 use acikkapi_platform::auth::Role::{self, *};
 use acikkapi_proto::v1 as pb;
-use acikkapi_testkit::{Backend, IntakeClient, TestNode, backend_tests, settings, submission};
+use acikkapi_testkit::{
+    AuditClient, Backend, IntakeClient, TestNode, backend_tests, settings, submission,
+};
 use tonic::Code;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,6 +88,18 @@ const MATRIX: &[(&str, Option<Role>, Expect, Expect)] = &[
     ),
     ("ConcludeApplication", Some(ProvincialInstance), Ok, Hidden),
     ("ConcludeApplication", Some(ChannelService), Denied, Denied),
+    // The audit trail: operators and the Ministry centre, country-wide.
+    ("ListAuditEntries", None, Unauth, Unauth),
+    ("ListAuditEntries", Some(DeskOfficer), Denied, Denied),
+    ("ListAuditEntries", Some(UnitOfficer), Denied, Denied),
+    ("ListAuditEntries", Some(DeputyGovernor), Denied, Denied),
+    ("ListAuditEntries", Some(Governor), Denied, Denied),
+    ("ListAuditEntries", Some(Kaymakam), Denied, Denied),
+    ("ListAuditEntries", Some(MinistryOfficer), Ok, Ok),
+    ("ListAuditEntries", Some(MinistryAnalyst), Denied, Denied),
+    ("ListAuditEntries", Some(PlatformOperator), Ok, Ok),
+    ("ListAuditEntries", Some(ProvincialInstance), Denied, Denied),
+    ("ListAuditEntries", Some(ChannelService), Denied, Denied),
     // Public: the tracking code protects the citizen's view.
     ("TrackApplication", None, Ok, Ok),
     ("TrackApplication", Some(MinistryAnalyst), Ok, Ok),
@@ -110,7 +124,7 @@ const PUBLIC: &[&str] = &[
 fn every_served_method_is_in_the_matrix() {
     use prost::Message;
     let fds = prost_types::FileDescriptorSet::decode(acikkapi_proto::FILE_DESCRIPTOR_SET).unwrap();
-    let served = ["IntakeService", "CatalogService"];
+    let served = ["IntakeService", "CatalogService", "AuditService"];
     let mut checked = 0;
     for service in fds
         .file
@@ -143,7 +157,10 @@ fn every_served_method_is_in_the_matrix() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 10, "IntakeService and CatalogService methods");
+    assert_eq!(
+        checked, 11,
+        "IntakeService, CatalogService and AuditService methods"
+    );
 }
 
 /// A fresh application in Ankara/6010, routed to unit u-06 (routing itself is issue #4).
@@ -175,10 +192,12 @@ fn classify(r: Result<bool, tonic::Status>) -> Result<Expect, String> {
     }
 }
 
-/// Calls `method` as `c`; Ok(visible?) or the status.
+/// Calls `method` as `c` (or `audit`, with the same token); Ok(visible?) or the status.
+#[allow(clippy::too_many_arguments)]
 async fn call(
     method: &str,
     c: &mut IntakeClient,
+    audit: &mut AuditClient,
     cat: &mut pb::catalog_service_client::CatalogServiceClient<tonic::transport::Channel>,
     number: &str,
     code: &str,
@@ -228,6 +247,19 @@ async fn call(
             })
             .await
             .map(|_| true),
+        // Visible = the trail of the application under test can be read.
+        "ListAuditEntries" => audit
+            .list_audit_entries(pb::ListAuditEntriesRequest {
+                target: number.into(),
+                ..Default::default()
+            })
+            .await
+            .map(|r| {
+                r.into_inner()
+                    .entries
+                    .iter()
+                    .any(|e| e.target == number && e.action == "application.submit")
+            }),
         "ListProvinces" => cat
             .list_provinces(pb::ListProvincesRequest {})
             .await
@@ -268,7 +300,13 @@ async fn every_role_every_method_in_and_out_of_scope(backend: Backend) {
                 n.token(r, p, d, u)
             });
             let mut c = n.intake_as(token.as_deref()).await;
-            let got = classify(call(method, &mut c, &mut cat, &number, &code, i as u64).await);
+            let mut audit = n.audit_as(token.as_deref()).await;
+            let got = classify(
+                call(
+                    method, &mut c, &mut audit, &mut cat, &number, &code, i as u64,
+                )
+                .await,
+            );
             if got != Result::Ok(expected) {
                 let who = role.map(Role::as_str).unwrap_or("anonymous");
                 failures.push(format!(

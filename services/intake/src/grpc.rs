@@ -12,7 +12,9 @@ use acikkapi_domain::catalog::Catalog;
 use acikkapi_domain::national_id::NationalId;
 use acikkapi_domain::{FieldError, text};
 use acikkapi_platform::Platform;
-use acikkapi_platform::auth::caller;
+use acikkapi_platform::audit::{self, Actor, action};
+use acikkapi_platform::auth::{caller, origin};
+use acikkapi_platform::limits::{DAY, Limit, Limiter, MINUTE};
 use acikkapi_proto::v1 as pb;
 use pb::intake_service_server::IntakeService;
 use prost::Message;
@@ -24,6 +26,7 @@ pub struct Intake {
     pub(crate) writer: Writer,
     pub(crate) tracking: TrackingKey,
     pub(crate) catalog: &'static Catalog,
+    pub(crate) limiter: Limiter,
 }
 
 fn invalid(e: FieldError) -> Status {
@@ -67,9 +70,33 @@ impl IntakeService for Intake {
                 "{field}: outside the caller's scope"
             )));
         }
+        let limits = &self.platform.settings.limits;
+        let id_hash = hex::encode(
+            self.platform
+                .vault
+                .lookup_hash("national_id", sub.national_id.expose()),
+        );
+        self.limiter
+            .check(&[
+                Limit {
+                    name: "submit_per_client",
+                    key: who.sub.clone(),
+                    max: limits.submit_per_client_per_minute,
+                    window: MINUTE,
+                },
+                Limit {
+                    name: "submit_per_national_id",
+                    key: id_hash,
+                    max: limits.submit_per_national_id_per_day,
+                    window: DAY,
+                },
+            ])
+            .await
+            .inspect_err(|_| metrics.submission("rate_limited"))?;
+        let actor = Actor::of(&who, Some(&origin(&req)));
         let (province, topic) = (u32::from(sub.province), sub.topic.clone());
         let trace = acikkapi_platform::telemetry::current_context_headers();
-        let done = self.writer.submit(sub, trace).await.map_err(|e| {
+        let done = self.writer.submit(sub, trace, actor).await.map_err(|e| {
             metrics.submission(match e.code() {
                 acikkapi_platform::ErrorCode::ResourceExhausted => "overloaded",
                 acikkapi_platform::ErrorCode::InvalidArgument => "invalid",
@@ -94,11 +121,14 @@ impl IntakeService for Intake {
         &self,
         req: Request<pb::GetApplicationRequest>,
     ) -> Result<Response<pb::Application>, Status> {
+        let actor = actor_of(&req)?;
         let scope = Scope::of(&*caller(&req)?);
         let number = ApplicationNumber::parse(&req.get_ref().application_number)
             .map_err(invalid)?
             .digits();
-        Ok(Response::new(self.staff_view(&number, &scope).await?))
+        Ok(Response::new(
+            self.staff_view(&number, &scope, &actor).await?,
+        ))
     }
 
     async fn list_applications(
@@ -106,6 +136,7 @@ impl IntakeService for Intake {
         req: Request<pb::ListApplicationsRequest>,
     ) -> Result<Response<pb::ListApplicationsResponse>, Status> {
         let scope = Scope::of(&*caller(&req)?);
+        let actor = actor_of(&req)?;
         let r = req.into_inner();
         let page = r.page.unwrap_or_default();
         // As in Google's API guidance: a page size over the maximum is lowered to it.
@@ -145,6 +176,12 @@ impl IntakeService for Intake {
             national_id_hash,
         };
         let mut rows = queries::list(&self.platform.db, &filter).await?;
+        if filter.national_id_hash.is_some() {
+            // Looking a person up is processing their data: it is recorded.
+            let found = rows.len().min(size as usize);
+            let entry = actor.entry(action::SEARCH, "", format!("by national_id, {found} found"));
+            audit::append(&self.platform.db, &[entry]).await?;
+        }
         let next_page_token = if rows.len() as i64 > size {
             rows.truncate(size as usize);
             rows.last()
@@ -173,6 +210,24 @@ impl IntakeService for Intake {
         let number = ApplicationNumber::parse(&r.application_number)
             .map_err(invalid)?
             .digits();
+        // Counted before the code is checked: guesses are what is limited.
+        let limits = &self.platform.settings.limits;
+        self.limiter
+            .check(&[
+                Limit {
+                    name: "track_per_client",
+                    key: origin(&req).0,
+                    max: limits.track_per_client_per_minute,
+                    window: MINUTE,
+                },
+                Limit {
+                    name: "track_per_number",
+                    key: number.clone(),
+                    max: limits.track_per_number_per_minute,
+                    window: MINUTE,
+                },
+            ])
+            .await?;
         // The code is checked before any read: a wrong guess costs no I/O
         // and reveals nothing, not even whether the number exists.
         if !self.tracking.verify(&number, &r.tracking_code) {
@@ -219,7 +274,8 @@ impl IntakeService for Intake {
         let author = text::check("author", &r.author, text::FULL_NAME).map_err(invalid)?;
         let body = text::check("text", &r.text, text::NOTE).map_err(invalid)?;
         self.visible(&number, &Scope::of(&*caller(&req)?)).await?;
-        let at = queries::add_note(&self.platform.db, &number, &author, &body)
+        let entry = actor_of(&req)?.entry(action::NOTE, &number, "");
+        let at = queries::add_note(&self.platform.db, &number, &author, &body, &entry)
             .await?
             .ok_or_else(|| Status::not_found("no application with that number"))?;
         Ok(Response::new(pb::AddNoteResponse {
@@ -265,9 +321,11 @@ impl IntakeService for Intake {
             description.push_str(&format!("\n{}. {alt}", i + 1));
         }
         let scope = Scope::of(&*caller(&req)?);
+        let actor = actor_of(&req)?;
         self.visible(&number, &scope).await?;
         let db = &self.platform.db;
-        match queries::conclude(db, &number, outcome, &description).await? {
+        let entry = actor.entry(action::CONCLUDE, &number, outcome.as_str_name());
+        match queries::conclude(db, &number, outcome, &description, &entry).await? {
             Conclude::Done => {}
             Conclude::NotFound => return Err(Status::not_found("no application with that number")),
             Conclude::AlreadyConcluded => {
@@ -277,7 +335,9 @@ impl IntakeService for Intake {
             }
         }
         let _ = self.platform.cache.delete(&format!("track:{number}")).await;
-        Ok(Response::new(self.staff_view(&number, &scope).await?))
+        Ok(Response::new(
+            self.staff_view(&number, &scope, &actor).await?,
+        ))
     }
 }
 
@@ -293,10 +353,17 @@ impl Intake {
         Ok(row)
     }
 
-    /// The whole application with its timeline and notes, for staff.
-    async fn staff_view(&self, number: &str, scope: &Scope) -> Result<pb::Application, Status> {
+    /// The whole application with its timeline and notes, for staff. The
+    /// read of personal data is in the audit trail before the answer leaves.
+    async fn staff_view(
+        &self,
+        number: &str,
+        scope: &Scope,
+        actor: &Actor,
+    ) -> Result<pb::Application, Status> {
         let db = &self.platform.db;
         let row = self.visible(number, scope).await?;
+        audit::append(db, &[actor.entry(action::READ, number, "")]).await?;
         let timeline = queries::timeline(db, &row).await?;
         let notes = queries::notes(db, number).await?;
         Ok(queries::to_application(
@@ -306,6 +373,10 @@ impl Intake {
             notes,
         )?)
     }
+}
+
+fn actor_of<T>(req: &Request<T>) -> Result<Actor, Status> {
+    Ok(Actor::of(&*caller(req)?, Some(&origin(req))))
 }
 
 fn parse_token(t: &str) -> Result<(i64, String), Status> {

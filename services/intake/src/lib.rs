@@ -6,6 +6,7 @@ mod catalog;
 mod grpc;
 pub mod model;
 mod queries;
+pub mod retention;
 pub mod tracking;
 mod writer;
 
@@ -32,6 +33,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0002_sealed_personal_data.sql"),
         postgres: include_str!("../migrations/postgres/0002_sealed_personal_data.sql"),
     },
+    Migration {
+        component: "intake",
+        version: 3,
+        sqlite: include_str!("../migrations/sqlite/0003_retention.sql"),
+        postgres: include_str!("../migrations/postgres/0003_retention.sql"),
+    },
 ];
 
 /// Largest request intake decodes: text limits with 4-byte characters, plus room.
@@ -55,6 +62,7 @@ pub fn build(p: &Platform) -> Result<IntakeParts, PlatformError> {
         writer,
         tracking,
         catalog,
+        limiter: acikkapi_platform::limits::Limiter::new(p.cache.clone(), p.metrics.clone()),
     };
     Ok(IntakeParts {
         intake: IntakeServiceServer::new(intake).max_decoding_message_size(MAX_REQUEST_BYTES),

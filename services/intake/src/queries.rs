@@ -3,6 +3,7 @@
 use crate::access::Scope;
 use crate::model::vulnerability_proto;
 use crate::timestamp;
+use acikkapi_platform::audit::Entry;
 use acikkapi_platform::privacy::Vault;
 use acikkapi_platform::store::{Db, OutboxEvent, now_ms};
 use acikkapi_platform::{PlatformError, db, tx};
@@ -11,7 +12,7 @@ use prost::Message;
 use sqlx::Row;
 
 const COLUMNS: &str = "number, province, district, national_id, full_name, phone, email, channel, kind, topic, type_code, \
-                       subject, body, vulnerability, priority, status, outcome, unit_id, received_ms";
+                       subject, body, vulnerability, priority, status, outcome, unit_id, received_ms, erased_ms";
 
 /// The stored row, decoded once for every view.
 pub struct StoredApplication {
@@ -34,6 +35,8 @@ pub struct StoredApplication {
     pub outcome: i32,
     pub unit_id: Option<String>,
     pub received_ms: i64,
+    /// When the retention run erased the personal data, if it did.
+    pub erased_ms: Option<i64>,
 }
 
 macro_rules! decode_row {
@@ -58,6 +61,7 @@ macro_rules! decode_row {
             outcome: $r.try_get("outcome")?,
             unit_id: $r.try_get("unit_id")?,
             received_ms: $r.try_get("received_ms")?,
+            erased_ms: $r.try_get("erased_ms")?,
         }
     };
 }
@@ -129,16 +133,21 @@ pub fn to_application(
     timeline: Vec<pb::TimelineEntry>,
     notes: Vec<pb::Note>,
 ) -> Result<pb::Application, PlatformError> {
-    let applicant = pb::Applicant {
-        national_id: reveal(vault, &r.number, "national_id", &r.national_id)?,
-        full_name: reveal(vault, &r.number, "full_name", &r.full_name)?,
-        mobile_phone: reveal(vault, &r.number, "phone", &r.phone)?,
-        email: r
-            .email
-            .as_deref()
-            .map(|e| reveal(vault, &r.number, "email", e))
-            .transpose()?
-            .unwrap_or_default(),
+    let erased = r.erased_ms.is_some();
+    let applicant = if erased {
+        pb::Applicant::default()
+    } else {
+        pb::Applicant {
+            national_id: reveal(vault, &r.number, "national_id", &r.national_id)?,
+            full_name: reveal(vault, &r.number, "full_name", &r.full_name)?,
+            mobile_phone: reveal(vault, &r.number, "phone", &r.phone)?,
+            email: r
+                .email
+                .as_deref()
+                .map(|e| reveal(vault, &r.number, "email", e))
+                .transpose()?
+                .unwrap_or_default(),
+        }
     };
     Ok(pb::Application {
         application_number: r.number,
@@ -159,6 +168,7 @@ pub fn to_application(
         timeline,
         notes,
         unit_id: r.unit_id.unwrap_or_default(),
+        personal_data_erased: erased,
     })
 }
 
@@ -252,6 +262,7 @@ pub async fn add_note(
     number: &str,
     author: &str,
     text: &str,
+    audit: &Entry,
 ) -> Result<Option<i64>, PlatformError> {
     let now = now_ms();
     let mut t = db.begin().await?;
@@ -273,6 +284,7 @@ pub async fn add_note(
     };
     t.insert_outbox(&[event("ApplicationNoteAdded", number, ev.encode_to_vec())])
         .await?;
+    t.insert_audit(std::slice::from_ref(audit)).await?;
     t.commit().await?;
     Ok(Some(now))
 }
@@ -288,12 +300,13 @@ pub async fn conclude(
     number: &str,
     outcome: pb::Outcome,
     explanation: &str,
+    audit: &Entry,
 ) -> Result<Conclude, PlatformError> {
     let now = now_ms();
     let mut t = db.begin().await?;
     // The status guard in the WHERE makes two concurrent conclusions conclude once.
     let changed = tx!(&mut t, c => {
-        let n = sqlx::query("UPDATE applications SET status = $1, outcome = $2, updated_ms = $3 WHERE number = $4 AND status <> $1")
+        let n = sqlx::query("UPDATE applications SET status = $1, outcome = $2, updated_ms = $3, concluded_ms = $3 WHERE number = $4 AND status <> $1")
             .bind(pb::Status::Concluded as i32).bind(outcome as i32).bind(now).bind(number)
             .execute(&mut **c).await?.rows_affected();
         if n == 1 {
@@ -316,11 +329,12 @@ pub async fn conclude(
     };
     t.insert_outbox(&[event("ApplicationConcluded", number, ev.encode_to_vec())])
         .await?;
+    t.insert_audit(std::slice::from_ref(audit)).await?;
     t.commit().await?;
     Ok(Conclude::Done)
 }
 
-fn event(kind: &str, number: &str, payload: Vec<u8>) -> OutboxEvent {
+pub(crate) fn event(kind: &str, number: &str, payload: Vec<u8>) -> OutboxEvent {
     OutboxEvent {
         event_id: uuid::Uuid::now_v7().to_string(),
         kind: kind.to_owned(),

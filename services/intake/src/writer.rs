@@ -7,6 +7,7 @@
 
 use crate::model::ValidSubmission;
 use acikkapi_domain::application_number::{ApplicationNumber, MAX_SEQUENCE};
+use acikkapi_platform::audit::{Actor, Entry, action};
 use acikkapi_platform::privacy::Vault;
 use acikkapi_platform::store::{OutboxEvent, Tx, now_ms};
 use acikkapi_platform::{Platform, PlatformError};
@@ -29,6 +30,8 @@ pub struct Job {
     pub fingerprint: String,
     /// Trace context of the request, for the event's headers.
     pub trace: BTreeMap<String, String>,
+    /// Who records it, from where: written to the audit trail with it.
+    pub audit: Actor,
     pub reply: oneshot::Sender<Result<Submitted, PlatformError>>,
 }
 
@@ -59,6 +62,7 @@ impl Writer {
         &self,
         job_sub: ValidSubmission,
         trace: BTreeMap<String, String>,
+        audit: Actor,
     ) -> Result<Submitted, PlatformError> {
         let (reply, rx) = oneshot::channel();
         // Keyed, so the stored digest cannot be brute-forced back to an identity number.
@@ -67,6 +71,7 @@ impl Writer {
             sub: job_sub,
             fingerprint,
             trace,
+            audit,
             reply,
         };
         self.tx.try_send(job).map_err(|e| match e {
@@ -214,10 +219,19 @@ async fn write(
         .collect();
     let raced = find_by_keys(&mut tx, &lost).await?;
     let mut events = Vec::with_capacity(numbered.len());
+    let mut audit = Vec::with_capacity(numbered.len());
     for (i, n) in &numbered {
         let j = &jobs[*i];
         if inserted.contains(&n.digits()) {
             events.push(received_event(j, n, now));
+            audit.push(Entry {
+                at_ms: now,
+                actor: j.audit.clone(),
+                action: action::SUBMIT,
+                target: n.digits(),
+                detail: format!("channel {}", j.sub.channel.as_str_name()),
+                trace_id: trace_id_of(&j.trace),
+            });
             results[*i] = Some(Ok(Submitted {
                 number: *n,
                 received_ms: now,
@@ -233,8 +247,9 @@ async fn write(
         }
     }
 
-    // 4. Their events, in the same transaction.
+    // 4. Their events and audit entries, in the same transaction.
     tx.insert_outbox(&events).await?;
+    tx.insert_audit(&audit).await?;
     tx.commit().await?;
     Ok(results
         .into_iter()
@@ -399,6 +414,15 @@ fn received_event(j: &Job, n: &ApplicationNumber, now: i64) -> OutboxEvent {
         payload: ev.encode_to_vec(),
         headers: j.trace.clone(),
     }
+}
+
+/// The trace id in a W3C `traceparent` (`00-<trace id>-<span id>-<flags>`).
+fn trace_id_of(headers: &BTreeMap<String, String>) -> String {
+    headers
+        .get("traceparent")
+        .and_then(|t| t.split('-').nth(1))
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// The year in Türkiye (UTC+3 all year since 2016) at `ms`.

@@ -58,12 +58,20 @@ pub struct Migration {
     pub postgres: &'static str,
 }
 
-pub const PLATFORM_MIGRATIONS: &[Migration] = &[Migration {
-    component: "platform",
-    version: 1,
-    sqlite: include_str!("../../migrations/sqlite/0001_platform.sql"),
-    postgres: include_str!("../../migrations/postgres/0001_platform.sql"),
-}];
+pub const PLATFORM_MIGRATIONS: &[Migration] = &[
+    Migration {
+        component: "platform",
+        version: 1,
+        sqlite: include_str!("../../migrations/sqlite/0001_platform.sql"),
+        postgres: include_str!("../../migrations/postgres/0001_platform.sql"),
+    },
+    Migration {
+        component: "platform",
+        version: 2,
+        sqlite: include_str!("../../migrations/sqlite/0002_audit.sql"),
+        postgres: include_str!("../../migrations/postgres/0002_audit.sql"),
+    },
+];
 
 impl Db {
     pub async fn connect(settings: &Settings) -> Result<Self, PlatformError> {
