@@ -203,6 +203,9 @@ pub struct AuditApi {
 
 pub const SERVICE_NAME: &str = "acikkapi.v1.AuditService";
 
+/// Largest request the service decodes: a few short filters.
+pub const MAX_REQUEST_BYTES: usize = 4 * 1024;
+
 /// Who may read the trail: platform operators (it holds no personal data),
 /// and the Ministry centre, which answers KVKK requests.
 pub fn policy(path: &str) -> Option<crate::auth::Access> {

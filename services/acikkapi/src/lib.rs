@@ -74,7 +74,8 @@ impl Node {
                 acikkapi_platform::audit::AuditApi {
                     db: platform.db.clone(),
                 },
-            ),
+            )
+            .max_decoding_message_size(acikkapi_platform::audit::MAX_REQUEST_BYTES),
         );
         names.push(acikkapi_platform::audit::SERVICE_NAME);
         let relay_stop = CancellationToken::new();

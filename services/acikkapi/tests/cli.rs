@@ -1,6 +1,6 @@
 //! The newcomer's path, with the real binary on the embedded default:
 //! `acikkapi serve`, then `submit`, then `track` with the right and a wrong
-//! code, then SIGTERM.
+//! code, then SIGTERM, then a retention run on the same data folder.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Output, Stdio};
@@ -212,4 +212,30 @@ fn serve_submit_track_and_stop() {
     );
     let status = server.0.wait().unwrap();
     assert!(status.success(), "exit after SIGTERM: {status:?}");
+
+    // The retention run on the same data folder: the one application is
+    // still open, so nothing is due (tests/privacy.rs erases for real).
+    for (args, said) in [
+        (
+            &["retention", "run", "--dry-run"][..],
+            "0 applications concluded before ",
+        ),
+        (
+            &["retention", "run"][..],
+            "erased the personal data of 0 applications",
+        ),
+    ] {
+        let out = Command::new(BIN)
+            .args(args)
+            .env("ACIKKAPI__DATA_DIR", dir.path())
+            .env("ACIKKAPI__TELEMETRY__LOG_FILTER", "warn")
+            .output()
+            .unwrap();
+        let shown = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && shown.contains(said),
+            "{args:?}: {shown}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }

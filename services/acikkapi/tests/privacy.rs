@@ -220,8 +220,208 @@ async fn staff_find_an_applicants_applications_by_identity_number(backend: Backe
     n.stop_and_clean().await;
 }
 
+/// What the figures are made of, one line per application.
+async fn figures(n: &TestNode) -> Vec<String> {
+    let sql = "SELECT number || '|' || CAST(province AS TEXT) || '|' || CAST(district AS TEXT) || '|' \
+        || CAST(channel AS TEXT) || '|' || CAST(kind AS TEXT) || '|' || topic || '|' || type_code || '|' \
+        || CAST(vulnerability AS TEXT) || '|' || CAST(priority AS TEXT) || '|' || CAST(status AS TEXT) || '|' \
+        || CAST(outcome AS TEXT) || '|' || COALESCE(unit_id, '-') || '|' || CAST(received_ms AS TEXT) || '|' \
+        || COALESCE(CAST(concluded_ms AS TEXT), '-') FROM applications ORDER BY number";
+    acikkapi_platform::db!(&n.platform().db, pool => {
+        sqlx::query_scalar::<_, String>(sql).fetch_all(pool).await.unwrap()
+    })
+}
+
+/// (number, national_id, full_name, phone) as stored (sealed or erased).
+async fn stored_personal(n: &TestNode, number: &str) -> (String, String, String, bool) {
+    acikkapi_platform::db!(&n.platform().db, pool => {
+        sqlx::query_as::<_, (String, String, String, bool)>(
+            "SELECT national_id, full_name, phone, national_id_hash IS NULL FROM applications WHERE number = $1",
+        )
+        .bind(number).fetch_one(pool).await.unwrap()
+    })
+}
+
+async fn retention_erases_personal_data_and_keeps_the_figures(backend: Backend) {
+    use acikkapi_intake::retention::{self, ERASED_TEXT};
+    const DAY_MS: i64 = 86_400_000;
+    let (mut s, _dir) = settings(backend);
+    s.retention.personal_data_days = 30;
+    s.retention.batch = 1; // several batches, several transactions
+    let n = TestNode::start(s).await;
+    let p = n.platform().clone();
+    acikkapi_testkit::start_recording_consumer_of(&p, "erasures", &["PersonalDataErased"]).await;
+    let mut c = n.intake().await;
+    let id = acikkapi_testkit::national_id(4242);
+
+    // Four applications of one applicant: two concluded 31 days ago (due),
+    // one concluded today, one still open.
+    let mut numbers = Vec::new();
+    let mut codes = Vec::new();
+    for i in 0..4 {
+        let mut req = submission(300 + i);
+        applicant(&mut req, &id);
+        let res = c.submit_application(req).await.unwrap().into_inner();
+        c.add_note(pb::AddNoteRequest {
+            application_number: res.application_number.clone(),
+            author: "Masa".into(),
+            text: "Başvuru sahibi Gülşen Hanım arandı.".into(),
+        })
+        .await
+        .unwrap();
+        if i < 3 {
+            c.conclude_application(pb::ConcludeApplicationRequest {
+                application_number: res.application_number.clone(),
+                outcome: pb::Outcome::Positive as i32,
+                explanation: "Kaldırım onarıldı.".into(),
+                alternatives: vec![],
+            })
+            .await
+            .unwrap();
+        }
+        numbers.push(res.application_number);
+        codes.push(res.tracking_code);
+    }
+    let (due, kept) = numbers.split_at(2);
+    for number in due {
+        acikkapi_platform::db!(&p.db, pool => {
+            sqlx::query("UPDATE applications SET concluded_ms = concluded_ms - $1 WHERE number = $2")
+                .bind(31 * DAY_MS).bind(number).execute(pool).await.unwrap();
+        });
+    }
+    let before = figures(&n).await;
+    assert_eq!(before.len(), 4);
+
+    // A dry run counts and changes nothing.
+    let now = acikkapi_platform::store::now_ms();
+    let dry = retention::run(&p, now, true).await.unwrap();
+    assert_eq!(dry.erased, 2);
+    assert_eq!(dry.cutoff_ms, now - 30 * DAY_MS);
+    for number in &numbers {
+        let (nid, name, phone, unhashed) = stored_personal(&n, number).await;
+        assert!(!nid.is_empty() && !name.is_empty() && !phone.is_empty() && !unhashed);
+    }
+
+    // The run erases the two due, exactly once however often it runs.
+    assert_eq!(retention::run(&p, now, false).await.unwrap().erased, 2);
+    assert_eq!(retention::run(&p, now, false).await.unwrap().erased, 0);
+    assert_eq!(figures(&n).await, before, "the figures stay");
+
+    for number in due {
+        assert_eq!(
+            stored_personal(&n, number).await,
+            (String::new(), String::new(), String::new(), true),
+            "{number} erased in the database"
+        );
+        let app = c
+            .get_application(pb::GetApplicationRequest {
+                application_number: number.clone(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(app.personal_data_erased);
+        let who = app.applicant.unwrap_or_default();
+        assert_eq!(
+            (who.national_id, who.full_name, who.mobile_phone, who.email),
+            Default::default()
+        );
+        assert_eq!((app.subject.as_str(), app.text.as_str()), ("", ""));
+        assert_eq!(app.status, pb::Status::Concluded as i32);
+        assert_eq!(app.outcome, pb::Outcome::Positive as i32);
+        assert!(!app.notes.is_empty() && app.notes.iter().all(|x| x.text == ERASED_TEXT));
+        // The receipt line is a fixed text; every recorded stage's text is erased.
+        assert_eq!(app.timeline[0].description, "Başvurunuz alındı");
+        assert!(app.timeline.len() > 1);
+        assert!(
+            app.timeline[1..]
+                .iter()
+                .all(|t| t.description == ERASED_TEXT)
+        );
+    }
+    for number in kept {
+        let app = c
+            .get_application(pb::GetApplicationRequest {
+                application_number: number.clone(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(!app.personal_data_erased);
+        assert_eq!(app.applicant.unwrap().national_id, id);
+        assert!(app.notes.iter().all(|x| x.text != ERASED_TEXT));
+    }
+
+    // The citizen can still follow an erased application by its number and code.
+    let tracked = c
+        .track_application(pb::TrackApplicationRequest {
+            application_number: due[0].clone(),
+            tracking_code: codes[0].clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(tracked.outcome, pb::Outcome::Positive as i32);
+
+    // The identity number no longer finds what was erased.
+    let mut found: Vec<String> = c
+        .list_applications(pb::ListApplicationsRequest {
+            national_id: id.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .applications
+        .into_iter()
+        .map(|a| a.application_number)
+        .collect();
+    found.sort();
+    assert_eq!(found, kept.to_vec());
+
+    // Each erasure is in the audit trail and on the bus.
+    let erasures = n
+        .audit()
+        .await
+        .list_audit_entries(pb::ListAuditEntriesRequest {
+            action: "application.erase".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .entries;
+    let mut targets: Vec<_> = erasures.iter().map(|e| e.target.clone()).collect();
+    targets.sort();
+    assert_eq!(targets, due.to_vec());
+    assert!(
+        erasures
+            .iter()
+            .all(|e| e.actor == "retention" && e.role == "system")
+    );
+    for number in due {
+        assert!(
+            acikkapi_testkit::eventually(20, || {
+                let p = p.clone();
+                async move {
+                    acikkapi_testkit::kinds_applied(&p, number).await == ["PersonalDataErased"]
+                }
+            })
+            .await,
+            "PersonalDataErased for {number} delivered once"
+        );
+    }
+    assert!(
+        acikkapi_testkit::kinds_applied(&p, &kept[0])
+            .await
+            .is_empty()
+    );
+    n.stop_and_clean().await;
+}
+
 backend_tests!(
     no_clear_personal_data_in_the_database,
     a_rotated_key_still_reads_old_rows,
     staff_find_an_applicants_applications_by_identity_number,
+    retention_erases_personal_data_and_keeps_the_figures,
 );
