@@ -3,7 +3,7 @@
 SHELL := bash
 CARGO ?= cargo
 
-.PHONY: help run build release test test-unit services lint fmt clippy load-embedded load-production clean
+.PHONY: help run build release test test-unit fuzz services lint fmt clippy load-embedded load-production clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -29,6 +29,9 @@ test: services ## All tests, on SQLite + in-process bus AND on PostgreSQL + Rabb
 
 test-unit: ## Only the tests that need no services (domain rules, config)
 	$(CARGO) test -p acikkapi-domain -p acikkapi-platform -p acikkapi-intake --lib
+
+fuzz: ## Every fuzz target for FUZZ_SECONDS (default 30) each: ids, phones, numbers, codes, requests, tokens, config
+	./scripts/fuzz.sh
 
 lint: fmt clippy ## cargo fmt --check and clippy -D warnings
 

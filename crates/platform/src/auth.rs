@@ -362,3 +362,34 @@ impl tonic::service::Interceptor for ClientCredentials {
         Ok(req)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(forwarded: &[&str]) -> http::Request<()> {
+        let mut b = http::Request::builder();
+        for v in forwarded {
+            b = b.header("x-forwarded-for", *v);
+        }
+        b.body(()).unwrap()
+    }
+
+    #[test]
+    fn the_client_address_is_what_the_ingress_appended() {
+        let h = http::HeaderName::from_static("x-forwarded-for");
+        let origin = |r: &http::Request<()>, h| origin_of(r, h).0;
+        // The last entry of the last header: a client can prepend, not replace.
+        assert_eq!(
+            origin(&request(&["1.1.1.1, 10.0.0.7"]), Some(&h)),
+            "10.0.0.7"
+        );
+        assert_eq!(
+            origin(&request(&["1.1.1.1", "2001:db8::1"]), Some(&h)),
+            "2001:db8::1"
+        );
+        // Not an address, or no header configured: the TCP peer (none here).
+        assert_eq!(origin(&request(&["evil"]), Some(&h)), "unknown");
+        assert_eq!(origin(&request(&["10.0.0.7"]), None), "unknown");
+    }
+}

@@ -329,9 +329,7 @@ pub enum StoreKind {
 impl Settings {
     /// Defaults, then `file` if given, then the environment.
     pub fn load(file: Option<&Path>) -> Result<Self, PlatformError> {
-        let defaults = ::config::Config::try_from(&Settings::default())
-            .map_err(|e| PlatformError::Config(e.to_string()))?;
-        let mut b = ::config::Config::builder().add_source(defaults);
+        let mut b = Self::defaults()?;
         if let Some(f) = file {
             b = b.add_source(::config::File::from(f).required(true));
         }
@@ -343,6 +341,28 @@ impl Settings {
                 .with_list_parse_key("services")
                 .try_parsing(true),
         );
+        Self::finish(b)
+    }
+
+    /// Defaults, then a configuration file's text (TOML), without the
+    /// environment: what `load` does with a file, for tests and the fuzzer.
+    pub fn from_toml(text: &str) -> Result<Self, PlatformError> {
+        Self::finish(
+            Self::defaults()?
+                .add_source(::config::File::from_str(text, ::config::FileFormat::Toml)),
+        )
+    }
+
+    fn defaults() -> Result<::config::ConfigBuilder<::config::builder::DefaultState>, PlatformError>
+    {
+        let defaults = ::config::Config::try_from(&Settings::default())
+            .map_err(|e| PlatformError::Config(e.to_string()))?;
+        Ok(::config::Config::builder().add_source(defaults))
+    }
+
+    fn finish(
+        b: ::config::ConfigBuilder<::config::builder::DefaultState>,
+    ) -> Result<Self, PlatformError> {
         let s: Settings = b
             .build()
             .and_then(|c| c.try_deserialize())
@@ -605,6 +625,21 @@ mod tests {
         let err = Settings::load(Some(&file)).unwrap_err().to_string();
         assert!(err.contains("grpc_adr"), "an unknown key is named: {err}");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_file_text_parses_like_a_file() {
+        let s = Settings::from_toml(
+            "[store]\nbatch_max = 32\n[limits]\ntrack_per_number_per_minute = 0\n",
+        )
+        .unwrap();
+        assert_eq!(s.store.batch_max, 32);
+        assert_eq!(s.limits.track_per_number_per_minute, 0);
+        let err = Settings::from_toml("[retention]\npersonal_data_days = 0\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("retention.personal_data_days"), "{err}");
+        assert!(Settings::from_toml("[store\n").is_err());
     }
 
     #[test]
