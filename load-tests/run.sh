@@ -17,6 +17,11 @@ export ACIKKAPI__DATA_DIR="$work"
 export ACIKKAPI__SERVER__GRPC_ADDR=127.0.0.1:50151
 export ACIKKAPI__SERVER__HTTP_ADDR=127.0.0.1:9565
 export ACIKKAPI__TELEMETRY__LOG_FILTER=warn
+# One channel-service token sends every submission here, as the web portal
+# would at a national burst: its per-client limit is raised out of the way,
+# but still counted on every call (in Redis on production), so the figures
+# include what the limiter costs. Identity numbers are all distinct.
+export ACIKKAPI__LIMITS__SUBMIT_PER_CLIENT_PER_MINUTE="${ACIKKAPI__LIMITS__SUBMIT_PER_CLIENT_PER_MINUTE:-100000000}"
 case "$mode" in
   embedded) ;;
   production)
