@@ -363,6 +363,45 @@ impl tonic::service::Interceptor for ClientCredentials {
     }
 }
 
+/// The applications (and units, rules) a caller's binding covers. Every
+/// service checks it against its data, in the SQL for lists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    Country,
+    Province(u32),
+    District(u32),
+    Unit(String),
+    /// A token missing the binding its role needs: covers nothing.
+    Nothing,
+}
+
+impl Scope {
+    pub fn of(c: &Claims) -> Scope {
+        use Role::*;
+        match c.role {
+            MinistryOfficer | ChannelService | PlatformOperator | MinistryAnalyst => Scope::Country,
+            DeskOfficer if c.district != 0 => Scope::District(c.district),
+            DeskOfficer | DeputyGovernor | Governor | ProvincialInstance if c.province != 0 => {
+                Scope::Province(c.province)
+            }
+            Kaymakam if c.district != 0 => Scope::District(c.district),
+            UnitOfficer if !c.unit.is_empty() => Scope::Unit(c.unit.clone()),
+            _ => Scope::Nothing,
+        }
+    }
+
+    /// Whether an application in `province`/`district`, routed to `unit`, is covered.
+    pub fn covers(&self, province: u32, district: u32, unit: Option<&str>) -> bool {
+        match self {
+            Scope::Country => true,
+            Scope::Province(p) => *p == province,
+            Scope::District(d) => *d == district,
+            Scope::Unit(u) => unit == Some(u.as_str()),
+            Scope::Nothing => false,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

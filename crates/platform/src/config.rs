@@ -33,6 +33,7 @@ pub struct Settings {
     pub privacy: PrivacySettings,
     pub limits: LimitSettings,
     pub retention: RetentionSettings,
+    pub routing: RoutingSettings,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -208,6 +209,24 @@ impl Default for RetentionSettings {
     }
 }
 
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RoutingSettings {
+    /// The desk can reopen an application this many days after conclusion.
+    pub reopen_window_days: u32,
+    /// Competing consumer loops per replica for routing's events.
+    pub consumers: usize,
+}
+
+impl Default for RoutingSettings {
+    fn default() -> Self {
+        Self {
+            reopen_window_days: 30,
+            consumers: 4,
+        }
+    }
+}
+
 /// A configuration value that must not be printed: it shows as `***`.
 #[derive(Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(transparent)]
@@ -247,6 +266,7 @@ impl Default for Settings {
             privacy: PrivacySettings::default(),
             limits: LimitSettings::default(),
             retention: RetentionSettings::default(),
+            routing: RoutingSettings::default(),
         }
     }
 }
@@ -479,6 +499,9 @@ impl Settings {
         }
         if self.retention.personal_data_days == 0 {
             problems.push("retention.personal_data_days: must be at least 1 (a conclusion must be readable by its applicant first)".into());
+        }
+        if self.routing.consumers == 0 || self.routing.consumers > 64 {
+            problems.push("routing.consumers: between 1 and 64".into());
         }
         if self.retention.batch == 0 || self.retention.batch > 5_000 {
             problems.push("retention.batch: between 1 and 5000".into());

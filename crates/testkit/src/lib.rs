@@ -22,6 +22,10 @@ use tonic::transport::Channel;
 pub type IntakeClient =
     pb::intake_service_client::IntakeServiceClient<InterceptedService<Channel, ClientCredentials>>;
 
+pub type RoutingClient = pb::routing_service_client::RoutingServiceClient<
+    InterceptedService<Channel, ClientCredentials>,
+>;
+
 pub type AuditClient =
     pb::audit_service_client::AuditServiceClient<InterceptedService<Channel, ClientCredentials>>;
 
@@ -162,6 +166,42 @@ impl TestNode {
     pub async fn intake(&self) -> IntakeClient {
         self.intake_as(Some(&self.token(Role::MinistryOfficer, 0, 0, "")))
             .await
+    }
+
+    /// A routing client calling with `token` (or none).
+    pub async fn routing_as(&self, token: Option<&str>) -> RoutingClient {
+        let creds = ClientCredentials::new(token).expect("token");
+        pb::routing_service_client::RoutingServiceClient::with_interceptor(
+            self.channel().await,
+            creds,
+        )
+    }
+
+    /// A routing client of the Ministry centre (country scope).
+    pub async fn routing(&self) -> RoutingClient {
+        self.routing_as(Some(&self.token(Role::MinistryOfficer, 0, 0, "")))
+            .await
+    }
+
+    /// Waits until routing has assigned `number` and intake shows the unit;
+    /// returns the unit.
+    pub async fn routed(&self, number: &str) -> String {
+        let p = self.platform();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let unit: Option<Option<String>> = db!(&p.db, pool => {
+                sqlx::query_scalar("SELECT unit_id FROM applications WHERE number = $1")
+                    .bind(number).fetch_optional(pool).await.expect("read application")
+            });
+            if let Some(Some(u)) = unit {
+                return u;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{number} was not routed"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 
     /// An audit-trail client calling with `token` (or none).

@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 /// Services this build can run. The others are defined in proto/ and land
 /// with their issues; asking for one says so instead of starting half a system.
-pub const IMPLEMENTED: &[&str] = &["intake"];
+pub const IMPLEMENTED: &[&str] = &["intake", "routing"];
 
 pub struct Node {
     pub grpc_addr: SocketAddr,
@@ -56,8 +56,12 @@ impl Node {
         let http_addr = http.as_ref().and_then(|l| l.local_addr().ok());
 
         let keys = Keys::load(&settings)?;
-        let platform =
-            Platform::connect(settings, &[acikkapi_intake::MIGRATIONS], shutdown).await?;
+        let platform = Platform::connect(
+            settings,
+            &[acikkapi_intake::MIGRATIONS, acikkapi_routing::MIGRATIONS],
+            shutdown,
+        )
+        .await?;
         let mut routes = tonic::service::RoutesBuilder::default();
         let mut names: Vec<&'static str> = Vec::new();
         let mut workers = Vec::new();
@@ -65,7 +69,14 @@ impl Node {
             let parts = acikkapi_intake::build(&platform)?;
             routes.add_service(parts.intake);
             routes.add_service(parts.catalog);
-            names.extend(acikkapi_intake::SERVICE_NAMES);
+            names.extend(service_names("intake"));
+            workers.extend(parts.workers);
+            acikkapi_intake::declare_queues(&platform).await?;
+        }
+        if services.iter().any(|s| s == "routing") {
+            let parts = acikkapi_routing::build(&platform).await?;
+            routes.add_service(parts.routing);
+            names.extend(service_names("routing"));
             workers.extend(parts.workers);
         }
         // The audit trail belongs to the platform: every node answers it.
@@ -147,6 +158,26 @@ fn select_services(settings: &Settings) -> Result<Vec<String>, PlatformError> {
 
 /// The access policy of every method this binary can serve. A service
 /// joins by adding its own table here.
+/// The gRPC services a node running `service` mounts.
+pub fn service_names(service: &str) -> &'static [&'static str] {
+    match service {
+        "intake" => acikkapi_intake::SERVICE_NAMES,
+        "routing" => acikkapi_routing::SERVICE_NAMES,
+        _ => &[],
+    }
+}
+
+/// Every gRPC service this build can serve (the audit trail on every node).
+pub fn served_services() -> Vec<&'static str> {
+    IMPLEMENTED
+        .iter()
+        .flat_map(|s| service_names(s).iter().copied())
+        .chain([acikkapi_platform::audit::SERVICE_NAME])
+        .collect()
+}
+
 pub fn policy(path: &str) -> Option<Access> {
-    acikkapi_intake::policy(path).or_else(|| acikkapi_platform::audit::policy(path))
+    acikkapi_intake::policy(path)
+        .or_else(|| acikkapi_routing::policy(path))
+        .or_else(|| acikkapi_platform::audit::policy(path))
 }

@@ -174,6 +174,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             db.migrate(&[
                 acikkapi_platform::store::PLATFORM_MIGRATIONS,
                 acikkapi_intake::MIGRATIONS,
+                acikkapi_routing::MIGRATIONS,
             ])
             .await?;
             println!("migrations applied");

@@ -9,17 +9,17 @@ use acikkapi_testkit::{Backend, TestNode, backend_tests, settings, submission};
 fn applicant(req: &mut pb::SubmitApplicationRequest, national_id: &str) {
     let a = req.applicant.as_mut().unwrap();
     a.national_id = national_id.into();
-    a.full_name = "Gülşen Karakoçoğlu".into();
+    a.full_name = "Gülşen Zeytinoğulları".into();
     a.mobile_phone = "0533 765 43 21".into();
-    a.email = "gulsen.karakocoglu@example.com.tr".into();
+    a.email = "gulsen.zeytinogullari@example.com.tr".into();
 }
 
 const SECRETS: [&str; 5] = [
     "5337654321",
     "Gülşen",
-    "Karakoçoğlu",
-    "gulsen.karakocoglu",
-    "Karako",
+    "Zeytinoğulları",
+    "gulsen.zeytinogullari",
+    "Zeytino",
 ];
 
 /// Everything the database holds, as text: the SQLite files byte for byte,
@@ -98,9 +98,9 @@ async fn no_clear_personal_data_in_the_database(backend: Backend) {
             who.full_name.as_str(),
             who.mobile_phone.as_str()
         ),
-        (id.as_str(), "Gülşen Karakoçoğlu", "+905337654321")
+        (id.as_str(), "Gülşen Zeytinoğulları", "+905337654321")
     );
-    assert_eq!(who.email, "gulsen.karakocoglu@example.com.tr");
+    assert_eq!(who.email, "gulsen.zeytinogullari@example.com.tr");
 
     // …but the database holds none of it.
     let stored = everything_stored(&n).await;
@@ -248,6 +248,8 @@ async fn retention_erases_personal_data_and_keeps_the_figures(backend: Backend) 
     let (mut s, _dir) = settings(backend);
     s.retention.personal_data_days = 30;
     s.retention.batch = 1; // several batches, several transactions
+    // Intake alone: routing's assignments would change the figures while we compare.
+    s.services = vec!["intake".into()];
     let n = TestNode::start(s).await;
     let p = n.platform().clone();
     acikkapi_testkit::start_recording_consumer_of(&p, "erasures", &["PersonalDataErased"]).await;

@@ -3,7 +3,8 @@
 //! the data (in the SQL for lists), and answer NOT_FOUND outside it so a
 //! caller cannot learn that an application exists.
 
-use acikkapi_platform::auth::{Access, Claims, Role};
+pub use acikkapi_platform::auth::Scope;
+use acikkapi_platform::auth::{Access, Role};
 
 use Role::*;
 
@@ -47,46 +48,10 @@ pub fn policy(path: &str) -> Option<Access> {
     })
 }
 
-/// The applications a caller's scope covers.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Scope {
-    Country,
-    Province(u32),
-    District(u32),
-    Unit(String),
-    /// A token missing the binding its role needs: covers nothing.
-    Nothing,
-}
-
-impl Scope {
-    pub fn of(c: &Claims) -> Scope {
-        match c.role {
-            MinistryOfficer | ChannelService => Scope::Country,
-            DeskOfficer if c.district != 0 => Scope::District(c.district),
-            DeskOfficer | DeputyGovernor | Governor | ProvincialInstance if c.province != 0 => {
-                Scope::Province(c.province)
-            }
-            Kaymakam if c.district != 0 => Scope::District(c.district),
-            UnitOfficer if !c.unit.is_empty() => Scope::Unit(c.unit.clone()),
-            _ => Scope::Nothing,
-        }
-    }
-
-    /// Whether an application in `province`/`district`, routed to `unit`, is covered.
-    pub fn covers(&self, province: u32, district: u32, unit: Option<&str>) -> bool {
-        match self {
-            Scope::Country => true,
-            Scope::Province(p) => *p == province,
-            Scope::District(d) => *d == district,
-            Scope::Unit(u) => unit == Some(u.as_str()),
-            Scope::Nothing => false,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use acikkapi_platform::auth::Claims;
 
     fn claims(role: Role, province: u32, district: u32, unit: &str) -> Claims {
         Claims {

@@ -3,6 +3,7 @@
 
 pub mod access;
 mod catalog;
+pub mod follow;
 mod grpc;
 pub mod model;
 mod queries;
@@ -44,6 +45,13 @@ pub const MIGRATIONS: &[Migration] = &[
 /// Largest request intake decodes: text limits with 4-byte characters, plus room.
 const MAX_REQUEST_BYTES: usize = 64 * 1024;
 
+/// The queue intake follows routing on, declared before anything is
+/// published so that no event is dropped by an exchange with no binding.
+pub async fn declare_queues(p: &Platform) -> Result<(), PlatformError> {
+    drop(p.bus.subscribe(follow::QUEUE, follow::KINDS).await?);
+    Ok(())
+}
+
 /// What the binary mounts and runs for intake.
 pub struct IntakeParts {
     pub intake: IntakeServiceServer<grpc::Intake>,
@@ -56,7 +64,16 @@ pub const SERVICE_NAMES: &[&str] = &["acikkapi.v1.IntakeService", "acikkapi.v1.C
 pub fn build(p: &Platform) -> Result<IntakeParts, PlatformError> {
     let catalog = Catalog::builtin();
     let tracking = TrackingKey::load(&p.settings)?;
-    let (writer, workers) = writer::Writer::start(p);
+    let (writer, mut workers) = writer::Writer::start(p);
+    workers.push(tokio::spawn(acikkapi_platform::consumer::run(
+        p.clone(),
+        follow::QUEUE,
+        follow::KINDS,
+        2,
+        std::sync::Arc::new(follow::Follow {
+            cache: p.cache.clone(),
+        }),
+    )));
     let intake = grpc::Intake {
         platform: p.clone(),
         writer,

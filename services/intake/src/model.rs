@@ -26,38 +26,16 @@ pub struct ValidSubmission {
     pub idempotency_key: Option<String>,
 }
 
-/// Bits of the stored vulnerability set.
-pub mod vulnerability {
-    pub const MARTYR_RELATIVE: u32 = 1;
-    pub const VETERAN: u32 = 2;
-    pub const DISABLED: u32 = 4;
-    pub const ELDERLY: u32 = 8;
-    pub const SICK: u32 = 16;
-}
+/// Bits of the stored vulnerability set (defined with the message, so
+/// every service stores them alike).
+pub use acikkapi_proto::vulnerability;
 
 pub fn vulnerability_bits(v: &pb::Vulnerability) -> u32 {
-    use vulnerability::*;
-    [
-        (v.martyr_relative, MARTYR_RELATIVE),
-        (v.veteran, VETERAN),
-        (v.disabled, DISABLED),
-        (v.elderly, ELDERLY),
-        (v.sick, SICK),
-    ]
-    .iter()
-    .filter(|(on, _)| *on)
-    .fold(0, |acc, (_, bit)| acc | bit)
+    v.bits()
 }
 
 pub fn vulnerability_proto(bits: u32) -> pb::Vulnerability {
-    use vulnerability::*;
-    pb::Vulnerability {
-        martyr_relative: bits & MARTYR_RELATIVE != 0,
-        veteran: bits & VETERAN != 0,
-        disabled: bits & DISABLED != 0,
-        elderly: bits & ELDERLY != 0,
-        sick: bits & SICK != 0,
-    }
+    pb::Vulnerability::from_bits(bits)
 }
 
 impl ValidSubmission {

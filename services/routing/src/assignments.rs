@@ -1,0 +1,213 @@
+//! Where each application stands in routing: its unit, status and round,
+//! and the history of its hops.
+
+use acikkapi_platform::store::{Db, Tx};
+use acikkapi_platform::{PlatformError, db, tx};
+use acikkapi_proto::v1::Status as St;
+use sqlx::Row;
+
+const COLUMNS: &str = "number, province, district, topic, type_code, unit_id, rule_id, status, round, \
+                       vulnerability, priority, received_ms, concluded_ms";
+
+#[derive(Debug, Clone)]
+pub struct Assignment {
+    pub number: String,
+    pub province: u32,
+    pub district: u32,
+    pub topic: String,
+    pub type_code: String,
+    pub unit_id: String,
+    pub rule_id: String,
+    pub status: i32,
+    pub round: u32,
+    pub vulnerability: u32,
+    pub priority: bool,
+    pub received_ms: i64,
+    pub concluded_ms: Option<i64>,
+}
+
+macro_rules! row {
+    ($r:expr) => {
+        Assignment {
+            number: $r.try_get("number")?,
+            province: $r.try_get::<i64, _>("province")? as u32,
+            district: $r.try_get::<i64, _>("district")? as u32,
+            topic: $r.try_get("topic")?,
+            type_code: $r.try_get("type_code")?,
+            unit_id: $r.try_get("unit_id")?,
+            rule_id: $r.try_get("rule_id")?,
+            status: $r.try_get::<i64, _>("status")? as i32,
+            round: $r.try_get::<i64, _>("round")? as u32,
+            vulnerability: $r.try_get::<i64, _>("vulnerability")? as u32,
+            priority: $r.try_get("priority")?,
+            received_ms: $r.try_get("received_ms")?,
+            concluded_ms: $r.try_get("concluded_ms")?,
+        }
+    };
+}
+
+pub async fn fetch(db: &Db, number: &str) -> Result<Option<Assignment>, PlatformError> {
+    let sql = format!("SELECT {COLUMNS} FROM routing_assignments WHERE number = $1");
+    Ok(db!(db, p => {
+        match sqlx::query(&sql).bind(number).fetch_optional(p).await? {
+            Some(r) => Some(row!(r)),
+            None => None,
+        }
+    }))
+}
+
+/// Records a new assignment; false when the application has one already.
+pub async fn insert(t: &mut Tx, a: &Assignment, now: i64) -> Result<bool, PlatformError> {
+    Ok(tx!(t, c => {
+        sqlx::query(
+            "INSERT INTO routing_assignments (number, province, district, topic, type_code, unit_id, rule_id, status, round, \
+             vulnerability, priority, received_ms, concluded_ms, updated_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, NULL, $13) ON CONFLICT (number) DO NOTHING",
+        )
+        .bind(&a.number).bind(i64::from(a.province)).bind(i64::from(a.district)).bind(&a.topic).bind(&a.type_code)
+        .bind(&a.unit_id).bind(&a.rule_id).bind(i64::from(a.status)).bind(i64::from(a.round))
+        .bind(i64::from(a.vulnerability)).bind(a.priority).bind(a.received_ms).bind(now)
+        .execute(&mut **c).await?.rows_affected() == 1
+    }))
+}
+
+/// Moves the application from `from` to `to` (and, for a reclassification,
+/// sets its topic, type and rule); false if it is no longer at `from`.
+pub async fn move_to(
+    t: &mut Tx,
+    number: &str,
+    from: &str,
+    to: &str,
+    classification: Option<(&str, &str, &str)>,
+    now: i64,
+) -> Result<bool, PlatformError> {
+    Ok(tx!(t, c => {
+        match classification {
+            None => sqlx::query("UPDATE routing_assignments SET unit_id = $1, updated_ms = $2 WHERE number = $3 AND unit_id = $4")
+                .bind(to).bind(now).bind(number).bind(from)
+                .execute(&mut **c).await?.rows_affected() == 1,
+            Some((topic, type_code, rule_id)) => sqlx::query(
+                "UPDATE routing_assignments SET unit_id = $1, topic = $2, type_code = $3, rule_id = $4, updated_ms = $5 \
+                 WHERE number = $6 AND unit_id = $7",
+            )
+            .bind(to).bind(topic).bind(type_code).bind(rule_id).bind(now).bind(number).bind(from)
+            .execute(&mut **c).await?.rows_affected() == 1,
+        }
+    }))
+}
+
+/// Sets the status if it is one of `from`; false otherwise.
+pub async fn set_status(
+    t: &mut Tx,
+    number: &str,
+    from: &[St],
+    to: St,
+    now: i64,
+) -> Result<bool, PlatformError> {
+    Ok(tx!(t, c => {
+        let mut qb = sqlx::QueryBuilder::new("UPDATE routing_assignments SET status = ");
+        qb.push_bind(to as i64).push(", updated_ms = ").push_bind(now);
+        if to == St::Concluded {
+            qb.push(", concluded_ms = ").push_bind(now);
+        }
+        qb.push(" WHERE number = ").push_bind(number.to_owned()).push(" AND status IN (");
+        let mut sep = qb.separated(", ");
+        for s in from {
+            sep.push_bind(*s as i64);
+        }
+        qb.push(")");
+        qb.build().execute(&mut **c).await?.rows_affected() == 1
+    }))
+}
+
+/// A concluded application goes back to its unit for a new round.
+pub async fn reopen(t: &mut Tx, number: &str, round: u32, now: i64) -> Result<bool, PlatformError> {
+    Ok(tx!(t, c => {
+        sqlx::query(
+            "UPDATE routing_assignments SET status = $1, round = $2, concluded_ms = NULL, updated_ms = $3 \
+             WHERE number = $4 AND status = $5 AND round = $6",
+        )
+        .bind(St::Reopened as i64).bind(i64::from(round)).bind(now).bind(number)
+        .bind(St::Concluded as i64).bind(i64::from(round) - 1)
+        .execute(&mut **c).await?.rows_affected() == 1
+    }))
+}
+
+pub struct Hop<'a> {
+    pub number: &'a str,
+    pub at_ms: i64,
+    pub kind: &'a str,
+    pub from_unit: &'a str,
+    pub to_unit: &'a str,
+    pub rule_id: &'a str,
+    pub reason: &'a str,
+    pub actor: &'a str,
+    pub round: u32,
+}
+
+pub async fn insert_hop(t: &mut Tx, h: &Hop<'_>) -> Result<(), PlatformError> {
+    tx!(t, c => {
+        sqlx::query(
+            "INSERT INTO routing_hops (number, at_ms, kind, from_unit, to_unit, rule_id, reason, actor, round) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(h.number).bind(h.at_ms).bind(h.kind).bind(h.from_unit).bind(h.to_unit)
+        .bind(h.rule_id).bind(h.reason).bind(h.actor).bind(i64::from(h.round))
+        .execute(&mut **c).await?;
+    });
+    Ok(())
+}
+
+/// (kind, from, to, rule, round) of every hop, oldest first.
+pub async fn hops(
+    db: &Db,
+    number: &str,
+) -> Result<Vec<(String, String, String, String, i64)>, PlatformError> {
+    Ok(db!(db, p => {
+        sqlx::query_as("SELECT kind, from_unit, to_unit, rule_id, round FROM routing_hops WHERE number = $1 ORDER BY id")
+            .bind(number).fetch_all(p).await?
+    }))
+}
+
+/// A page token of the inbox: `received_ms:number` of the last item.
+pub fn parse_inbox_token(token: &str) -> Result<Option<(i64, String)>, &'static str> {
+    if token.is_empty() {
+        return Ok(None);
+    }
+    let (ms, number) = token
+        .split_once(':')
+        .ok_or("is not a token this service issued")?;
+    let ms = ms
+        .parse()
+        .map_err(|_| "is not a token this service issued")?;
+    Ok(Some((ms, number.to_owned())))
+}
+
+/// Open applications at `unit`, oldest first.
+pub async fn inbox(
+    db: &Db,
+    unit: &str,
+    after: Option<(i64, String)>,
+    limit: i64,
+) -> Result<Vec<Assignment>, PlatformError> {
+    Ok(db!(db, p => {
+        let mut qb = sqlx::QueryBuilder::new(format!("SELECT {COLUMNS} FROM routing_assignments WHERE unit_id = "));
+        qb.push_bind(unit.to_owned())
+            .push(" AND status IN (")
+            .push_bind(St::Routed as i64)
+            .push(", ")
+            .push_bind(St::Reopened as i64)
+            .push(")");
+        if let Some((ms, number)) = after.clone() {
+            qb.push(" AND (received_ms > ")
+                .push_bind(ms)
+                .push(" OR (received_ms = ")
+                .push_bind(ms)
+                .push(" AND number > ")
+                .push_bind(number)
+                .push("))");
+        }
+        qb.push(" ORDER BY received_ms, number LIMIT ").push_bind(limit);
+        qb.build().fetch_all(p).await?.iter().map(|r| Ok(row!(r))).collect::<Result<Vec<_>, sqlx::Error>>()?
+    }))
+}

@@ -1,0 +1,92 @@
+//! Routing (yönlendirme): every application reaches the unit that must
+//! answer it. The organisation registry, the routing rules (national,
+//! provincial and district, the most specific wins), the assignment of
+//! every received application, and what staff do with it afterwards:
+//! transfer, the unit's inbox and answer, reopening, reclassification.
+
+pub mod access;
+pub mod assignments;
+mod consumer;
+mod grpc;
+pub mod rules;
+pub mod seed;
+pub mod store;
+
+use acikkapi_domain::catalog::Catalog;
+use acikkapi_platform::store::{Migration, OutboxEvent};
+use acikkapi_platform::{Platform, PlatformError};
+use acikkapi_proto::v1::routing_service_server::RoutingServiceServer;
+use std::sync::Arc;
+use tokio::task::JoinHandle;
+
+pub use access::policy;
+pub use consumer::ERASED_TEXT;
+
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    component: "routing",
+    version: 1,
+    sqlite: include_str!("../migrations/sqlite/0001_routing.sql"),
+    postgres: include_str!("../migrations/postgres/0001_routing.sql"),
+}];
+
+pub const SERVICE_NAMES: &[&str] = &["acikkapi.v1.RoutingService"];
+
+/// Largest request routing decodes: an answer of 5,000 characters with alternatives.
+const MAX_REQUEST_BYTES: usize = 64 * 1024;
+
+pub struct RoutingParts {
+    pub routing: RoutingServiceServer<grpc::Routing>,
+    pub workers: Vec<JoinHandle<()>>,
+}
+
+/// The queues routing consumes, declared before anything is published so
+/// that no event is dropped by an exchange with no binding.
+pub async fn declare_queues(p: &Platform) -> Result<(), PlatformError> {
+    drop(p.bus.subscribe(consumer::QUEUE, consumer::KINDS).await?);
+    Ok(())
+}
+
+pub async fn build(p: &Platform) -> Result<RoutingParts, PlatformError> {
+    let catalog = Catalog::builtin();
+    if store::seed_if_empty(&p.db, catalog).await? {
+        tracing::info!("routing registry seeded with the default units and national rules");
+    }
+    let rules = store::Rules::load(p.db.clone()).await?;
+    declare_queues(p).await?;
+    let worker = tokio::spawn(acikkapi_platform::consumer::run(
+        p.clone(),
+        consumer::QUEUE,
+        consumer::KINDS,
+        p.settings.routing.consumers,
+        Arc::new(consumer::Consumer {
+            rules: rules.clone(),
+        }),
+    ));
+    let routing = grpc::Routing {
+        platform: p.clone(),
+        rules,
+        catalog,
+    };
+    Ok(RoutingParts {
+        routing: RoutingServiceServer::new(routing).max_decoding_message_size(MAX_REQUEST_BYTES),
+        workers: vec![worker],
+    })
+}
+
+pub(crate) fn timestamp(ms: i64) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: ms.div_euclid(1000),
+        nanos: (ms.rem_euclid(1000) * 1_000_000) as i32,
+    }
+}
+
+/// An outbox event about application `number`, in the current trace.
+pub(crate) fn event(kind: &str, number: &str, payload: Vec<u8>) -> OutboxEvent {
+    OutboxEvent {
+        event_id: uuid::Uuid::now_v7().to_string(),
+        kind: kind.to_owned(),
+        key: number.to_owned(),
+        payload,
+        headers: acikkapi_platform::telemetry::current_context_headers(),
+    }
+}
