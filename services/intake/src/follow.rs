@@ -4,6 +4,10 @@
 //! Idempotent through the consumer inbox; each update is guarded by the
 //! status it expects, so a late or repeated event cannot move an
 //! application backwards (a routing after a conclusion changes nothing).
+//! Transfers are applied in order: one consumer loop per replica reads the
+//! queue in the order routing committed them. With several replicas
+//! competing on the queue that order is not guaranteed; issue #8 settles
+//! it (a per-application sequence in the events).
 
 use acikkapi_platform::bus::Envelope;
 use acikkapi_platform::cache::Cache;

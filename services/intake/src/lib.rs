@@ -69,7 +69,9 @@ pub fn build(p: &Platform) -> Result<IntakeParts, PlatformError> {
         p.clone(),
         follow::QUEUE,
         follow::KINDS,
-        2,
+        // One loop: a replica applies an application's routing events in
+        // the order routing committed them (transfers move the unit).
+        1,
         std::sync::Arc::new(follow::Follow {
             cache: p.cache.clone(),
         }),
