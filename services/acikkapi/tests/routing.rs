@@ -612,12 +612,97 @@ async fn reclassification_keeps_the_original_and_routing_follows(backend: Backen
     n.stop_and_clean().await;
 }
 
-/// Two replicas on one PostgreSQL: a rule changed through one is used by
+/// Retention reaches routing's copies: the unit's answer and the staff's
+/// reasons are erased with the applicant's data; the hops stay.
+async fn retention_erases_the_answers_and_reasons(backend: Backend) {
+    let (mut s, _dir) = settings(backend);
+    s.retention.personal_data_days = 1;
+    let n = TestNode::start(s).await;
+    let p = n.platform().clone();
+    let number = n
+        .intake()
+        .await
+        .submit_application(submission(1))
+        .await
+        .unwrap()
+        .into_inner()
+        .application_number;
+    assert_eq!(n.routed(&number).await, "il06-belediye");
+    let mut r = n.routing().await;
+    r.transfer_application(pb::TransferApplicationRequest {
+        application_number: number.clone(),
+        to_unit_id: "il06-csb".into(),
+        reason: "Ayşe Hanım çevre kirliliğini bildirdi.".into(),
+    })
+    .await
+    .unwrap();
+    r.respond_to_application(pb::RespondToApplicationRequest {
+        application_number: number.clone(),
+        unit_id: "il06-csb".into(),
+        text: "Ayşe Yılmaz'ın evinin önündeki atık kaldırıldı.".into(),
+        proposed_outcome: pb::Outcome::Positive as i32,
+        alternatives: vec![],
+    })
+    .await
+    .unwrap();
+    n.intake()
+        .await
+        .conclude_application(pb::ConcludeApplicationRequest {
+            application_number: number.clone(),
+            outcome: pb::Outcome::Positive as i32,
+            explanation: "Atık kaldırıldı.".into(),
+            alternatives: vec![],
+        })
+        .await
+        .unwrap();
+    acikkapi_platform::db!(&p.db, pool => {
+        sqlx::query("UPDATE applications SET concluded_ms = concluded_ms - 2 * 86400000 WHERE number = $1")
+            .bind(&number).execute(pool).await.unwrap();
+    });
+    let report = acikkapi_intake::retention::run(&p, acikkapi_platform::store::now_ms(), false)
+        .await
+        .unwrap();
+    assert_eq!(report.erased, 1);
+    let texts = || {
+        let (p, number) = (p.clone(), number.clone());
+        async move {
+            acikkapi_platform::db!(&p.db, pool => {
+                let answers: Vec<String> = sqlx::query_scalar("SELECT body FROM routing_responses WHERE number = $1")
+                    .bind(&number).fetch_all(pool).await.unwrap();
+                let reasons: Vec<String> = sqlx::query_scalar("SELECT reason FROM routing_hops WHERE number = $1 AND kind = 'transferred'")
+                    .bind(&number).fetch_all(pool).await.unwrap();
+                (answers, reasons)
+            })
+        }
+    };
+    assert!(
+        eventually(20, || {
+            let texts = texts();
+            async move {
+                let (a, r) = texts.await;
+                a == [acikkapi_routing::ERASED_TEXT] && r == [acikkapi_routing::ERASED_TEXT]
+            }
+        })
+        .await,
+        "{:?}",
+        texts().await
+    );
+    assert_eq!(
+        acikkapi_routing::assignments::hops(&p.db, &number)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    n.stop_and_clean().await;
+}
+
+/// Two replicas on one store (one PostgreSQL; or one SQLite file, each
+/// node with its own in-process bus): a rule changed through one is used by
 /// the other's very next decision, and by the assignment of the next
 /// application whichever replica's consumer takes it.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_rule_change_on_one_replica_is_seen_by_the_next_decision_of_another() {
-    let (s, _dir) = settings(Backend::Production);
+async fn a_rule_change_on_one_replica_is_seen_by_the_next_decision_of_another(backend: Backend) {
+    let (s, _dir) = settings(backend);
     let a = TestNode::start(s.clone()).await;
     let b = TestNode::start(s).await;
     let ask = explain("H05", "H05-01", 6, 6010);
@@ -661,4 +746,6 @@ backend_tests!(
     transfer_history_is_complete,
     submit_route_respond_conclude_track,
     reclassification_keeps_the_original_and_routing_follows,
+    retention_erases_the_answers_and_reasons,
+    a_rule_change_on_one_replica_is_seen_by_the_next_decision_of_another,
 );
