@@ -612,6 +612,122 @@ async fn reclassification_keeps_the_original_and_routing_follows(backend: Backen
     n.stop_and_clean().await;
 }
 
+/// The registry through gRPC: add, change, close; a province never loses
+/// its last open desk; a closed unit gets nothing new.
+async fn units_are_added_changed_and_closed(backend: Backend) {
+    let (s, _dir) = settings(backend);
+    let n = TestNode::start(s).await;
+    let mut r = n.routing().await;
+    let seeded = r
+        .list_units(pb::ListUnitsRequest {
+            scope: Some(pb::Scope {
+                province_code: 6,
+                ..Default::default()
+            }),
+            page: Some(pb::PageRequest {
+                page_size: 1000,
+                page_token: String::new(),
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .units;
+    // Ankara: the desk, 16 institutions, and a kaymakamlık per district.
+    let districts = acikkapi_domain::catalog::Catalog::builtin()
+        .districts_of(6)
+        .count();
+    assert_eq!(seeded.len(), 17 + districts);
+    let desk = seeded
+        .iter()
+        .find(|u| u.id == "il06-valilik")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        desk.contacts
+            .iter()
+            .map(|c| c.role.as_str())
+            .collect::<Vec<_>>(),
+        ["desk", "deputy_governor", "governor"]
+    );
+
+    let mut admin = n.routing().await;
+    let mut upsert = async |u: pb::Unit| {
+        admin
+            .upsert_unit(pb::UpsertUnitRequest { unit: Some(u) })
+            .await
+    };
+    let closing_the_desk = upsert(pb::Unit {
+        closed: true,
+        ..desk.clone()
+    })
+    .await
+    .unwrap_err();
+    assert_eq!(closing_the_desk.code(), Code::FailedPrecondition);
+    assert!(closing_the_desk.message().starts_with("unit.closed: "));
+    let bad = upsert(pb::Unit {
+        province_code: 99,
+        ..desk.clone()
+    })
+    .await
+    .unwrap_err();
+    assert_eq!(bad.code(), Code::InvalidArgument);
+    assert!(
+        bad.message().starts_with("unit: province_code: "),
+        "{}",
+        bad.message()
+    );
+
+    // A second desk opens; then the first may close, and the desk is the new one.
+    upsert(pb::Unit {
+        id: "il06-valilik-2".into(),
+        name: "Ankara Valiliği Açık Kapı Bürosu (Ulus)".into(),
+        contacts: vec![pb::Contact {
+            role: "desk".into(),
+            name: "Masa".into(),
+            phone: "0312 000 00 00".into(),
+            email: String::new(),
+        }],
+        ..desk.clone()
+    })
+    .await
+    .unwrap();
+    upsert(pb::Unit {
+        closed: true,
+        ..desk.clone()
+    })
+    .await
+    .unwrap();
+    let to = r
+        .explain_route(explain("H16", "H16-01", 6, 0))
+        .await
+        .unwrap()
+        .into_inner()
+        .unit
+        .unwrap();
+    assert_eq!(to.id, "il06-valilik-2");
+    // Closing a unit a rule names sends its applications to the desk.
+    upsert(pb::Unit {
+        closed: true,
+        ..seeded.iter().find(|u| u.id == "il06-meb").unwrap().clone()
+    })
+    .await
+    .unwrap();
+    let e = r
+        .explain_route(explain("H05", "H05-01", 6, 0))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(e.unit.unwrap().id, "il06-valilik-2");
+    assert!(
+        e.explanation.contains("names no open unit"),
+        "{}",
+        e.explanation
+    );
+    n.stop_and_clean().await;
+}
+
 /// Retention reaches routing's copies: the unit's answer and the staff's
 /// reasons are erased with the applicant's data; the hops stay.
 async fn retention_erases_the_answers_and_reasons(backend: Backend) {
@@ -747,5 +863,6 @@ backend_tests!(
     submit_route_respond_conclude_track,
     reclassification_keeps_the_original_and_routing_follows,
     retention_erases_the_answers_and_reasons,
+    units_are_added_changed_and_closed,
     a_rule_change_on_one_replica_is_seen_by_the_next_decision_of_another,
 );
