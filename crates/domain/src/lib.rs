@@ -7,6 +7,7 @@ pub mod damm;
 pub mod mask;
 pub mod national_id;
 pub mod phone;
+pub mod sms;
 pub mod text;
 
 /// A refused input: which field, and why. `field` uses the API's field path
