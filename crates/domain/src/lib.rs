@@ -8,6 +8,7 @@ pub mod mask;
 pub mod national_id;
 pub mod phone;
 pub mod sms;
+pub mod templates;
 pub mod text;
 
 /// A refused input: which field, and why. `field` uses the API's field path
