@@ -145,7 +145,9 @@ impl Provider for FileProvider {
 /// Where and as whom to reach the HTTP gateway.
 #[derive(Debug, Clone)]
 pub struct HttpSettings {
-    /// e.g. `http://127.0.0.1:8080` (TLS is the egress proxy's, see the README).
+    /// e.g. `http://127.0.0.1:8080`. Plain HTTP so far: TLS to a real
+    /// gateway (a rustls connector, or the cluster's egress proxy) is still
+    /// to be chosen with the rest of issue #5.
     pub base_url: String,
     pub username: String,
     pub password: String,
