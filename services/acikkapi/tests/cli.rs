@@ -151,11 +151,22 @@ fn serve_submit_track_and_stop() {
         "the number carries the province: {number}"
     );
 
-    let tracked = run(&["track", "--server", &url, &number, &code]);
-    let shown = String::from_utf8_lossy(&tracked.stdout);
-    assert!(tracked.status.success());
+    // Recorded, then routed within moments: the citizen sees both stages.
+    let mut shown = String::new();
+    for _ in 0..200 {
+        let tracked = run(&["track", "--server", &url, &number, &code]);
+        assert!(tracked.status.success());
+        shown = String::from_utf8_lossy(&tracked.stdout).into_owned();
+        if shown.contains("STATUS_ROUTED") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
     assert!(
-        shown.contains("STATUS_RECEIVED") && shown.contains("H01-04"),
+        shown.contains("STATUS_RECEIVED")
+            && shown.contains("STATUS_ROUTED")
+            && shown.contains("birimine yönlendirildi")
+            && shown.contains("H01-04"),
         "{shown}"
     );
 

@@ -5,8 +5,11 @@ use acikkapi_proto::v1 as pb;
 use acikkapi_testkit::{Backend, TestNode, backend_tests, count, settings, submission};
 use tonic::Code;
 
+/// Intake alone: these tests look at an application as intake records it,
+/// before routing moves it on (tests/routing.rs covers the two together).
 async fn node(backend: Backend) -> (TestNode, tempfile::TempDir) {
-    let (s, dir) = settings(backend);
+    let (mut s, dir) = settings(backend);
+    s.services = vec!["intake".into()];
     (TestNode::start(s).await, dir)
 }
 

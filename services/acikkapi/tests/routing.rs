@@ -639,6 +639,35 @@ async fn units_are_added_changed_and_closed(backend: Backend) {
         .districts_of(6)
         .count();
     assert_eq!(seeded.len(), 17 + districts);
+    // Paged by ten: the same units, in id order, none twice.
+    let mut paged = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page = r
+            .list_units(pb::ListUnitsRequest {
+                scope: Some(pb::Scope {
+                    province_code: 6,
+                    ..Default::default()
+                }),
+                page: Some(pb::PageRequest {
+                    page_size: 10,
+                    page_token: token,
+                }),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(page.units.len() <= 10);
+        paged.extend(page.units.into_iter().map(|u| u.id));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    let mut ids: Vec<String> = seeded.iter().map(|u| u.id.clone()).collect();
+    ids.sort();
+    assert_eq!(paged, ids);
     let desk = seeded
         .iter()
         .find(|u| u.id == "il06-valilik")

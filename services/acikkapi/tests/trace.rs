@@ -71,10 +71,15 @@ async fn one_trace_spans_submission_and_its_consumer(backend: Backend) {
         .into_inner()
         .application_number;
 
+    // The recording consumer's span (routing consumes the same event, in
+    // its own span of the same trace); it ends after the effect commits.
     let consumed = eventually(20, || async {
-        spans_of(trace_id)
-            .iter()
-            .any(|s| s.name == "consume ApplicationReceived")
+        spans_of(trace_id).iter().any(|s| {
+            s.name == "consume ApplicationReceived"
+                && s.attributes.iter().any(|kv| {
+                    kv.key.as_str() == "consumer" && kv.value.as_str() == "trace-recorder"
+                })
+        })
     })
     .await;
     let spans = spans_of(trace_id);

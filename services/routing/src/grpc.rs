@@ -93,6 +93,28 @@ fn rule_proto(r: &Rule) -> pb::RoutingRule {
     }
 }
 
+/// One page of `items` in id order, after the page token (the last id of
+/// the previous page): the page and the next token, empty at the end.
+fn page_by_id<T>(
+    mut items: Vec<T>,
+    id: impl Fn(&T) -> &str,
+    page: &pb::PageRequest,
+) -> (Vec<T>, String) {
+    let size = match page.page_size {
+        0 => 100,
+        n => n.min(1000),
+    } as usize;
+    items.retain(|x| page.page_token.is_empty() || id(x) > page.page_token.as_str());
+    items.sort_by(|a, b| id(a).cmp(id(b)));
+    if items.len() > size {
+        items.truncate(size);
+        let next = items.last().map(|x| id(x).to_owned()).unwrap_or_default();
+        (items, next)
+    } else {
+        (items, String::new())
+    }
+}
+
 /// A short identifier: lowercase letters, digits and dashes.
 fn check_id(field_name: &str, id: &str) -> Result<(), Status> {
     let ok = !id.is_empty()
@@ -281,27 +303,16 @@ impl RoutingService for Routing {
         let r = req.into_inner();
         let set = self.current().await?;
         let s = r.scope.unwrap_or_default();
-        let page = r.page.unwrap_or_default();
-        let size = match page.page_size {
-            0 => 100,
-            n => n.min(1000),
-        } as usize;
-        let mut units: Vec<&Unit> = set
+        let units: Vec<&Unit> = set
             .units()
             .filter(|u| s.province_code == 0 || u.province == s.province_code)
             .filter(|u| s.district_code == 0 || u.district == s.district_code)
             .filter(|u| s.unit_id.is_empty() || u.id == s.unit_id)
             .filter(|u| r.r#type == 0 || u.unit_type == r.r#type)
             .filter(|u| r.institution.is_empty() || u.institution == r.institution)
-            .filter(|u| page.page_token.is_empty() || u.id > page.page_token)
             .collect();
-        units.sort_by(|a, b| a.id.cmp(&b.id));
-        let next_page_token = if units.len() > size {
-            units.truncate(size);
-            units.last().map(|u| u.id.clone()).unwrap_or_default()
-        } else {
-            String::new()
-        };
+        let (units, next_page_token) =
+            page_by_id(units, |u| u.id.as_str(), &r.page.unwrap_or_default());
         Ok(Response::new(pb::ListUnitsResponse {
             units: units.into_iter().map(unit_proto).collect(),
             next_page_token,
@@ -440,26 +451,15 @@ impl RoutingService for Routing {
     ) -> Result<Response<pb::ListRulesResponse>, Status> {
         let r = req.into_inner();
         let s = r.scope.unwrap_or_default();
-        let page = r.page.unwrap_or_default();
-        let size = match page.page_size {
-            0 => 100,
-            n => n.min(1000),
-        } as usize;
-        let mut rules: Vec<Rule> = store::list_rules(&self.platform.db)
+        let rules: Vec<Rule> = store::list_rules(&self.platform.db)
             .await?
             .into_iter()
             .filter(|x| r.topic_code.is_empty() || x.topic == r.topic_code)
             .filter(|x| s.province_code == 0 || x.province == s.province_code)
             .filter(|x| s.district_code == 0 || x.district == s.district_code)
-            .filter(|x| page.page_token.is_empty() || x.id > page.page_token)
             .collect();
-        rules.sort_by(|a, b| a.id.cmp(&b.id));
-        let next_page_token = if rules.len() > size {
-            rules.truncate(size);
-            rules.last().map(|x| x.id.clone()).unwrap_or_default()
-        } else {
-            String::new()
-        };
+        let (rules, next_page_token) =
+            page_by_id(rules, |x| x.id.as_str(), &r.page.unwrap_or_default());
         Ok(Response::new(pb::ListRulesResponse {
             rules: rules.iter().map(rule_proto).collect(),
             next_page_token,
