@@ -34,6 +34,7 @@ pub struct Settings {
     pub limits: LimitSettings,
     pub retention: RetentionSettings,
     pub routing: RoutingSettings,
+    pub notification: NotificationSettings,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -227,6 +228,71 @@ impl Default for RoutingSettings {
     }
 }
 
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NotificationSettings {
+    /// `file` (embedded default: each SMS a line of `<data_dir>/sms.jsonl`)
+    /// or `http` (a Verimor-style bulk-SMS gateway).
+    pub provider: String,
+    /// The gateway, e.g. `https://sms.verimor.com.tr`.
+    pub http_url: String,
+    pub http_username: String,
+    pub http_password: Secret,
+    /// How long one gateway call may take before it counts as failed.
+    pub http_timeout_ms: u64,
+    /// The registered originator (başlık) the SMS come from.
+    pub originator: String,
+    /// Where the applicant follows the application, put into the SMS.
+    pub tracking_url: String,
+    /// The tariff: micro-lira per SMS segment.
+    pub segment_price_micros: u64,
+    /// Messages a second for the whole provider account, shared by every
+    /// replica through the cache. 0: no limit (benchmarks only).
+    pub rate_per_second: u32,
+    /// Sends in flight per replica.
+    pub senders: usize,
+    /// Attempts before a message is dead-lettered.
+    pub max_attempts: u32,
+    /// Back-off before attempt n+1: up to `retry_base_ms` × 2^(n-1), at most
+    /// `retry_max_ms`, with jitter.
+    pub retry_base_ms: u64,
+    pub retry_max_ms: u64,
+    /// How long a claimed message is held before another sender may try it
+    /// (after a crash); longer than two gateway calls.
+    pub lease_ms: u64,
+    /// How often senders look for due messages when nothing woke them.
+    pub poll_ms: u64,
+    /// Secret in the delivery-report callback's path,
+    /// `/notification/v1/delivery-reports/<token>`. Empty: no callback.
+    pub callback_token: Secret,
+    /// Competing consumer loops per replica for notification's events.
+    pub consumers: usize,
+}
+
+impl Default for NotificationSettings {
+    fn default() -> Self {
+        Self {
+            provider: "file".into(),
+            http_url: String::new(),
+            http_username: String::new(),
+            http_password: Secret::default(),
+            http_timeout_ms: 10_000,
+            originator: "ACIKKAPI".into(),
+            tracking_url: "acikkapi.gov.tr/takip".into(),
+            segment_price_micros: 20_000,
+            rate_per_second: 100,
+            senders: 16,
+            max_attempts: 8,
+            retry_base_ms: 2_000,
+            retry_max_ms: 600_000,
+            lease_ms: 30_000,
+            poll_ms: 250,
+            callback_token: Secret::default(),
+            consumers: 4,
+        }
+    }
+}
+
 /// A configuration value that must not be printed: it shows as `***`.
 #[derive(Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(transparent)]
@@ -267,6 +333,7 @@ impl Default for Settings {
             limits: LimitSettings::default(),
             retention: RetentionSettings::default(),
             routing: RoutingSettings::default(),
+            notification: NotificationSettings::default(),
         }
     }
 }
@@ -502,6 +569,48 @@ impl Settings {
         }
         if self.routing.consumers == 0 || self.routing.consumers > 64 {
             problems.push("routing.consumers: between 1 and 64".into());
+        }
+        let n = &self.notification;
+        match n.provider.as_str() {
+            "file" => {}
+            "http" => {
+                if !(n.http_url.starts_with("http://") || n.http_url.starts_with("https://")) {
+                    problems.push(
+                        "notification.http_url: http://… or https://… with the http provider"
+                            .into(),
+                    );
+                }
+                if n.http_username.is_empty() || n.http_password.is_empty() {
+                    problems.push("notification.http_username and http_password: required with the http provider".into());
+                }
+            }
+            other => problems.push(format!(
+                "notification.provider: file or http, not {other:?}"
+            )),
+        }
+        if n.originator.len() < 3 || n.originator.len() > 11 || !n.originator.is_ascii() {
+            problems.push("notification.originator: 3 to 11 characters, no Turkish letters".into());
+        }
+        if n.senders == 0 || n.senders > 256 {
+            problems.push("notification.senders: between 1 and 256".into());
+        }
+        if n.consumers == 0 || n.consumers > 64 {
+            problems.push("notification.consumers: between 1 and 64".into());
+        }
+        if n.max_attempts == 0 {
+            problems.push("notification.max_attempts: at least 1".into());
+        }
+        if n.retry_base_ms == 0 || n.retry_max_ms < n.retry_base_ms {
+            problems
+                .push("notification.retry_base_ms: positive, and not above retry_max_ms".into());
+        }
+        if n.lease_ms <= 2 * n.http_timeout_ms {
+            problems.push(
+                "notification.lease_ms: longer than two gateway calls (2 × http_timeout_ms)".into(),
+            );
+        }
+        if n.poll_ms == 0 {
+            problems.push("notification.poll_ms: positive".into());
         }
         if self.retention.batch == 0 || self.retention.batch > 5_000 {
             problems.push("retention.batch: between 1 and 5000".into());

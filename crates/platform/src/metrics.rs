@@ -36,6 +36,12 @@ pub struct LimitLabels {
     pub result: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SmsLabels {
+    pub template: String,
+    pub result: String,
+}
+
 pub struct Metrics {
     registry: Mutex<Registry>,
     pub grpc_requests: Family<RpcLabels, Counter>,
@@ -46,6 +52,10 @@ pub struct Metrics {
     pub outbox_backlog: Gauge,
     pub events_consumed: Family<ConsumerLabels, Counter>,
     pub rate_limits: Family<LimitLabels, Counter>,
+    /// SMS attempts by template and result (sent, retried, dead).
+    pub sms: Family<SmsLabels, Counter>,
+    pub sms_segments: Family<SmsLabels, Counter>,
+    pub sms_cost_micros: Family<SmsLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -107,6 +117,24 @@ impl Metrics {
             "Calls refused by a rate limit (limited) or let through without one (unavailable)",
             rate_limits.clone(),
         );
+        let sms = Family::<SmsLabels, Counter>::default();
+        r.register(
+            "sms_attempts",
+            "SMS attempts by template and result (sent, retried, dead)",
+            sms.clone(),
+        );
+        let sms_segments = Family::<SmsLabels, Counter>::default();
+        r.register(
+            "sms_segments",
+            "SMS segments handed to the gateway, by template",
+            sms_segments.clone(),
+        );
+        let sms_cost_micros = Family::<SmsLabels, Counter>::default();
+        r.register(
+            "sms_cost_micros",
+            "What the SMS handed to the gateway cost, micro-lira, by template",
+            sms_cost_micros.clone(),
+        );
         Self {
             registry: Mutex::new(r),
             grpc_requests,
@@ -117,6 +145,22 @@ impl Metrics {
             outbox_backlog,
             events_consumed,
             rate_limits,
+            sms,
+            sms_segments,
+            sms_cost_micros,
+        }
+    }
+
+    /// One SMS attempt; a sent one adds its segments and cost.
+    pub fn sms_attempt(&self, template: &str, result: &str, segments: u64, cost_micros: u64) {
+        let l = SmsLabels {
+            template: template.to_owned(),
+            result: result.to_owned(),
+        };
+        self.sms.get_or_create(&l).inc();
+        if result == "sent" {
+            self.sms_segments.get_or_create(&l).inc_by(segments);
+            self.sms_cost_micros.get_or_create(&l).inc_by(cost_micros);
         }
     }
 

@@ -22,7 +22,7 @@ pub async fn serve(
     routes: Routes,
     service_names: Vec<&'static str>,
     grpc: TcpListener,
-    http: Option<TcpListener>,
+    http: Option<(TcpListener, axum::Router)>,
     auth: crate::auth::AuthLayer,
 ) -> Result<(), crate::PlatformError> {
     let ready = Arc::new(AtomicBool::new(true));
@@ -39,7 +39,8 @@ pub async fn serve(
         .map_err(|e| crate::PlatformError::Internal(e.to_string()))?;
     let routes = routes.add_service(health).add_service(reflection);
 
-    let http_task = http.map(|l| tokio::spawn(serve_http(p.clone(), l, ready.clone())));
+    let http_task =
+        http.map(|(l, extra)| tokio::spawn(serve_http(p.clone(), l, extra, ready.clone())));
 
     let shutdown = {
         let p = p.clone();
@@ -76,7 +77,14 @@ pub async fn serve(
     result
 }
 
-async fn serve_http(p: Platform, listener: TcpListener, ready: Arc<AtomicBool>) {
+/// `/metrics`, `/livez`, `/readyz`, and the services' own routes (`extra`,
+/// e.g. notification's delivery-report callback).
+async fn serve_http(
+    p: Platform,
+    listener: TcpListener,
+    extra: axum::Router,
+    ready: Arc<AtomicBool>,
+) {
     use axum::http::StatusCode;
     use axum::routing::get;
     let metrics = p.metrics.clone();
@@ -114,7 +122,8 @@ async fn serve_http(p: Platform, listener: TcpListener, ready: Arc<AtomicBool>) 
                     }
                 }
             }),
-        );
+        )
+        .merge(extra);
     if let Err(e) = axum::serve(listener, app).await {
         tracing::error!(error = %e, "http server stopped");
     }

@@ -29,6 +29,10 @@ pub type RoutingClient = pb::routing_service_client::RoutingServiceClient<
 pub type AuditClient =
     pb::audit_service_client::AuditServiceClient<InterceptedService<Channel, ClientCredentials>>;
 
+pub type NotificationClient = pb::notification_service_client::NotificationServiceClient<
+    InterceptedService<Channel, ClientCredentials>,
+>;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     /// SQLite, in-process bus, in-memory cache.
@@ -214,6 +218,55 @@ impl TestNode {
     pub async fn audit(&self) -> AuditClient {
         self.audit_as(Some(&self.token(Role::PlatformOperator, 0, 0, "")))
             .await
+    }
+
+    /// A notification client calling with `token` (or none).
+    pub async fn notification_as(&self, token: Option<&str>) -> NotificationClient {
+        let creds = ClientCredentials::new(token).expect("token");
+        pb::notification_service_client::NotificationServiceClient::with_interceptor(
+            self.channel().await,
+            creds,
+        )
+    }
+
+    /// A notification client of a platform operator (country scope, dead letters).
+    pub async fn notification(&self) -> NotificationClient {
+        self.notification_as(Some(&self.token(Role::PlatformOperator, 0, 0, "")))
+            .await
+    }
+
+    /// The SMS of application `number` (12 digits), oldest first.
+    pub async fn sms_of(&self, number: &str) -> Vec<acikkapi_notification::messages::Message> {
+        acikkapi_notification::messages::of_application(&self.platform().db, number)
+            .await
+            .expect("read sms_messages")
+    }
+
+    /// Waits until `number` has an SMS from `template` in `status`; returns it.
+    pub async fn sms_in(
+        &self,
+        number: &str,
+        template: &str,
+        status: &str,
+    ) -> acikkapi_notification::messages::Message {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let all = self.sms_of(number).await;
+            if let Some(m) = all
+                .iter()
+                .find(|m| m.template == template && m.status == status)
+            {
+                return m.clone();
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no {template} SMS {status} for {number}; have {:?}",
+                all.iter()
+                    .map(|m| (&m.template, &m.status, &m.last_error))
+                    .collect::<Vec<_>>()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     pub async fn catalog(&self) -> pb::catalog_service_client::CatalogServiceClient<Channel> {

@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 /// Services this build can run. The others are defined in proto/ and land
 /// with their issues; asking for one says so instead of starting half a system.
-pub const IMPLEMENTED: &[&str] = &["intake", "routing"];
+pub const IMPLEMENTED: &[&str] = &["intake", "routing", "notification"];
 
 pub struct Node {
     pub grpc_addr: SocketAddr,
@@ -58,7 +58,11 @@ impl Node {
         let keys = Keys::load(&settings)?;
         let platform = Platform::connect(
             settings,
-            &[acikkapi_intake::MIGRATIONS, acikkapi_routing::MIGRATIONS],
+            &[
+                acikkapi_intake::MIGRATIONS,
+                acikkapi_routing::MIGRATIONS,
+                acikkapi_notification::MIGRATIONS,
+            ],
             shutdown,
         )
         .await?;
@@ -78,6 +82,14 @@ impl Node {
             routes.add_service(parts.routing);
             names.extend(service_names("routing"));
             workers.extend(parts.workers);
+        }
+        let mut http_routes = axum::Router::new();
+        if services.iter().any(|s| s == "notification") {
+            let parts = acikkapi_notification::build(&platform).await?;
+            routes.add_service(parts.notification);
+            names.extend(service_names("notification"));
+            workers.extend(parts.workers);
+            http_routes = http_routes.merge(parts.http);
         }
         // The audit trail belongs to the platform: every node answers it.
         routes.add_service(
@@ -104,7 +116,7 @@ impl Node {
                 routes.routes(),
                 names,
                 grpc,
-                http,
+                http.map(|l| (l, http_routes)),
                 AuthLayer::new(keys, policy).client_ip_header(&client_ip_header),
             )
             .await;
@@ -163,6 +175,7 @@ pub fn service_names(service: &str) -> &'static [&'static str] {
     match service {
         "intake" => acikkapi_intake::SERVICE_NAMES,
         "routing" => acikkapi_routing::SERVICE_NAMES,
+        "notification" => acikkapi_notification::SERVICE_NAMES,
         _ => &[],
     }
 }
@@ -179,5 +192,6 @@ pub fn served_services() -> Vec<&'static str> {
 pub fn policy(path: &str) -> Option<Access> {
     acikkapi_intake::policy(path)
         .or_else(|| acikkapi_routing::policy(path))
+        .or_else(|| acikkapi_notification::policy(path))
         .or_else(|| acikkapi_platform::audit::policy(path))
 }

@@ -6,8 +6,8 @@
 use acikkapi_platform::auth::Role::{self, *};
 use acikkapi_proto::v1 as pb;
 use acikkapi_testkit::{
-    AuditClient, Backend, IntakeClient, RoutingClient, TestNode, backend_tests, settings,
-    submission,
+    AuditClient, Backend, IntakeClient, NotificationClient, RoutingClient, TestNode, backend_tests,
+    settings, submission,
 };
 use tonic::Code;
 
@@ -278,6 +278,83 @@ const MATRIX: &[(&str, Option<Role>, Expect, Expect)] = &[
     ("ListDistricts", None, Ok, Ok),
     ("ListTopics", None, Ok, Ok),
     ("ListApplicationTypes", None, Ok, Ok),
+    // What was sent to an applicant: the governorship's staff in scope, the centre, operators; never the answering unit.
+    ("ListMessages", None, Unauth, Unauth),
+    ("ListMessages", Some(DeskOfficer), Ok, Hidden),
+    ("ListMessages", Some(UnitOfficer), Denied, Denied),
+    ("ListMessages", Some(DeputyGovernor), Ok, Hidden),
+    ("ListMessages", Some(Governor), Ok, Hidden),
+    ("ListMessages", Some(Kaymakam), Ok, Hidden),
+    ("ListMessages", Some(MinistryOfficer), Ok, Ok),
+    ("ListMessages", Some(MinistryAnalyst), Denied, Denied),
+    ("ListMessages", Some(PlatformOperator), Ok, Ok),
+    ("ListMessages", Some(ProvincialInstance), Ok, Hidden),
+    ("ListMessages", Some(ChannelService), Denied, Denied),
+    // The same readers, one message.
+    ("GetMessageStatus", None, Unauth, Unauth),
+    ("GetMessageStatus", Some(DeskOfficer), Ok, Hidden),
+    ("GetMessageStatus", Some(UnitOfficer), Denied, Denied),
+    ("GetMessageStatus", Some(DeputyGovernor), Ok, Hidden),
+    ("GetMessageStatus", Some(Governor), Ok, Hidden),
+    ("GetMessageStatus", Some(Kaymakam), Ok, Hidden),
+    ("GetMessageStatus", Some(MinistryOfficer), Ok, Ok),
+    ("GetMessageStatus", Some(MinistryAnalyst), Denied, Denied),
+    ("GetMessageStatus", Some(PlatformOperator), Ok, Ok),
+    ("GetMessageStatus", Some(ProvincialInstance), Ok, Hidden),
+    ("GetMessageStatus", Some(ChannelService), Denied, Denied),
+    // Dead letters and their re-drive are country-wide operations.
+    ("ListDeadLetters", None, Unauth, Unauth),
+    ("ListDeadLetters", Some(DeskOfficer), Denied, Denied),
+    ("ListDeadLetters", Some(UnitOfficer), Denied, Denied),
+    ("ListDeadLetters", Some(DeputyGovernor), Denied, Denied),
+    ("ListDeadLetters", Some(Governor), Denied, Denied),
+    ("ListDeadLetters", Some(Kaymakam), Denied, Denied),
+    ("ListDeadLetters", Some(MinistryOfficer), Ok, Ok),
+    ("ListDeadLetters", Some(MinistryAnalyst), Denied, Denied),
+    ("ListDeadLetters", Some(PlatformOperator), Ok, Ok),
+    ("ListDeadLetters", Some(ProvincialInstance), Denied, Denied),
+    ("ListDeadLetters", Some(ChannelService), Denied, Denied),
+    // Re-drive: the same operators.
+    ("RedriveDeadLetter", None, Unauth, Unauth),
+    ("RedriveDeadLetter", Some(DeskOfficer), Denied, Denied),
+    ("RedriveDeadLetter", Some(UnitOfficer), Denied, Denied),
+    ("RedriveDeadLetter", Some(DeputyGovernor), Denied, Denied),
+    ("RedriveDeadLetter", Some(Governor), Denied, Denied),
+    ("RedriveDeadLetter", Some(Kaymakam), Denied, Denied),
+    ("RedriveDeadLetter", Some(MinistryOfficer), Ok, Ok),
+    ("RedriveDeadLetter", Some(MinistryAnalyst), Denied, Denied),
+    ("RedriveDeadLetter", Some(PlatformOperator), Ok, Ok),
+    (
+        "RedriveDeadLetter",
+        Some(ProvincialInstance),
+        Denied,
+        Denied,
+    ),
+    ("RedriveDeadLetter", Some(ChannelService), Denied, Denied),
+    // Previews show no personal data: management and desks may try a wording.
+    ("PreviewTemplate", None, Unauth, Unauth),
+    ("PreviewTemplate", Some(DeskOfficer), Ok, Ok),
+    ("PreviewTemplate", Some(UnitOfficer), Denied, Denied),
+    ("PreviewTemplate", Some(DeputyGovernor), Ok, Ok),
+    ("PreviewTemplate", Some(Governor), Ok, Ok),
+    ("PreviewTemplate", Some(Kaymakam), Ok, Ok),
+    ("PreviewTemplate", Some(MinistryOfficer), Ok, Ok),
+    ("PreviewTemplate", Some(MinistryAnalyst), Denied, Denied),
+    ("PreviewTemplate", Some(PlatformOperator), Ok, Ok),
+    ("PreviewTemplate", Some(ProvincialInstance), Denied, Denied),
+    ("PreviewTemplate", Some(ChannelService), Denied, Denied),
+    // Templates are national configuration.
+    ("UpsertTemplate", None, Unauth, Unauth),
+    ("UpsertTemplate", Some(DeskOfficer), Denied, Denied),
+    ("UpsertTemplate", Some(UnitOfficer), Denied, Denied),
+    ("UpsertTemplate", Some(DeputyGovernor), Denied, Denied),
+    ("UpsertTemplate", Some(Governor), Denied, Denied),
+    ("UpsertTemplate", Some(Kaymakam), Denied, Denied),
+    ("UpsertTemplate", Some(MinistryOfficer), Ok, Ok),
+    ("UpsertTemplate", Some(MinistryAnalyst), Denied, Denied),
+    ("UpsertTemplate", Some(PlatformOperator), Ok, Ok),
+    ("UpsertTemplate", Some(ProvincialInstance), Denied, Denied),
+    ("UpsertTemplate", Some(ChannelService), Denied, Denied),
 ];
 
 /// Methods whose every role must be listed (the public ones need only a sample).
@@ -328,8 +405,8 @@ fn every_served_method_is_in_the_matrix() {
             checked += 1;
         }
     }
-    // Intake 6, catalogue 4, routing 11, audit 1.
-    assert_eq!(checked, 22, "served methods");
+    // Intake 6, catalogue 4, routing 11, notification 6, audit 1.
+    assert_eq!(checked, 28, "served methods");
 }
 
 /// A fresh application in Ankara/6010, routed to il06-belediye. For a
@@ -372,6 +449,17 @@ async fn fixture(n: &TestNode, i: u64, concluded: bool) -> (String, String) {
     (res.application_number, res.tracking_code)
 }
 
+/// Marks the application's sent receipt SMS dead (a fixture: the gateway
+/// failing for good is tested in notification.rs); returns its id.
+async fn dead_receipt(n: &TestNode, number: &str) -> String {
+    let m = n.sms_in(number, "receipt", "sent").await;
+    acikkapi_platform::db!(&n.platform().db, pool => {
+        sqlx::query("UPDATE sms_messages SET status = 'dead', last_error = 'test' WHERE id = $1")
+            .bind(&m.id).execute(pool).await.map(|_| ()).expect("mark dead")
+    });
+    m.id
+}
+
 fn classify(r: Result<bool, tonic::Status>) -> Result<Expect, String> {
     match r {
         Result::Ok(true) => Result::Ok(Ok),
@@ -385,13 +473,16 @@ fn classify(r: Result<bool, tonic::Status>) -> Result<Expect, String> {
     }
 }
 
-struct Clients {
+struct Clients<'a> {
     intake: IntakeClient,
     routing: RoutingClient,
     audit: AuditClient,
+    notification: NotificationClient,
     catalog: pb::catalog_service_client::CatalogServiceClient<tonic::transport::Channel>,
     /// The Ministry centre, to set up and clean up around a call.
     admin: RoutingClient,
+    /// The node, for notification's fixtures (its receipt SMS).
+    node: &'a TestNode,
 }
 
 /// A rule in Ankara/6010 for H09 (environment), which no other case uses.
@@ -409,7 +500,7 @@ fn test_rule(id: &str) -> pb::RoutingRule {
 /// Calls `method` with the caller's clients; Ok(visible?) or the status.
 async fn call(
     method: &str,
-    k: &mut Clients,
+    k: &mut Clients<'_>,
     number: &str,
     code: &str,
     i: u64,
@@ -628,6 +719,63 @@ async fn call(
             .list_application_types(pb::ListApplicationTypesRequest::default())
             .await
             .map(|_| true),
+        // Visible = the application's receipt SMS is listed.
+        "ListMessages" => {
+            k.node.sms_in(number, "receipt", "sent").await;
+            k.notification
+                .list_messages(pb::ListMessagesRequest {
+                    application_number: number.into(),
+                })
+                .await
+                .map(|r| {
+                    r.into_inner()
+                        .messages
+                        .iter()
+                        .any(|m| m.application_number == number && m.template == "receipt")
+                })
+        }
+        "GetMessageStatus" => {
+            let m = k.node.sms_in(number, "receipt", "sent").await;
+            k.notification
+                .get_message_status(pb::GetMessageStatusRequest { id: m.id })
+                .await
+                .map(|_| true)
+        }
+        // The receipt, once sent, is made a dead letter for the case.
+        "ListDeadLetters" => {
+            let id = dead_receipt(k.node, number).await;
+            k.notification
+                .list_dead_letters(pb::ListDeadLettersRequest { limit: 1000 })
+                .await
+                .map(|r| r.into_inner().messages.iter().any(|m| m.id == id))
+        }
+        "RedriveDeadLetter" => {
+            let id = dead_receipt(k.node, number).await;
+            k.notification
+                .redrive_dead_letter(pb::RedriveDeadLetterRequest { id })
+                .await
+                .map(|_| true)
+        }
+        "PreviewTemplate" => k
+            .notification
+            .preview_template(pb::PreviewTemplateRequest {
+                name: "receipt".into(),
+                values: Default::default(),
+            })
+            .await
+            .map(|_| true),
+        // A template of the case's own, so the receipts of later cases are unchanged.
+        "UpsertTemplate" => k
+            .notification
+            .upsert_template(pb::UpsertTemplateRequest {
+                template: Some(pb::SmsTemplate {
+                    name: format!("test_{i}"),
+                    body: "{governorship}: başvurunuz {number} alındı.".into(),
+                    ..Default::default()
+                }),
+            })
+            .await
+            .map(|_| true),
         other => panic!("no call for {other}"),
     }
 }
@@ -659,8 +807,10 @@ async fn every_role_every_method_in_and_out_of_scope(backend: Backend) {
                 intake: n.intake_as(token.as_deref()).await,
                 routing: n.routing_as(token.as_deref()).await,
                 audit: n.audit_as(token.as_deref()).await,
+                notification: n.notification_as(token.as_deref()).await,
                 catalog: n.catalog().await,
                 admin: n.routing().await,
+                node: &n,
             };
             let got = classify(call(method, &mut clients, &number, &code, i as u64).await);
             if got != Result::Ok(expected) {

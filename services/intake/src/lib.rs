@@ -3,6 +3,7 @@
 
 pub mod access;
 mod catalog;
+pub mod contact;
 pub mod follow;
 mod grpc;
 pub mod model;

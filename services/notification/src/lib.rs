@@ -1,9 +1,112 @@
-//! Notification (issue #5, in progress): the SMS a citizen gets, exactly
-//! once, at a known cost. This part: the providers (a file for the embedded
-//! default, an HTTP bulk-SMS gateway for production) and how a send is made
-//! idempotent. The encoding and segment count are `acikkapi_domain::sms`,
-//! the templates `acikkapi_domain::templates`. The service that consumes
-//! events, retries, dead-letters and answers gRPC is not built yet, and the
-//! binary does not serve it.
+//! Notification (bildirim): the SMS a citizen gets, exactly once, at a
+//! known cost. A receipt with the application number when it is recorded,
+//! the outcome when it is concluded.
+//!
+//! Events become rows of `sms_messages` in the event's transaction
+//! ([`consumer`]); senders claim due rows and hand them to the provider
+//! ([`sender`]) within the account's rate ([`limit`]); the gateway's
+//! delivery reports come back over HTTP ([`callback`]).
 
+pub mod access;
+pub mod callback;
+mod consumer;
+mod grpc;
+pub mod limit;
+pub mod messages;
 pub mod provider;
+pub mod sender;
+pub mod templates;
+
+use acikkapi_intake::TrackingKey;
+use acikkapi_platform::config::Settings;
+use acikkapi_platform::store::Migration;
+use acikkapi_platform::{Platform, PlatformError};
+use acikkapi_proto::v1::notification_service_server::NotificationServiceServer;
+use provider::{FileProvider, HttpProvider, HttpSettings, Provider};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+
+pub use access::policy;
+pub use consumer::{conclusion_template, values};
+
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    component: "notification",
+    version: 1,
+    sqlite: include_str!("../migrations/sqlite/0001_notification.sql"),
+    postgres: include_str!("../migrations/postgres/0001_notification.sql"),
+}];
+
+pub const SERVICE_NAMES: &[&str] = &["acikkapi.v1.NotificationService"];
+
+/// Largest request notification decodes: a template with its name.
+const MAX_REQUEST_BYTES: usize = 16 * 1024;
+
+pub struct NotificationParts {
+    pub notification: NotificationServiceServer<grpc::Notification>,
+    /// The delivery-report callback, for the node's HTTP port.
+    pub http: axum::Router,
+    pub workers: Vec<JoinHandle<()>>,
+}
+
+/// The provider `settings.notification` names.
+pub fn provider(settings: &Settings) -> Arc<dyn Provider> {
+    let n = &settings.notification;
+    match n.provider.as_str() {
+        "http" => Arc::new(HttpProvider::new(HttpSettings {
+            base_url: n.http_url.trim_end_matches('/').to_owned(),
+            username: n.http_username.clone(),
+            password: n.http_password.expose().to_owned(),
+            timeout: Duration::from_millis(n.http_timeout_ms),
+        })),
+        _ => Arc::new(FileProvider::new(&settings.data_dir)),
+    }
+}
+
+/// The queues notification consumes, declared before anything is published.
+pub async fn declare_queues(p: &Platform) -> Result<(), PlatformError> {
+    drop(p.bus.subscribe(consumer::QUEUE, consumer::KINDS).await?);
+    Ok(())
+}
+
+pub async fn build(p: &Platform) -> Result<NotificationParts, PlatformError> {
+    build_with(p, provider(&p.settings)).await
+}
+
+/// As [`build`], with another provider (tests, benchmarks).
+pub async fn build_with(
+    p: &Platform,
+    provider: Arc<dyn Provider>,
+) -> Result<NotificationParts, PlatformError> {
+    declare_queues(p).await?;
+    let queued = Arc::new(Notify::new());
+    let consumer = tokio::spawn(acikkapi_platform::consumer::run(
+        p.clone(),
+        consumer::QUEUE,
+        consumer::KINDS,
+        p.settings.notification.consumers,
+        Arc::new(consumer::Consumer {
+            platform: p.clone(),
+            tracking: TrackingKey::load(&p.settings)?,
+            queued: queued.clone(),
+        }),
+    ));
+    let sender = tokio::spawn(
+        Arc::new(sender::Sender {
+            platform: p.clone(),
+            provider,
+            queued: queued.clone(),
+        })
+        .run(),
+    );
+    Ok(NotificationParts {
+        notification: NotificationServiceServer::new(grpc::Notification {
+            platform: p.clone(),
+            queued,
+        })
+        .max_decoding_message_size(MAX_REQUEST_BYTES),
+        http: callback::routes(p.clone()),
+        workers: vec![consumer, sender],
+    })
+}

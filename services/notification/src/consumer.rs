@@ -1,0 +1,150 @@
+//! Notification's consumer: turns an application's events into queued SMS,
+//! in the event's transaction. Nothing twice: the consumer inbox drops a
+//! second delivery of one event, and each message has a cause key
+//! (`receipt:<number>`, `concluded:<number>:<when>`) so the same fact
+//! published again under a new event id queues nothing new.
+
+use crate::messages::{self, NewMessage, PRIORITY_CONCLUSION, PRIORITY_RECEIPT};
+use acikkapi_domain::application_number::ApplicationNumber;
+use acikkapi_domain::catalog::Catalog;
+use acikkapi_intake::TrackingKey;
+use acikkapi_platform::Platform;
+use acikkapi_platform::audit::Actor;
+use acikkapi_platform::bus::Envelope;
+use acikkapi_platform::consumer::{Handler, HandlerError};
+use acikkapi_platform::store::Tx;
+use acikkapi_proto::v1 as pb;
+use prost::Message;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use tokio::sync::Notify;
+
+pub const QUEUE: &str = "notification";
+pub const KINDS: &[&str] = &[
+    "ApplicationReceived",
+    "ApplicationConcluded",
+    "PersonalDataErased",
+];
+
+pub struct Consumer {
+    pub platform: Platform,
+    pub tracking: TrackingKey,
+    /// Wakes the senders: a message was queued.
+    pub queued: Arc<Notify>,
+}
+
+fn decode<M: Message + Default>(e: &Envelope) -> Result<M, HandlerError> {
+    M::decode(e.payload.as_slice())
+        .map_err(|err| HandlerError::Permanent(format!("{}: {err}", e.kind)))
+}
+
+/// The template for an outcome.
+pub fn conclusion_template(o: pb::Outcome) -> Option<&'static str> {
+    Some(match o {
+        pb::Outcome::Positive => "concluded_positive",
+        pb::Outcome::Negative => "concluded_negative",
+        pb::Outcome::Partial => "concluded_partial",
+        pb::Outcome::Unanswerable => "concluded_unanswerable",
+        pb::Outcome::Unspecified => return None,
+    })
+}
+
+/// The values every template may use, for application `number` (12 digits).
+pub fn values(
+    number: &str,
+    province: u32,
+    tracking: &TrackingKey,
+    tracking_url: &str,
+) -> BTreeMap<&'static str, String> {
+    let governorship = Catalog::builtin()
+        .province(province)
+        .map(|p| format!("{} Valiliği", p.name))
+        .unwrap_or_else(|| "Valilik".into());
+    let shown =
+        ApplicationNumber::parse(number).map_or_else(|_| number.to_owned(), |n| n.to_string());
+    BTreeMap::from([
+        ("governorship", governorship),
+        ("number", shown),
+        ("tracking_code", tracking.code(number)),
+        ("tracking_url", tracking_url.to_owned()),
+    ])
+}
+
+#[async_trait::async_trait]
+impl Handler for Consumer {
+    async fn handle(&self, t: &mut Tx, e: &Envelope) -> Result<(), HandlerError> {
+        let (number, template, dedup_key, priority) = match e.kind.as_str() {
+            "ApplicationReceived" => {
+                let ev: pb::ApplicationReceived = decode(e)?;
+                let key = format!("receipt:{}", ev.application_number);
+                (ev.application_number, "receipt", key, PRIORITY_RECEIPT)
+            }
+            "ApplicationConcluded" => {
+                let ev: pb::ApplicationConcluded = decode(e)?;
+                let template = conclusion_template(ev.outcome()).ok_or_else(|| {
+                    HandlerError::Permanent("conclusion without an outcome".into())
+                })?;
+                let at = ev
+                    .concluded_at
+                    .map_or(0, |t| t.seconds * 1000 + i64::from(t.nanos) / 1_000_000);
+                let key = format!("concluded:{}:{at}", ev.application_number);
+                (ev.application_number, template, key, PRIORITY_CONCLUSION)
+            }
+            "PersonalDataErased" => {
+                let ev: pb::PersonalDataErased = decode(e)?;
+                messages::erase_recipient(t, &ev.application_number).await?;
+                return Ok(());
+            }
+            other => {
+                return Err(HandlerError::Permanent(format!(
+                    "notification does not consume {other}"
+                )));
+            }
+        };
+        let p = &self.platform;
+        let contact = acikkapi_intake::contact::of(t, &p.vault, &number)
+            .await?
+            .ok_or_else(|| HandlerError::Permanent(format!("no application {number}")))?;
+        let Some(phone) = contact.phone else {
+            tracing::info!(application_number = %number, "personal data erased; no SMS");
+            return Ok(());
+        };
+        let text = crate::templates::text(t, template)
+            .await?
+            .ok_or_else(|| HandlerError::Permanent(format!("no template {template}")))?;
+        let n = &p.settings.notification;
+        let body = acikkapi_domain::templates::render(
+            &text,
+            &values(&number, contact.province, &self.tracking, &n.tracking_url),
+        )
+        .map_err(|e| HandlerError::Permanent(format!("template {template}: {e}")))?;
+        let queued = messages::enqueue(
+            t,
+            &p.vault,
+            n.segment_price_micros,
+            &NewMessage {
+                dedup_key,
+                number: number.clone(),
+                province: contact.province,
+                district: contact.district,
+                template: template.to_owned(),
+                phone,
+                body,
+                priority,
+            },
+        )
+        .await?;
+        if let Some(id) = queued {
+            // Reading the phone is a read of personal data: on the trail.
+            t.insert_audit(&[Actor::system("notification").entry(
+                "application.contact.read",
+                &number,
+                format!("sms {template} {id}"),
+            )])
+            .await?;
+            tracing::info!(application_number = %number, message_id = %id, template, "sms queued");
+            self.queued.notify_waiters();
+        }
+        Ok(())
+    }
+}

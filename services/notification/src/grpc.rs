@@ -1,0 +1,212 @@
+//! `NotificationService`: what was sent to an application's applicant and
+//! what became of it, the dead letters and their re-drive, and templates.
+
+use crate::messages::{self, Message};
+use acikkapi_domain::application_number::ApplicationNumber;
+use acikkapi_domain::{sms, templates};
+use acikkapi_platform::Platform;
+use acikkapi_platform::audit::Actor;
+use acikkapi_platform::auth::{Scope, caller, origin};
+use acikkapi_proto::v1 as pb;
+use acikkapi_proto::v1::notification_service_server::NotificationService;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use tokio::sync::Notify;
+use tonic::{Request, Response, Status};
+
+pub struct Notification {
+    pub platform: Platform,
+    pub queued: Arc<Notify>,
+}
+
+fn invalid(field: &str, message: impl Into<String>) -> Status {
+    Status::invalid_argument(format!("{field}: {}", message.into()))
+}
+
+fn visible(scope: &Scope, m: &Message) -> bool {
+    scope.covers(m.province as u32, m.district as u32, None)
+}
+
+/// Longest template text accepted, in characters (two UCS-2 SMS are 134).
+const MAX_TEMPLATE_CHARS: usize = 1_000;
+const MAX_DEAD_LETTERS: u32 = 1_000;
+
+impl Notification {
+    async fn message(&self, id: &str, scope: &Scope) -> Result<Message, Status> {
+        if id.is_empty() || id.len() > 64 {
+            return Err(invalid("id", "a message id"));
+        }
+        messages::get(&self.platform.db, id)
+            .await?
+            .filter(|m| visible(scope, m))
+            .ok_or_else(|| Status::not_found("no message with that id"))
+    }
+}
+
+#[tonic::async_trait]
+impl NotificationService for Notification {
+    async fn list_messages(
+        &self,
+        req: Request<pb::ListMessagesRequest>,
+    ) -> Result<Response<pb::ListMessagesResponse>, Status> {
+        let scope = Scope::of(&*caller(&req)?);
+        let number = ApplicationNumber::parse(&req.get_ref().application_number)
+            .map_err(|e| invalid("application_number", e.to_string()))?
+            .digits();
+        let messages = messages::of_application(&self.platform.db, &number)
+            .await?
+            .iter()
+            .filter(|m| visible(&scope, m))
+            .map(Message::to_pb)
+            .collect();
+        Ok(Response::new(pb::ListMessagesResponse { messages }))
+    }
+
+    async fn get_message_status(
+        &self,
+        req: Request<pb::GetMessageStatusRequest>,
+    ) -> Result<Response<pb::SmsMessage>, Status> {
+        let scope = Scope::of(&*caller(&req)?);
+        let m = self.message(&req.get_ref().id, &scope).await?;
+        Ok(Response::new(m.to_pb()))
+    }
+
+    async fn list_dead_letters(
+        &self,
+        req: Request<pb::ListDeadLettersRequest>,
+    ) -> Result<Response<pb::ListDeadLettersResponse>, Status> {
+        let scope = Scope::of(&*caller(&req)?);
+        let limit = match req.get_ref().limit {
+            0 => 100,
+            n if n > MAX_DEAD_LETTERS => {
+                return Err(invalid("limit", format!("at most {MAX_DEAD_LETTERS}")));
+            }
+            n => n,
+        };
+        let messages = messages::dead(&self.platform.db, i64::from(limit))
+            .await?
+            .iter()
+            .filter(|m| visible(&scope, m))
+            .map(Message::to_pb)
+            .collect();
+        Ok(Response::new(pb::ListDeadLettersResponse { messages }))
+    }
+
+    async fn redrive_dead_letter(
+        &self,
+        req: Request<pb::RedriveDeadLetterRequest>,
+    ) -> Result<Response<pb::RedriveDeadLetterResponse>, Status> {
+        let claims = caller(&req)?;
+        let actor = Actor::of(&claims, Some(&origin(&req)));
+        let scope = Scope::of(&claims);
+        let id = &req.get_ref().id;
+        let before = self.message(id, &scope).await?;
+        let p = &self.platform;
+        let mut t = p.db.begin().await?;
+        if !messages::redrive(&mut t, id).await? {
+            return Err(Status::failed_precondition(format!(
+                "id: message is {}, not dead-lettered",
+                before.status
+            )));
+        }
+        t.insert_audit(&[actor.entry(
+            "sms.redrive",
+            &before.number,
+            format!("message {id} after: {}", before.last_error),
+        )])
+        .await?;
+        t.commit().await?;
+        self.queued.notify_waiters();
+        tracing::info!(application_number = %before.number, message_id = %id, "dead letter re-driven");
+        let after = self.message(id, &scope).await?;
+        Ok(Response::new(pb::RedriveDeadLetterResponse {
+            message: Some(after.to_pb()),
+        }))
+    }
+
+    async fn preview_template(
+        &self,
+        req: Request<pb::PreviewTemplateRequest>,
+    ) -> Result<Response<pb::PreviewTemplateResponse>, Status> {
+        let r = req.into_inner();
+        let mut t = self.platform.db.begin().await?;
+        let text = crate::templates::text(&mut t, &r.name)
+            .await?
+            .ok_or_else(|| invalid("name", format!("no template {:?}", r.name)))?;
+        drop(t);
+        // Values not given show the longest each placeholder can take: the
+        // preview is the worst case the applicant may receive.
+        let mut values: BTreeMap<&str, String> =
+            templates::longest_values(&self.platform.settings.notification.tracking_url);
+        for (k, v) in r.values {
+            let Some(name) = templates::PLACEHOLDERS.iter().find(|p| **p == k) else {
+                return Err(invalid(
+                    &format!("values.{k}"),
+                    format!(
+                        "not a placeholder (known: {})",
+                        templates::PLACEHOLDERS.join(", ")
+                    ),
+                ));
+            };
+            if v.chars().count() > 200 {
+                return Err(invalid(&format!("values.{k}"), "at most 200 characters"));
+            }
+            values.insert(name, v);
+        }
+        let body = templates::render(&text, &values).map_err(|e| invalid("name", e.to_string()))?;
+        let cost = sms::cost(&body);
+        Ok(Response::new(pb::PreviewTemplateResponse {
+            body,
+            encoding: messages::encoding_from(cost.encoding) as i32,
+            segments: cost.segments as u32,
+        }))
+    }
+
+    async fn upsert_template(
+        &self,
+        req: Request<pb::UpsertTemplateRequest>,
+    ) -> Result<Response<pb::SmsTemplate>, Status> {
+        let actor = Actor::of(&*caller(&req)?, Some(&origin(&req)));
+        let tpl = req
+            .into_inner()
+            .template
+            .ok_or_else(|| invalid("template", "required"))?;
+        if tpl.name.is_empty()
+            || tpl.name.len() > 40
+            || !tpl
+                .name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b == b'_' || b.is_ascii_digit())
+        {
+            return Err(invalid(
+                "template.name",
+                "1 to 40 of a-z, 0-9 and _, e.g. concluded_positive",
+            ));
+        }
+        let body = tpl.body.trim();
+        if body.is_empty() || body.chars().count() > MAX_TEMPLATE_CHARS {
+            return Err(invalid(
+                "template.body",
+                format!("1 to {MAX_TEMPLATE_CHARS} characters"),
+            ));
+        }
+        let cost = templates::check(body, &self.platform.settings.notification.tracking_url)
+            .map_err(|e| invalid("template.body", e.to_string()))?;
+        let mut t = self.platform.db.begin().await?;
+        let previous = crate::templates::text(&mut t, &tpl.name).await?;
+        crate::templates::save(&mut t, &tpl.name, body, &actor.actor).await?;
+        t.insert_audit(&[actor.entry(
+            "sms.template.upsert",
+            &tpl.name,
+            format!("was: {}", previous.unwrap_or_default()),
+        )])
+        .await?;
+        t.commit().await?;
+        Ok(Response::new(pb::SmsTemplate {
+            name: tpl.name,
+            body: body.to_owned(),
+            encoding: messages::encoding_from(cost.encoding) as i32,
+            segments: cost.segments as u32,
+        }))
+    }
+}

@@ -1,0 +1,356 @@
+//! The message table: every SMS from the event that asked for it to the
+//! gateway's delivery report. It is also the send queue, so a message
+//! survives restarts and its retry timer lives in the database.
+//!
+//! Life of a message: `queued` → claimed: `sending` (attempts+1, tries+1,
+//! held for `lease_ms`) → `sent` (the gateway took it) → `delivered` or
+//! `failed` (delivery report). A failed attempt puts it back to `queued`
+//! with a back-off; the last one, or a permanent refusal, makes it `dead`,
+//! until an operator re-drives it. A sender that dies while `sending`
+//! leaves the row to be claimed again when the lease runs out.
+
+use acikkapi_domain::sms;
+use acikkapi_platform::privacy::Vault;
+use acikkapi_platform::store::{Db, Tx, now_ms};
+use acikkapi_platform::{PlatformError, db, tx};
+use acikkapi_proto::v1 as pb;
+use sqlx::Row;
+use std::collections::BTreeMap;
+
+/// Receipts before conclusions before bulk (surveys, alerts).
+pub const PRIORITY_RECEIPT: i64 = 0;
+pub const PRIORITY_CONCLUSION: i64 = 1;
+pub const PRIORITY_BULK: i64 = 2;
+
+#[derive(Debug, Clone)]
+pub struct Message {
+    pub id: String,
+    pub number: String,
+    pub province: i64,
+    pub district: i64,
+    pub template: String,
+    /// Sealed (record = message id, field = phone); empty once erased.
+    pub recipient: String,
+    pub masked_recipient: String,
+    pub body: String,
+    pub encoding: String,
+    pub segments: i64,
+    pub cost_micros: i64,
+    pub priority: i64,
+    pub status: String,
+    pub attempts: i64,
+    pub tries: i64,
+    pub provider: String,
+    pub provider_id: String,
+    pub last_error: String,
+    /// W3C trace context of the event that asked for the SMS.
+    pub trace: BTreeMap<String, String>,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+}
+
+const COLUMNS: &str = "id, number, province, district, template, recipient, masked_recipient, body, \
+     encoding, segments, cost_micros, priority, status, attempts, tries, provider, provider_id, \
+     last_error, trace, created_ms, updated_ms";
+
+macro_rules! decode {
+    ($r:expr) => {
+        Message {
+            id: $r.try_get("id")?,
+            number: $r.try_get("number")?,
+            province: $r.try_get("province")?,
+            district: $r.try_get("district")?,
+            template: $r.try_get("template")?,
+            recipient: $r.try_get("recipient")?,
+            masked_recipient: $r.try_get("masked_recipient")?,
+            body: $r.try_get("body")?,
+            encoding: $r.try_get("encoding")?,
+            segments: $r.try_get("segments")?,
+            cost_micros: $r.try_get("cost_micros")?,
+            priority: $r.try_get("priority")?,
+            status: $r.try_get("status")?,
+            attempts: $r.try_get("attempts")?,
+            tries: $r.try_get("tries")?,
+            provider: $r.try_get("provider")?,
+            provider_id: $r.try_get("provider_id")?,
+            last_error: $r.try_get("last_error")?,
+            trace: serde_json::from_str(&$r.try_get::<String, _>("trace")?).unwrap_or_default(),
+            created_ms: $r.try_get("created_ms")?,
+            updated_ms: $r.try_get("updated_ms")?,
+        }
+    };
+}
+
+/// An SMS to be sent, rendered.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    /// One SMS per cause: a second enqueue with the same key does nothing.
+    pub dedup_key: String,
+    pub number: String,
+    pub province: u32,
+    pub district: u32,
+    pub template: String,
+    /// E.164, in clear: sealed here.
+    pub phone: String,
+    pub body: String,
+    pub priority: i64,
+}
+
+/// Queues `m` in the caller's transaction; its id, or None if its
+/// `dedup_key` was queued before.
+pub async fn enqueue(
+    t: &mut Tx,
+    vault: &Vault,
+    segment_price_micros: u64,
+    m: &NewMessage,
+) -> Result<Option<String>, PlatformError> {
+    let id = uuid::Uuid::now_v7().to_string();
+    let cost = sms::cost(&m.body);
+    let now = now_ms();
+    let trace = serde_json::to_string(&acikkapi_platform::telemetry::current_context_headers())
+        .unwrap_or_default();
+    let done = tx!(t, c => {
+        sqlx::query(
+            "INSERT INTO sms_messages (id, dedup_key, number, province, district, template, recipient, \
+             masked_recipient, body, encoding, segments, cost_micros, priority, status, next_attempt_ms, \
+             trace, created_ms, updated_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'queued', $14, $15, $14, $14) \
+             ON CONFLICT (dedup_key) DO NOTHING",
+        )
+        .bind(&id)
+        .bind(&m.dedup_key)
+        .bind(&m.number)
+        .bind(i64::from(m.province))
+        .bind(i64::from(m.district))
+        .bind(&m.template)
+        .bind(vault.seal(&id, "phone", &m.phone))
+        .bind(acikkapi_domain::mask::phone(&m.phone))
+        .bind(&m.body)
+        .bind(cost.encoding.as_str())
+        .bind(cost.segments as i64)
+        .bind((cost.segments as u64 * segment_price_micros) as i64)
+        .bind(m.priority)
+        .bind(now)
+        .bind(trace)
+        .execute(&mut **c)
+        .await?
+        .rows_affected()
+    });
+    Ok((done == 1).then_some(id))
+}
+
+/// Claims up to `limit` due messages for this sender, most urgent first:
+/// each becomes `sending`, held until `now + lease_ms`. On PostgreSQL
+/// concurrent senders skip each other's rows (`FOR UPDATE SKIP LOCKED`);
+/// SQLite runs one writer at a time.
+pub async fn claim(db: &Db, limit: usize, lease_ms: i64) -> Result<Vec<Message>, PlatformError> {
+    let now = now_ms();
+    let lock = match db {
+        Db::Sqlite(_) => "",
+        Db::Postgres(_) => "FOR UPDATE SKIP LOCKED",
+    };
+    let sql = format!(
+        "UPDATE sms_messages SET status = 'sending', attempts = attempts + 1, tries = tries + 1, \
+         next_attempt_ms = $1, updated_ms = $2 \
+         WHERE id IN (SELECT id FROM sms_messages WHERE status IN ('queued', 'sending') \
+         AND next_attempt_ms <= $2 ORDER BY priority, next_attempt_ms LIMIT $3 {lock}) \
+         RETURNING {COLUMNS}"
+    );
+    let mut out: Vec<Message> = db!(db, pool => {
+        let rows = sqlx::query(&sql)
+            .bind(now + lease_ms)
+            .bind(now)
+            .bind(limit as i64)
+            .fetch_all(pool)
+            .await?;
+        rows.iter().map(|r| Ok(decode!(r))).collect::<Result<_, sqlx::Error>>()?
+    });
+    out.sort_by_key(|m| (m.priority, m.created_ms));
+    Ok(out)
+}
+
+/// The gateway took claimed message `m`: `sent`, unless a delivery report
+/// overtook us. False if the claim was lost (the lease ran out and another
+/// sender holds it now).
+pub async fn mark_sent(
+    t: &mut Tx,
+    m: &Message,
+    provider: &str,
+    provider_id: &str,
+) -> Result<bool, PlatformError> {
+    let n = tx!(t, c => {
+        sqlx::query(
+            "UPDATE sms_messages SET status = CASE status WHEN 'sending' THEN 'sent' ELSE status END, \
+             provider = $1, provider_id = $2, last_error = '', updated_ms = $3 \
+             WHERE id = $4 AND tries = $5 AND status IN ('sending', 'delivered', 'failed')",
+        )
+        .bind(provider)
+        .bind(provider_id)
+        .bind(now_ms())
+        .bind(&m.id)
+        .bind(m.tries)
+        .execute(&mut **c)
+        .await?
+        .rows_affected()
+    });
+    Ok(n == 1)
+}
+
+/// A failed attempt of claimed message `m`: queued again for `next_ms`,
+/// or `dead` when `next_ms` is None.
+pub async fn mark_failed(
+    db: &Db,
+    m: &Message,
+    error: &str,
+    next_ms: Option<i64>,
+) -> Result<bool, PlatformError> {
+    let (status, next) = match next_ms {
+        Some(at) => ("queued", at),
+        None => ("dead", 0),
+    };
+    let error: String = error.chars().take(500).collect();
+    let n = db!(db, pool => {
+        sqlx::query(
+            "UPDATE sms_messages SET status = $1, next_attempt_ms = $2, last_error = $3, updated_ms = $4 \
+             WHERE id = $5 AND tries = $6 AND status = 'sending'",
+        )
+        .bind(status)
+        .bind(next)
+        .bind(error)
+        .bind(now_ms())
+        .bind(&m.id)
+        .bind(m.tries)
+        .execute(pool)
+        .await?
+        .rows_affected()
+    });
+    Ok(n == 1)
+}
+
+/// Puts dead message `id` back in the queue for one more round of attempts.
+/// False if there is no dead message with that id.
+pub async fn redrive(t: &mut Tx, id: &str) -> Result<bool, PlatformError> {
+    let now = now_ms();
+    let n = tx!(t, c => {
+        sqlx::query(
+            "UPDATE sms_messages SET status = 'queued', attempts = 0, next_attempt_ms = $1, updated_ms = $1 \
+             WHERE id = $2 AND status = 'dead'",
+        )
+        .bind(now)
+        .bind(id)
+        .execute(&mut **c)
+        .await?
+        .rows_affected()
+    });
+    Ok(n == 1)
+}
+
+pub async fn get(db: &Db, id: &str) -> Result<Option<Message>, PlatformError> {
+    let sql = format!("SELECT {COLUMNS} FROM sms_messages WHERE id = $1");
+    Ok(db!(db, pool => {
+        match sqlx::query(&sql).bind(id).fetch_optional(pool).await? {
+            Some(r) => Some(decode!(r)),
+            None => None,
+        }
+    }))
+}
+
+pub async fn of_application(db: &Db, number: &str) -> Result<Vec<Message>, PlatformError> {
+    let sql =
+        format!("SELECT {COLUMNS} FROM sms_messages WHERE number = $1 ORDER BY created_ms, id");
+    Ok(db!(db, pool => {
+        let rows = sqlx::query(&sql).bind(number).fetch_all(pool).await?;
+        rows.iter().map(|r| Ok(decode!(r))).collect::<Result<Vec<_>, sqlx::Error>>()?
+    }))
+}
+
+/// Dead messages, newest first.
+pub async fn dead(db: &Db, limit: i64) -> Result<Vec<Message>, PlatformError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM sms_messages WHERE status = 'dead' ORDER BY updated_ms DESC, id LIMIT $1"
+    );
+    Ok(db!(db, pool => {
+        let rows = sqlx::query(&sql).bind(limit).fetch_all(pool).await?;
+        rows.iter().map(|r| Ok(decode!(r))).collect::<Result<Vec<_>, sqlx::Error>>()?
+    }))
+}
+
+/// A delivery report: `delivered` or `failed` (final states only). Reports
+/// for unknown ids, or that would move a final state, change nothing.
+pub async fn apply_report(db: &Db, id: &str, delivered: bool) -> Result<bool, PlatformError> {
+    let n = db!(db, pool => {
+        sqlx::query(
+            "UPDATE sms_messages SET status = $1, updated_ms = $2 \
+             WHERE id = $3 AND status IN ('sending', 'sent')",
+        )
+        .bind(if delivered { "delivered" } else { "failed" })
+        .bind(now_ms())
+        .bind(id)
+        .execute(pool)
+        .await?
+        .rows_affected()
+    });
+    Ok(n == 1)
+}
+
+/// The retention run erased application `number`'s personal data: so do we.
+pub async fn erase_recipient(t: &mut Tx, number: &str) -> Result<(), PlatformError> {
+    tx!(t, c => {
+        sqlx::query("UPDATE sms_messages SET recipient = '', masked_recipient = '' WHERE number = $1")
+            .bind(number)
+            .execute(&mut **c)
+            .await?;
+    });
+    Ok(())
+}
+
+pub fn status_of(s: &str) -> pb::SmsStatus {
+    match s {
+        "queued" | "sending" => pb::SmsStatus::Queued,
+        "sent" => pb::SmsStatus::Sent,
+        "delivered" => pb::SmsStatus::Delivered,
+        "failed" => pb::SmsStatus::Failed,
+        "dead" => pb::SmsStatus::Dead,
+        _ => pb::SmsStatus::Unspecified,
+    }
+}
+
+pub fn encoding_of(s: &str) -> pb::SmsEncoding {
+    match s {
+        "gsm7" => pb::SmsEncoding::Gsm7,
+        "gsm7-turkish-locking" | "gsm7-turkish-single" => pb::SmsEncoding::Gsm7Turkish,
+        "ucs2" => pb::SmsEncoding::Ucs2,
+        _ => pb::SmsEncoding::Unspecified,
+    }
+}
+
+pub fn encoding_from(e: sms::Encoding) -> pb::SmsEncoding {
+    encoding_of(e.as_str())
+}
+
+fn timestamp(ms: i64) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: ms.div_euclid(1000),
+        nanos: (ms.rem_euclid(1000) * 1_000_000) as i32,
+    }
+}
+
+impl Message {
+    /// The staff view: the recipient masked.
+    pub fn to_pb(&self) -> pb::SmsMessage {
+        pb::SmsMessage {
+            id: self.id.clone(),
+            application_number: self.number.clone(),
+            template: self.template.clone(),
+            masked_recipient: self.masked_recipient.clone(),
+            body: self.body.clone(),
+            encoding: encoding_of(&self.encoding) as i32,
+            segments: self.segments as u32,
+            cost_micros: self.cost_micros as u64,
+            status: status_of(&self.status) as i32,
+            attempts: self.attempts as u32,
+            created_at: Some(timestamp(self.created_ms)),
+            updated_at: Some(timestamp(self.updated_ms)),
+        }
+    }
+}
