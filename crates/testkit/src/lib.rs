@@ -4,6 +4,8 @@
 //! run in parallel. The production backend needs PostgreSQL, RabbitMQ and
 //! Redis on loopback; when they are missing the test fails, never skips.
 
+pub mod gateway;
+
 use acikkapi::Node;
 use acikkapi_domain::national_id;
 use acikkapi_platform::auth::{Claims, ClientCredentials, Keys, Role};
@@ -107,6 +109,85 @@ pub fn settings(backend: Backend) -> (Settings, tempfile::TempDir) {
     (s, dir)
 }
 
+/// `s` as the environment of an `acikkapi serve` child process, so a test
+/// can run the real binary on the test's own database, bus and cache.
+pub fn env_of(s: &Settings) -> Vec<(String, String)> {
+    let n = &s.notification;
+    [
+        ("DATA_DIR", s.data_dir.display().to_string()),
+        ("SERVER__HTTP_ADDR", s.server.http_addr.clone()),
+        ("STORE__URL", s.store.url.expose().to_owned()),
+        ("STORE__SCHEMA", s.store.schema.clone()),
+        (
+            "STORE__MAX_CONNECTIONS",
+            s.store.max_connections.to_string(),
+        ),
+        ("BUS__URL", s.bus.url.expose().to_owned()),
+        ("BUS__PREFIX", s.bus.prefix.clone()),
+        ("BUS__QUEUE_EXPIRES_MS", s.bus.queue_expires_ms.to_string()),
+        ("CACHE__URL", s.cache.url.expose().to_owned()),
+        ("CACHE__PREFIX", s.cache.prefix.clone()),
+        (
+            "RELAY__POLL_INTERVAL_MS",
+            s.relay.poll_interval_ms.to_string(),
+        ),
+        (
+            "INTAKE__TRACKING_KEY",
+            s.intake.tracking_key.expose().to_owned(),
+        ),
+        ("AUTH__KEYS", s.auth.keys.expose().to_owned()),
+        ("PRIVACY__KEYS", s.privacy.keys.expose().to_owned()),
+        ("PRIVACY__HASH_KEY", s.privacy.hash_key.expose().to_owned()),
+        ("NOTIFICATION__PROVIDER", n.provider.clone()),
+        ("NOTIFICATION__HTTP_URL", n.http_url.clone()),
+        ("NOTIFICATION__HTTP_USERNAME", n.http_username.clone()),
+        (
+            "NOTIFICATION__HTTP_PASSWORD",
+            n.http_password.expose().to_owned(),
+        ),
+        (
+            "NOTIFICATION__HTTP_TIMEOUT_MS",
+            n.http_timeout_ms.to_string(),
+        ),
+        ("NOTIFICATION__LEASE_MS", n.lease_ms.to_string()),
+        ("NOTIFICATION__POLL_MS", n.poll_ms.to_string()),
+        ("NOTIFICATION__RETRY_BASE_MS", n.retry_base_ms.to_string()),
+        (
+            "NOTIFICATION__RATE_PER_SECOND",
+            n.rate_per_second.to_string(),
+        ),
+    ]
+    .into_iter()
+    .filter(|(_, v)| !v.is_empty())
+    .map(|(k, v)| (format!("ACIKKAPI__{k}"), v))
+    .collect()
+}
+
+/// A token signed with the keys of `settings`.
+pub fn token_for(
+    settings: &Settings,
+    role: Role,
+    province: u32,
+    district: u32,
+    unit: &str,
+) -> String {
+    let claims = Claims {
+        sub: format!("test-{}", role.as_str()),
+        role,
+        province,
+        district,
+        unit: unit.into(),
+        iss: String::new(),
+        aud: String::new(),
+        iat: 0,
+        exp: 0,
+    };
+    Keys::load(settings)
+        .expect("keys")
+        .issue(claims, 3600)
+        .expect("sign")
+}
+
 pub struct TestNode {
     pub node: Node,
     pub shutdown: CancellationToken,
@@ -140,21 +221,7 @@ impl TestNode {
 
     /// A token signed with the node's keys.
     pub fn token(&self, role: Role, province: u32, district: u32, unit: &str) -> String {
-        let claims = Claims {
-            sub: format!("test-{}", role.as_str()),
-            role,
-            province,
-            district,
-            unit: unit.into(),
-            iss: String::new(),
-            aud: String::new(),
-            iat: 0,
-            exp: 0,
-        };
-        Keys::load(&self.node.platform.settings)
-            .expect("keys")
-            .issue(claims, 3600)
-            .expect("sign")
+        token_for(&self.node.platform.settings, role, province, district, unit)
     }
 
     /// An intake client calling with `token` (or none).
@@ -445,6 +512,37 @@ pub async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
     let mut out = String::new();
     s.read_to_string(&mut out).await.expect("read");
     out
+}
+
+/// A plain HTTP POST of a JSON `body` on loopback; returns the whole response.
+pub async fn http_post(addr: std::net::SocketAddr, path: &str, body: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("connect http");
+    s.write_all(
+        format!(
+            "POST {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .as_bytes(),
+    )
+    .await
+    .expect("send");
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.expect("read");
+    out
+}
+
+/// The value of the first metric line starting with `name` and holding
+/// every one of `labels` (`consumer="notification"`), or 0.
+pub fn metric(p: &Platform, name: &str, labels: &[&str]) -> f64 {
+    p.metrics
+        .encode()
+        .lines()
+        .filter(|l| l.starts_with(name) && labels.iter().all(|x| l.contains(x)))
+        .find_map(|l| l.rsplit(' ').next()?.parse().ok())
+        .unwrap_or(0.0)
 }
 
 /// How many rows `table` has (tests of "nothing half-written").
