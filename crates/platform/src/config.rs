@@ -282,9 +282,11 @@ impl Default for NotificationSettings {
             segment_price_micros: 20_000,
             rate_per_second: 100,
             senders: 16,
-            max_attempts: 8,
-            retry_base_ms: 2_000,
-            retry_max_ms: 600_000,
+            // 5 s, 10 s, … doubling to 15 min: 11 waits, 33 to 66 minutes
+            // in all, so a gateway outage of half an hour dead-letters nothing.
+            max_attempts: 12,
+            retry_base_ms: 5_000,
+            retry_max_ms: 900_000,
             lease_ms: 30_000,
             poll_ms: 250,
             callback_token: Secret::default(),

@@ -170,6 +170,30 @@ fn serve_submit_track_and_stop() {
         "{shown}"
     );
 
+    // The receipt SMS, written by the file provider of the embedded default.
+    let sms = dir.path().join("sms.jsonl");
+    let mut receipts = Vec::new();
+    for _ in 0..200 {
+        receipts = std::fs::read_to_string(&sms)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .collect();
+        if !receipts.is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(receipts.len(), 1, "one receipt SMS in {}", sms.display());
+    assert_eq!(receipts[0]["to"], "+905551112233");
+    let said = receipts[0]["text"].as_str().unwrap();
+    assert!(
+        said.starts_with("Ankara Valiliği Açık Kapı: başvurunuz alındı.")
+            && said.contains(&number)
+            && said.contains(&code),
+        "{said}"
+    );
+
     let wrong = run(&["track", "--server", &url, &number, "AAAAAAAA"]);
     assert!(!wrong.status.success());
     let said = format!(

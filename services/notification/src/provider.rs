@@ -12,6 +12,7 @@
 
 use acikkapi_domain::sms::Encoding;
 use http_body_util::{BodyExt, Full};
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
@@ -145,19 +146,18 @@ impl Provider for FileProvider {
 /// Where and as whom to reach the HTTP gateway.
 #[derive(Debug, Clone)]
 pub struct HttpSettings {
-    /// e.g. `http://127.0.0.1:8080`. Plain HTTP so far: TLS to a real
-    /// gateway (a rustls connector, or the cluster's egress proxy) is still
-    /// to be chosen with the rest of issue #5.
+    /// e.g. `https://sms.verimor.com.tr` (TLS by rustls, Mozilla's roots),
+    /// or `http://…` for an egress proxy in the cluster or a test gateway.
     pub base_url: String,
     pub username: String,
     pub password: String,
     pub timeout: Duration,
 }
 
-/// A Verimor-style bulk-SMS gateway over HTTP (JSON send, status by custom id).
+/// A Verimor-style bulk-SMS gateway over HTTPS (JSON send, status by custom id).
 pub struct HttpProvider {
     settings: HttpSettings,
-    client: Client<HttpConnector, Full<bytes::Bytes>>,
+    client: Client<HttpsConnector<HttpConnector>, Full<bytes::Bytes>>,
 }
 
 /// Answers of the gateway that no retry will change.
@@ -173,8 +173,17 @@ const PERMANENT: &[&str] = &[
 
 impl HttpProvider {
     pub fn new(settings: HttpSettings) -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(settings.timeout));
+        let mut http = HttpConnector::new();
+        http.set_connect_timeout(Some(settings.timeout));
+        http.enforce_http(false);
+        // Mozilla's roots, compiled in: the runtime image needs no CA bundle.
+        // Plain http:// stays possible for an egress proxy inside the
+        // cluster and for the fake gateway of the tests.
+        let connector = HttpsConnectorBuilder::new()
+            .with_webpki_roots()
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
         Self {
             client: Client::builder(TokioExecutor::new()).build(connector),
             settings,
