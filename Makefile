@@ -3,7 +3,7 @@
 SHELL := bash
 CARGO ?= cargo
 
-.PHONY: help run build release test test-unit fuzz services lint fmt clippy load-embedded load-production clean
+.PHONY: help run build release test test-unit fuzz services lint fmt clippy load-embedded load-production bench-sms clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -46,6 +46,11 @@ load-embedded: release ## Load test: 10,000 submissions on the embedded default
 
 load-production: release services ## Load test: 10,000 submissions on PostgreSQL + RabbitMQ + Redis
 	./load-tests/run.sh production
+
+bench-sms: services ## SMS sender throughput against the fake gateway, rate limit off (SQLite, then PostgreSQL)
+	$(CARGO) build --release -p acikkapi-load-tests --bin acikkapi-sms-bench
+	./target/release/acikkapi-sms-bench --messages 20000
+	./target/release/acikkapi-sms-bench --messages 20000 --store-url postgres://postgres@127.0.0.1:5432/test
 
 clean: ## Remove build output and local data
 	$(CARGO) clean
