@@ -2,6 +2,7 @@
 //! numbers, text limits and the reference catalogue. No I/O, no async.
 
 pub mod application_number;
+pub mod calendar;
 pub mod catalog;
 pub mod damm;
 pub mod mask;
