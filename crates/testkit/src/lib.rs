@@ -163,6 +163,26 @@ pub fn env_of(s: &Settings) -> Vec<(String, String)> {
     .collect()
 }
 
+/// Reads a child `acikkapi serve`'s output until it announces its gRPC
+/// address, returns it, and keeps draining the rest so the child never
+/// blocks on a full pipe.
+pub fn announced_addr(stdout: std::process::ChildStdout) -> String {
+    use std::io::{BufRead, BufReader};
+    let mut lines = BufReader::new(stdout).lines();
+    let addr = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|l| {
+            l.split("serving gRPC on ")
+                .nth(1)
+                .and_then(|r| r.split_whitespace().next())
+                .map(str::to_owned)
+        })
+        .expect("the server announces its address");
+    std::thread::spawn(move || lines.for_each(drop));
+    addr
+}
+
 /// A token signed with the keys of `settings`.
 pub fn token_for(
     settings: &Settings,

@@ -2,7 +2,6 @@
 //! `acikkapi serve`, then `submit`, then `track` with the right and a wrong
 //! code, then SIGTERM, then a retention run on the same data folder.
 
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Output, Stdio};
 
 const BIN: &str = env!("CARGO_BIN_EXE_acikkapi");
@@ -42,19 +41,7 @@ fn serve_submit_track_and_stop() {
         .expect("start acikkapi serve");
     let stdout = child.stdout.take().unwrap();
     let mut server = Server(child);
-    let mut lines = BufReader::new(stdout).lines();
-    let addr = lines
-        .by_ref()
-        .map_while(Result::ok)
-        .find_map(|l| {
-            l.split("serving gRPC on ")
-                .nth(1)
-                .and_then(|r| r.split_whitespace().next())
-                .map(str::to_owned)
-        })
-        .expect("the server announces its address");
-    // Keep draining the server's output so it never blocks on a full pipe.
-    std::thread::spawn(move || lines.for_each(drop));
+    let addr = acikkapi_testkit::announced_addr(stdout);
     let url = format!("http://{addr}");
 
     // A desk officer of Ankara, signed with the key the server generated.

@@ -332,7 +332,6 @@ async fn a_send_whose_answer_is_lost_is_looked_up_not_repeated(backend: Backend)
 /// `sending` when the lease runs out, looks it up, and records it sent
 /// without a second send.
 async fn a_crash_between_send_and_record_sends_nothing_twice(backend: Backend) {
-    use std::io::{BufRead, BufReader};
     use std::process::{Command, Stdio};
     let g = FakeGateway::start().await;
     let (mut s, _dir) = via_gateway(backend, &g);
@@ -347,18 +346,7 @@ async fn a_crash_between_send_and_record_sends_nothing_twice(backend: Backend) {
         .stdout(Stdio::piped())
         .spawn()
         .expect("start acikkapi serve");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let addr = lines
-        .by_ref()
-        .map_while(Result::ok)
-        .find_map(|l| {
-            l.split("serving gRPC on ")
-                .nth(1)
-                .and_then(|r| r.split_whitespace().next())
-                .map(str::to_owned)
-        })
-        .expect("the server announces its address");
-    std::thread::spawn(move || lines.for_each(drop));
+    let addr = acikkapi_testkit::announced_addr(child.stdout.take().unwrap());
     let token = acikkapi_testkit::token_for(&s, MinistryOfficer, 0, 0, "");
     let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
         .unwrap()
