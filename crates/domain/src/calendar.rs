@@ -218,8 +218,19 @@ impl Calendar {
         minutes: i64,
         arife: Arife,
     ) -> Result<i64, CalendarError> {
+        self.add_working_ms(start_ms, minutes.max(0) * MINUTE_MS, arife)
+    }
+
+    /// As [`Calendar::add_working`], in milliseconds (what is left of a
+    /// budget after a pause need not be whole minutes).
+    pub fn add_working_ms(
+        &self,
+        start_ms: i64,
+        ms: i64,
+        arife: Arife,
+    ) -> Result<i64, CalendarError> {
         let first = (start_ms + UTC_OFFSET_MS).div_euclid(DAY_MS);
-        let mut left = minutes.max(0) * MINUTE_MS;
+        let mut left = ms.max(0);
         if left == 0 {
             return Ok(start_ms);
         }
@@ -235,6 +246,55 @@ impl Calendar {
                     return Ok(from + left);
                 }
                 left -= to - from;
+            }
+        }
+        Err(CalendarError::TooFar)
+    }
+
+    /// The latest instant from which `ms` of working time run until `end`:
+    /// "two working days before the deadline".
+    pub fn sub_working_ms(&self, end_ms: i64, ms: i64, arife: Arife) -> Result<i64, CalendarError> {
+        let last = (end_ms + UTC_OFFSET_MS).div_euclid(DAY_MS);
+        let mut left = ms.max(0);
+        if left == 0 {
+            return Ok(end_ms);
+        }
+        for day in (last - MAX_DAYS..=last).rev() {
+            let date = Date::from_days(day);
+            for &(a, b) in self.intervals(day, arife).iter().rev() {
+                let from = date.at_minute(a);
+                let to = date.at_minute(b).min(end_ms);
+                if from >= to {
+                    continue;
+                }
+                if to - from >= left {
+                    return Ok(to - left);
+                }
+                left -= to - from;
+            }
+        }
+        Err(CalendarError::TooFar)
+    }
+
+    /// Whether `ms` falls inside working time.
+    pub fn is_working(&self, ms: i64, arife: Arife) -> bool {
+        let day = (ms + UTC_OFFSET_MS).div_euclid(DAY_MS);
+        let date = Date::from_days(day);
+        self.intervals(day, arife)
+            .iter()
+            .any(|&(a, b)| date.at_minute(a) <= ms && ms < date.at_minute(b))
+    }
+
+    /// `ms` if it is working time, else the next opening (a reminder
+    /// written at night goes out the next working morning).
+    pub fn next_working(&self, ms: i64, arife: Arife) -> Result<i64, CalendarError> {
+        let first = (ms + UTC_OFFSET_MS).div_euclid(DAY_MS);
+        for day in first..first + MAX_DAYS {
+            let date = Date::from_days(day);
+            for &(a, b) in self.intervals(day, arife) {
+                if ms < date.at_minute(b) {
+                    return Ok(date.at_minute(a).max(ms));
+                }
             }
         }
         Err(CalendarError::TooFar)
@@ -397,6 +457,60 @@ mod tests {
         assert_eq!(show(d), "2026-11-30 17:30");
     }
 
+    /// Two working days before Tue 9 Dec 2026 09:00 (Mon 30 Nov start):
+    /// Mon 8 Dec 480 and Tue 9 Dec 30 minutes, the rest from Fri 4 Dec:
+    /// 17:30 - 450 min = 10:00. A reminder at 20:00 waits for 08:30.
+    #[test]
+    fn counting_back_and_the_next_working_morning() {
+        let c = Calendar::builtin();
+        let back = c
+            .sub_working_ms(
+                at("2026-12-09", 9, 0),
+                2 * DAY_MINUTES * MINUTE_MS,
+                Arife::Morning,
+            )
+            .unwrap();
+        assert_eq!(show(back), "2026-12-07 09:00");
+        let back = c
+            .sub_working_ms(
+                at("2026-12-07", 9, 0),
+                DAY_MINUTES * MINUTE_MS,
+                Arife::Morning,
+            )
+            .unwrap();
+        assert_eq!(show(back), "2026-12-04 09:00");
+        let night = at("2026-12-04", 20, 0);
+        assert!(!c.is_working(night, Arife::Morning));
+        assert_eq!(
+            show(c.next_working(night, Arife::Morning).unwrap()),
+            "2026-12-07 08:30"
+        );
+        let lunch = at("2026-12-07", 12, 45);
+        assert_eq!(
+            show(c.next_working(lunch, Arife::Morning).unwrap()),
+            "2026-12-07 13:30"
+        );
+        let working = at("2026-12-07", 14, 0);
+        assert!(c.is_working(working, Arife::Morning));
+        assert_eq!(c.next_working(working, Arife::Morning).unwrap(), working);
+        // Kurban Bayramı 2026: the evening before the eve waits for the eve's morning,
+        // the eve's afternoon for the Monday after the holiday.
+        assert_eq!(
+            show(
+                c.next_working(at("2026-05-25", 18, 0), Arife::Morning)
+                    .unwrap()
+            ),
+            "2026-05-26 08:30"
+        );
+        assert_eq!(
+            show(
+                c.next_working(at("2026-05-26", 13, 0), Arife::Morning)
+                    .unwrap()
+            ),
+            "2026-06-01 08:30"
+        );
+    }
+
     fn instant() -> impl Strategy<Value = i64> {
         let from = Date::parse("2018-01-01").unwrap().at_minute(0);
         let to = Date::parse("2039-12-31").unwrap().at_minute(0);
@@ -404,30 +518,46 @@ mod tests {
     }
 
     proptest! {
-        /// Adding n working days then counting back gives n; the deadline is
-        /// in working time, so never on a weekend or a holiday.
-        #[test]
-        fn adding_then_counting_back_gives_the_budget(start in instant(), days in 1i64..=30, extra in 0i64..480) {
-            let c = Calendar::builtin();
-            for arife in [Arife::Morning, Arife::Off] {
-                let minutes = days * DAY_MINUTES + extra;
-                let d = c.add_working(start, minutes, arife).unwrap();
-                prop_assert_eq!(c.working_ms_between(start, d, arife), minutes * MINUTE_MS);
-                let date = Date::of_instant(d);
-                prop_assert!(date.weekday() < 5, "{} is a weekend", date);
-                prop_assert!(c.working_minutes(date, arife) > 0, "{} is not a working day", date);
+            /// Adding n working days then counting back gives n; the deadline is
+            /// in working time, so never on a weekend or a holiday.
+            #[test]
+            fn adding_then_counting_back_gives_the_budget(start in instant(), days in 1i64..=30, extra in 0i64..480) {
+                let c = Calendar::builtin();
+                for arife in [Arife::Morning, Arife::Off] {
+                    let minutes = days * DAY_MINUTES + extra;
+                    let d = c.add_working(start, minutes, arife).unwrap();
+                    prop_assert_eq!(c.working_ms_between(start, d, arife), minutes * MINUTE_MS);
+                    let date = Date::of_instant(d);
+                    prop_assert!(date.weekday() < 5, "{} is a weekend", date);
+                    prop_assert!(c.working_minutes(date, arife) > 0, "{} is not a working day", date);
+                }
             }
-        }
 
-        /// More budget, or a day off more, never makes a deadline earlier.
-        #[test]
-        fn deadlines_only_move_later(start in instant(), minutes in 1i64..20_000, closed in 0i64..60) {
-            let c = Calendar::builtin();
-            let d = c.add_working(start, minutes, Arife::Morning).unwrap();
-            prop_assert!(c.add_working(start, minutes + 1, Arife::Morning).unwrap() > d);
-            let day = Date::from_days(Date::of_instant(start).days() + closed);
-            let more = c.clone().with_day_off(day, DayOff { name: "kapalı".into(), half: false });
-            prop_assert!(more.add_working(start, minutes, Arife::Morning).unwrap() >= d);
-        }
+            /// More budget, or a day off more, never makes a deadline earlier.
+            #[test]
+            fn deadlines_only_move_later(start in instant(), minutes in 1i64..20_000, closed in 0i64..60) {
+                let c = Calendar::builtin();
+                let d = c.add_working(start, minutes, Arife::Morning).unwrap();
+                prop_assert!(c.add_working(start, minutes + 1, Arife::Morning).unwrap() > d);
+                let day = Date::from_days(Date::of_instant(start).days() + closed);
+                let more = c.clone().with_day_off(day, DayOff { name: "kapalı".into(), half: false });
+                prop_assert!(more.add_working(start, minutes, Arife::Morning).unwrap() >= d);
+            }
+
+            /// Counting back from a deadline what was added gives the start,
+            /// or the opening it waited for, and the next opening is working
+            /// time with no working time before it.
+            #[test]
+            fn counting_back_undoes_adding(start in instant(), ms in 1i64..20_000 * 60_000) {
+                let c = Calendar::builtin();
+                let end = c.add_working_ms(start, ms, Arife::Morning).unwrap();
+                let back = c.sub_working_ms(end, ms, Arife::Morning).unwrap();
+                prop_assert_eq!(back, c.next_working(start, Arife::Morning).unwrap());
+                prop_assert_eq!(c.working_ms_between(back, end, Arife::Morning), ms);
+                let next = c.next_working(start, Arife::Morning).unwrap();
+                prop_assert!(next >= start);
+                prop_assert!(c.is_working(next, Arife::Morning));
+                prop_assert_eq!(c.working_ms_between(start, next, Arife::Morning), 0);
+            }
     }
 }
