@@ -35,6 +35,7 @@ pub struct Settings {
     pub retention: RetentionSettings,
     pub routing: RoutingSettings,
     pub notification: NotificationSettings,
+    pub escalation: EscalationSettings,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -295,6 +296,31 @@ impl Default for NotificationSettings {
     }
 }
 
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EscalationSettings {
+    /// Competing consumer loops per replica for escalation's events.
+    pub consumers: usize,
+    /// How often each replica looks for due rungs; 0 runs no sweeper.
+    pub sweep_interval_ms: u64,
+    /// Clocks one sweep transaction claims.
+    pub sweep_batch: u32,
+    /// Whether the morning of a half-day eve (arife) counts as working
+    /// time (`morning`, the decree's rule) or the whole eve is off (`off`).
+    pub arife: String,
+}
+
+impl Default for EscalationSettings {
+    fn default() -> Self {
+        Self {
+            consumers: 4,
+            sweep_interval_ms: 5_000,
+            sweep_batch: 500,
+            arife: "morning".into(),
+        }
+    }
+}
+
 /// A configuration value that must not be printed: it shows as `***`.
 #[derive(Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(transparent)]
@@ -336,6 +362,7 @@ impl Default for Settings {
             retention: RetentionSettings::default(),
             routing: RoutingSettings::default(),
             notification: NotificationSettings::default(),
+            escalation: EscalationSettings::default(),
         }
     }
 }
@@ -598,6 +625,15 @@ impl Settings {
         }
         if n.consumers == 0 || n.consumers > 64 {
             problems.push("notification.consumers: between 1 and 64".into());
+        }
+        if self.escalation.consumers == 0 || self.escalation.consumers > 64 {
+            problems.push("escalation.consumers: between 1 and 64".into());
+        }
+        if self.escalation.sweep_batch == 0 || self.escalation.sweep_batch > 10_000 {
+            problems.push("escalation.sweep_batch: between 1 and 10000".into());
+        }
+        if !["morning", "off"].contains(&self.escalation.arife.as_str()) {
+            problems.push("escalation.arife: morning or off".into());
         }
         if n.max_attempts == 0 {
             problems.push("notification.max_attempts: at least 1".into());

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod auth;
 pub mod bus;
 pub mod cache;
+pub mod clock;
 pub mod config;
 pub mod consumer;
 pub mod error;
@@ -37,6 +38,8 @@ pub struct Platform {
     /// publishes at once instead of at its next poll.
     pub outbox_written: Arc<Notify>,
     pub shutdown: CancellationToken,
+    /// The time schedules run on (settable in tests).
+    pub clock: clock::Clock,
 }
 
 impl Platform {
@@ -64,6 +67,7 @@ impl Platform {
             vault,
             outbox_written: Arc::new(Notify::new()),
             shutdown,
+            clock: clock::Clock::default(),
         })
     }
 }

@@ -42,6 +42,13 @@ pub struct SmsLabels {
     pub result: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct EscalationLabels {
+    pub level: String,
+    /// `ladder` or `statutory` (Law 3071).
+    pub clock: String,
+}
+
 pub struct Metrics {
     registry: Mutex<Registry>,
     pub grpc_requests: Family<RpcLabels, Counter>,
@@ -56,6 +63,8 @@ pub struct Metrics {
     pub sms: Family<SmsLabels, Counter>,
     pub sms_segments: Family<SmsLabels, Counter>,
     pub sms_cost_micros: Family<SmsLabels, Counter>,
+    /// SLA rungs fired, by level and clock.
+    pub escalations: Family<EscalationLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -135,6 +144,12 @@ impl Metrics {
             "What the SMS handed to the gateway cost, micro-lira, by template",
             sms_cost_micros.clone(),
         );
+        let escalations = Family::<EscalationLabels, Counter>::default();
+        r.register(
+            "escalations",
+            "SLA rungs fired, by level (1 reminder to the unit … 5 Ministry) and clock",
+            escalations.clone(),
+        );
         Self {
             registry: Mutex::new(r),
             grpc_requests,
@@ -148,7 +163,17 @@ impl Metrics {
             sms,
             sms_segments,
             sms_cost_micros,
+            escalations,
         }
+    }
+
+    pub fn escalation(&self, level: u32, statutory: bool) {
+        self.escalations
+            .get_or_create(&EscalationLabels {
+                level: level.to_string(),
+                clock: if statutory { "statutory" } else { "ladder" }.into(),
+            })
+            .inc();
     }
 
     /// One SMS attempt; a sent one adds its segments and cost.
