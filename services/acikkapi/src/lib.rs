@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 /// Services this build can run. The others are defined in proto/ and land
 /// with their issues; asking for one says so instead of starting half a system.
-pub const IMPLEMENTED: &[&str] = &["intake", "routing", "notification"];
+pub const IMPLEMENTED: &[&str] = &["intake", "routing", "notification", "escalation"];
 
 pub struct Node {
     pub grpc_addr: SocketAddr,
@@ -62,6 +62,7 @@ impl Node {
                 acikkapi_intake::MIGRATIONS,
                 acikkapi_routing::MIGRATIONS,
                 acikkapi_notification::MIGRATIONS,
+                acikkapi_escalation::MIGRATIONS,
             ],
             shutdown,
         )
@@ -90,6 +91,12 @@ impl Node {
             names.extend(service_names("notification"));
             workers.extend(parts.workers);
             http_routes = http_routes.merge(parts.http);
+        }
+        if services.iter().any(|s| s == "escalation") {
+            let parts = acikkapi_escalation::build(&platform).await?;
+            routes.add_service(parts.escalation);
+            names.extend(service_names("escalation"));
+            workers.extend(parts.workers);
         }
         // The audit trail belongs to the platform: every node answers it.
         routes.add_service(
@@ -176,6 +183,7 @@ pub fn service_names(service: &str) -> &'static [&'static str] {
         "intake" => acikkapi_intake::SERVICE_NAMES,
         "routing" => acikkapi_routing::SERVICE_NAMES,
         "notification" => acikkapi_notification::SERVICE_NAMES,
+        "escalation" => acikkapi_escalation::SERVICE_NAMES,
         _ => &[],
     }
 }
@@ -193,5 +201,6 @@ pub fn policy(path: &str) -> Option<Access> {
     acikkapi_intake::policy(path)
         .or_else(|| acikkapi_routing::policy(path))
         .or_else(|| acikkapi_notification::policy(path))
+        .or_else(|| acikkapi_escalation::policy(path))
         .or_else(|| acikkapi_platform::audit::policy(path))
 }

@@ -1,0 +1,234 @@
+//! Escalation's consumer: starts a clock for every received application
+//! and every reopening, follows the unit and topic, records notes (which
+//! move nothing), and stops the clock on conclusion. Idempotent: the
+//! consumer inbox drops a second delivery, a clock is inserted once per
+//! round, and a conclusion of a stopped clock changes nothing.
+
+use crate::calendars::Calendars;
+use crate::policy::Policies;
+use crate::store::{self, SlaClock, clock_id};
+use acikkapi_platform::Platform;
+use acikkapi_platform::bus::Envelope;
+use acikkapi_platform::consumer::{Handler, HandlerError};
+use acikkapi_platform::store::{Tx, now_ms};
+use acikkapi_proto::v1 as pb;
+use prost::Message;
+
+pub const QUEUE: &str = "escalation";
+pub const KINDS: &[&str] = &[
+    "ApplicationReceived",
+    "ApplicationRouted",
+    "ApplicationTransferred",
+    "ApplicationReclassified",
+    "ApplicationNoteAdded",
+    "ApplicationConcluded",
+    "ApplicationReopened",
+];
+
+pub struct Consumer {
+    pub platform: Platform,
+}
+
+fn decode<M: Message + Default>(e: &Envelope) -> Result<M, HandlerError> {
+    M::decode(e.payload.as_slice())
+        .map_err(|err| HandlerError::Permanent(format!("{}: {err}", e.kind)))
+}
+
+fn ms(t: Option<prost_types::Timestamp>) -> i64 {
+    t.map_or_else(now_ms, |t| {
+        t.seconds * 1000 + i64::from(t.nanos) / 1_000_000
+    })
+}
+
+/// An event about a clock this replica has not seen start yet: the
+/// received (or reopened) event is behind it in the queue.
+fn not_yet(number: &str) -> HandlerError {
+    HandlerError::Transient(format!("no clock for {number} yet"))
+}
+
+impl Consumer {
+    async fn context(&self) -> Result<(Calendars, Policies), HandlerError> {
+        Ok((
+            Calendars::load(&self.platform.db).await?,
+            Policies::load(&self.platform.db).await?,
+        ))
+    }
+
+    /// Starts the clock of a round; nothing if it is running already.
+    async fn start(&self, t: &mut Tx, mut k: SlaClock, why: &str) -> Result<(), HandlerError> {
+        let (cals, policies) = self.context().await?;
+        let arife = store::arife(&self.platform.settings.escalation.arife);
+        let cal = cals.for_province(k.province);
+        store::derive(&mut k, cal, arife, &policies, &[])?;
+        let now = now_ms();
+        if store::insert(t, &k, now).await? {
+            store::add_entry(t, &k.id, "started", k.started_ms, why, "escalation").await?;
+            tracing::info!(application_number = %k.number, round = k.round, deadline_ms = ?k.deadline_ms, "clock started");
+        }
+        Ok(())
+    }
+
+    /// Changes the open clock of `number` with `f`, re-derives it and
+    /// writes it back with a ledger entry.
+    async fn change(
+        &self,
+        t: &mut Tx,
+        number: &str,
+        kind: &str,
+        at_ms: i64,
+        reason: &str,
+        f: impl FnOnce(&mut SlaClock),
+    ) -> Result<(), HandlerError> {
+        let Some(mut k) = store::latest_locked(t, number).await? else {
+            return Err(not_yet(number));
+        };
+        if k.concluded_ms.is_some() && kind != "note" {
+            return Ok(()); // a late event about a stopped clock
+        }
+        f(&mut k);
+        let (cals, policies) = self.context().await?;
+        let arife = store::arife(&self.platform.settings.escalation.arife);
+        let pauses = store::pauses_tx(t, &k.id).await?;
+        let cal = cals.for_province(k.province);
+        store::derive(&mut k, cal, arife, &policies, &pauses)?;
+        store::update(t, &k, now_ms()).await?;
+        store::add_entry(t, &k.id, kind, at_ms, reason, "escalation").await?;
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl Handler for Consumer {
+    async fn handle(&self, t: &mut Tx, e: &Envelope) -> Result<(), HandlerError> {
+        match e.kind.as_str() {
+            "ApplicationReceived" => {
+                let ev: pb::ApplicationReceived = decode(e)?;
+                let vulnerable = ev
+                    .vulnerability
+                    .as_ref()
+                    .is_some_and(|v| pb::Vulnerability::bits(v) != 0);
+                let k = SlaClock {
+                    id: clock_id(&ev.application_number, 1),
+                    number: ev.application_number.clone(),
+                    round: 1,
+                    province: ev.province_code,
+                    district: ev.district_code,
+                    topic: ev.topic_code.clone(),
+                    unit_id: String::new(),
+                    vulnerable,
+                    started_ms: ms(ev.received_at),
+                    budget_days: 0,
+                    deadline_ms: None,
+                    statutory_ms: 0,
+                    paused: false,
+                    rung_reached: 0,
+                    statutory_fired: false,
+                    next_due_ms: None,
+                    concluded_ms: None,
+                };
+                self.start(t, k, "received").await
+            }
+            "ApplicationReopened" => {
+                let ev: pb::ApplicationReopened = decode(e)?;
+                let number = ev.application_number.clone();
+                let Some(prev) = store::latest_locked(t, &number).await? else {
+                    return Err(not_yet(&number));
+                };
+                if prev.round >= ev.round {
+                    return Ok(()); // this round's clock runs already
+                }
+                if prev.concluded_ms.is_none() {
+                    // The conclusion of the previous round is behind this event.
+                    return Err(HandlerError::Transient(format!(
+                        "round {} of {number} is not concluded yet",
+                        prev.round
+                    )));
+                }
+                let k = SlaClock {
+                    id: clock_id(&number, ev.round),
+                    round: ev.round,
+                    unit_id: ev.unit_id.clone(),
+                    started_ms: ms(ev.reopened_at),
+                    rung_reached: 0,
+                    statutory_fired: false,
+                    concluded_ms: None,
+                    ..prev
+                };
+                self.start(t, k, &format!("reopened (round {})", ev.round))
+                    .await
+            }
+            "ApplicationRouted" => {
+                let ev: pb::ApplicationRouted = decode(e)?;
+                let reason = format!("routed to {}", ev.unit_id);
+                self.change(
+                    t,
+                    &ev.application_number,
+                    "routed",
+                    ms(ev.routed_at),
+                    &reason,
+                    |k| {
+                        // A routing event of round 1 never overrides a later round's unit.
+                        if k.round == 1 {
+                            k.unit_id = ev.unit_id.clone();
+                        }
+                    },
+                )
+                .await
+            }
+            "ApplicationTransferred" => {
+                let ev: pb::ApplicationTransferred = decode(e)?;
+                let reason = format!("transferred to {}", ev.to_unit_id);
+                self.change(
+                    t,
+                    &ev.application_number,
+                    "transferred",
+                    ms(ev.transferred_at),
+                    &reason,
+                    |k| k.unit_id = ev.to_unit_id.clone(),
+                )
+                .await
+            }
+            "ApplicationReclassified" => {
+                let ev: pb::ApplicationReclassified = decode(e)?;
+                let reason = format!("reclassified to {}/{}", ev.topic_code, ev.type_code);
+                self.change(
+                    t,
+                    &ev.application_number,
+                    "reclassified",
+                    ms(ev.reclassified_at),
+                    &reason,
+                    |k| {
+                        k.topic = ev.topic_code.clone();
+                        k.unit_id = ev.unit_id.clone();
+                    },
+                )
+                .await
+            }
+            "ApplicationNoteAdded" => {
+                let ev: pb::ApplicationNoteAdded = decode(e)?;
+                // Recorded, and nothing else: a note never restarts the clock.
+                let Some(k) = store::latest_locked(t, &ev.application_number).await? else {
+                    return Err(not_yet(&ev.application_number));
+                };
+                store::add_entry(t, &k.id, "note", ms(ev.added_at), "", "escalation").await?;
+                Ok(())
+            }
+            "ApplicationConcluded" => {
+                let ev: pb::ApplicationConcluded = decode(e)?;
+                let at = ms(ev.concluded_at);
+                self.change(
+                    t,
+                    &ev.application_number,
+                    "concluded",
+                    at,
+                    "concluded: the clock stops",
+                    |k| k.concluded_ms = Some(at),
+                )
+                .await
+            }
+            other => Err(HandlerError::Permanent(format!(
+                "escalation does not consume {other}"
+            ))),
+        }
+    }
+}

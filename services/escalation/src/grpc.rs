@@ -1,0 +1,736 @@
+//! `EscalationService`: an application's SLA with its explanation, the
+//! overdue and approaching lists of a scope, policies, the calendar's
+//! one-off days and closures, and pausing a clock.
+
+use crate::calendars::{self, Calendars, ExtraDay};
+use crate::ledger::{self, STATUTORY_RUNG};
+use crate::policy::{Policies, Policy};
+use crate::store::{self, COLUMNS, SlaClock, clock_row};
+use acikkapi_domain::application_number::ApplicationNumber;
+use acikkapi_domain::calendar::{Arife, Calendar, DAY_MINUTES, Date};
+use acikkapi_platform::audit::Actor;
+use acikkapi_platform::auth::{Role, Scope, caller, origin};
+use acikkapi_platform::{Platform, PlatformError, db, tx};
+use acikkapi_proto::v1 as pb;
+use acikkapi_proto::v1::escalation_service_server::EscalationService;
+use sqlx::Row;
+use tonic::{Request, Response, Status};
+
+pub struct Escalation {
+    pub platform: Platform,
+}
+
+fn invalid(field: &str, message: impl Into<String>) -> Status {
+    Status::invalid_argument(format!("{field}: {}", message.into()))
+}
+
+fn timestamp(ms: i64) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: ms.div_euclid(1000),
+        nanos: (ms.rem_euclid(1000) * 1_000_000) as i32,
+    }
+}
+
+fn number(raw: &str) -> Result<String, Status> {
+    Ok(ApplicationNumber::parse(raw)
+        .map_err(|e| invalid("application_number", e.to_string()))?
+        .digits())
+}
+
+/// A list's filter: the request's scope within the caller's.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Filter {
+    province: u32,
+    district: u32,
+    unit: String,
+}
+
+fn filter(caller: &Scope, asked: Option<&pb::Scope>) -> Result<Filter, Status> {
+    let asked = asked.cloned().unwrap_or_default();
+    if asked.province_code > 81 {
+        return Err(invalid("scope.province_code", "a plate code 1..81, or 0"));
+    }
+    if asked.district_code != 0
+        && asked.province_code != 0
+        && asked.district_code / 1000 != asked.province_code
+    {
+        return Err(invalid(
+            "scope.district_code",
+            "a district of scope.province_code",
+        ));
+    }
+    let mut f = Filter {
+        province: asked.province_code,
+        district: asked.district_code,
+        unit: asked.unit_id,
+    };
+    let outside = || Status::permission_denied("scope: outside the caller's own");
+    match caller {
+        Scope::Country => {}
+        Scope::Province(p) => {
+            let in_p = (f.province == 0 || f.province == *p)
+                && (f.district == 0 || f.district / 1000 == *p);
+            if !in_p {
+                return Err(outside());
+            }
+            f.province = *p;
+        }
+        Scope::District(d) => {
+            if f.district != 0 && f.district != *d || f.province != 0 && f.province != d / 1000 {
+                return Err(outside());
+            }
+            f.district = *d;
+        }
+        Scope::Unit(u) => {
+            if !f.unit.is_empty() && f.unit != *u {
+                return Err(outside());
+            }
+            f.unit = u.clone();
+        }
+        Scope::Nothing => return Err(outside()),
+    }
+    Ok(f)
+}
+
+fn covers(scope: &Scope, k: &SlaClock) -> bool {
+    scope.covers(k.province, k.district, Some(&k.unit_id))
+}
+
+fn working_seconds_left(
+    cal: &Calendar,
+    arife: Arife,
+    k: &SlaClock,
+    pauses: &[ledger::Pause],
+    now: i64,
+) -> i64 {
+    let end = k.concluded_ms.unwrap_or(now);
+    let ms = match k.deadline_ms {
+        Some(d) if end <= d => cal.working_ms_between(end, d, arife),
+        Some(d) => -cal.working_ms_between(d, end, arife),
+        None => {
+            ledger::budget_ms(k.budget_days)
+                - ledger::spent_ms(cal, arife, k.started_ms, pauses, end)
+        }
+    };
+    ms / 1000
+}
+
+impl Escalation {
+    fn arife(&self) -> Arife {
+        store::arife(&self.platform.settings.escalation.arife)
+    }
+
+    fn now(&self) -> i64 {
+        self.platform.clock.now_ms()
+    }
+
+    /// The SLA of a clock: with `full`, the explanation and every rung.
+    async fn sla(
+        &self,
+        k: &SlaClock,
+        cals: &Calendars,
+        policies: &Policies,
+        full: bool,
+    ) -> Result<pb::Sla, PlatformError> {
+        let db = &self.platform.db;
+        let cal = cals.for_province(k.province);
+        let arife = self.arife();
+        let now = self.now();
+        let pauses = if k.paused || full {
+            store::pauses(db, &k.id).await?
+        } else {
+            Vec::new()
+        };
+        let mut sla = pb::Sla {
+            application_number: k.number.clone(),
+            deadline: k.deadline_ms.map(timestamp),
+            working_seconds_left: working_seconds_left(cal, arife, k, &pauses, now),
+            rung_reached: k.rung_reached,
+            explanation: Vec::new(),
+            statutory_deadline: Some(timestamp(k.statutory_ms)),
+            paused: k.paused,
+            round: k.round,
+            province_code: k.province,
+            district_code: k.district,
+            unit_id: k.unit_id.clone(),
+            topic_code: k.topic.clone(),
+            budget_working_days: k.budget_days,
+            concluded_at: k.concluded_ms.map(timestamp),
+            steps: Vec::new(),
+        };
+        if !full {
+            return Ok(sla);
+        }
+        let entries = store::entries(db, &k.id).await?;
+        sla.explanation = ledger::explanation(&ledger::Explained {
+            cal,
+            arife,
+            round: k.round,
+            started_ms: k.started_ms,
+            budget_days: k.budget_days,
+            vulnerable: k.vulnerable,
+            deadline_ms: k.deadline_ms,
+            statutory_ms: k.statutory_ms,
+            pauses: &pauses,
+            entries: &entries,
+            now,
+        })
+        .into_iter()
+        .map(|(d, reason)| pb::ExplanationLine {
+            date: d.to_string(),
+            reason,
+        })
+        .collect();
+        let fired: Vec<(u32, u32, String, String, i64, i64, bool)> = db!(db, c => {
+            sqlx::query("SELECT rung, level, target, reason, due_ms, fired_ms, superseded FROM sla_escalations WHERE clock_id = $1 ORDER BY rung")
+                .bind(&k.id).fetch_all(c).await?
+                .into_iter().map(|r| -> Result<_, sqlx::Error> {
+                    Ok((r.try_get::<i64, _>("rung")? as u32, r.try_get::<i64, _>("level")? as u32, r.try_get("target")?, r.try_get("reason")?,
+                        r.try_get("due_ms")?, r.try_get("fired_ms")?, r.try_get("superseded")?))
+                }).collect::<Result<Vec<_>, _>>()?
+        });
+        let policy = policies.for_topic(&k.topic);
+        let dues = match k.deadline_ms {
+            Some(d) => ledger::rung_dues(cal, arife, d, policy)
+                .map_err(|e| PlatformError::Internal(e.to_string()))?,
+            None => Vec::new(),
+        };
+        for (i, rung) in policy.rungs.iter().enumerate() {
+            let n = i as u32 + 1;
+            let step = match fired.iter().find(|f| f.0 == n) {
+                Some(f) => pb::EscalationStep {
+                    rung: n,
+                    level: f.1,
+                    target: f.2.clone(),
+                    reason: f.3.clone(),
+                    due: Some(timestamp(f.4)),
+                    fired_at: (!f.6).then(|| timestamp(f.5)),
+                    superseded: f.6,
+                },
+                None => {
+                    let t = crate::sweep::resolve(&rung.target_role, k);
+                    pb::EscalationStep {
+                        rung: n,
+                        level: t.level,
+                        target: t.target,
+                        reason: String::new(),
+                        due: dues.get(i).map(|d| timestamp(*d)),
+                        fired_at: None,
+                        superseded: false,
+                    }
+                }
+            };
+            sla.steps.push(step);
+        }
+        if let Some(f) = fired.iter().find(|f| f.0 == STATUTORY_RUNG) {
+            sla.steps.push(pb::EscalationStep {
+                rung: STATUTORY_RUNG,
+                level: f.1,
+                target: f.2.clone(),
+                reason: f.3.clone(),
+                due: Some(timestamp(f.4)),
+                fired_at: Some(timestamp(f.5)),
+                superseded: false,
+            });
+        }
+        Ok(sla)
+    }
+
+    async fn visible(&self, raw: &str, scope: &Scope) -> Result<SlaClock, Status> {
+        let number = number(raw)?;
+        store::latest(&self.platform.db, &number)
+            .await?
+            .filter(|k| covers(scope, k))
+            .ok_or_else(|| Status::not_found("no application with that number"))
+    }
+
+    /// Open clocks of a filter with `from <= deadline < to`, soonest first.
+    async fn list(
+        &self,
+        f: &Filter,
+        from: i64,
+        to: i64,
+        page: Option<pb::PageRequest>,
+    ) -> Result<pb::ListSlaResponse, Status> {
+        let page = page.unwrap_or_default();
+        let size = match page.page_size {
+            0 => 50,
+            n => n.min(500),
+        } as i64;
+        let (after_deadline, after_id) = if page.page_token.is_empty() {
+            (i64::MIN, String::new())
+        } else {
+            page.page_token
+                .split_once('/')
+                .and_then(|(d, id)| Some((d.parse::<i64>().ok()?, id.to_owned())))
+                .ok_or_else(|| invalid("page.page_token", "not a token this list gave"))?
+        };
+        let mut sql = format!(
+            "SELECT {COLUMNS} FROM sla_clocks WHERE concluded_ms IS NULL AND deadline_ms >= $1 AND deadline_ms < $2 \
+             AND (deadline_ms > $3 OR (deadline_ms = $3 AND id > $4))"
+        );
+        let mut n = 5;
+        let mut place = |sql: &mut String, column: &str| {
+            sql.push_str(&format!(" AND {column} = ${n}"));
+            n += 1;
+        };
+        if f.province != 0 {
+            place(&mut sql, "province");
+        }
+        if f.district != 0 {
+            place(&mut sql, "district");
+        }
+        if !f.unit.is_empty() {
+            place(&mut sql, "unit_id");
+        }
+        sql.push_str(&format!(" ORDER BY deadline_ms, id LIMIT ${n}"));
+        let db = &self.platform.db;
+        let clocks: Vec<SlaClock> = db!(db, c => {
+            let mut q = sqlx::query(&sql).bind(from).bind(to).bind(after_deadline.max(from - 1)).bind(&after_id);
+            if f.province != 0 { q = q.bind(i64::from(f.province)); }
+            if f.district != 0 { q = q.bind(i64::from(f.district)); }
+            if !f.unit.is_empty() { q = q.bind(&f.unit); }
+            q.bind(size + 1).fetch_all(c).await.map_err(PlatformError::from)?
+                .into_iter().map(|r| -> Result<SlaClock, sqlx::Error> { Ok(clock_row!(r)) }).collect::<Result<Vec<_>, _>>().map_err(PlatformError::from)?
+        });
+        let more = clocks.len() as i64 > size;
+        let cals = Calendars::load(db).await?;
+        let policies = Policies::load(db).await?;
+        let mut items = Vec::new();
+        for k in clocks.iter().take(size as usize) {
+            items.push(self.sla(k, &cals, &policies, false).await?);
+        }
+        let next_page_token = if more {
+            clocks
+                .get(size as usize - 1)
+                .map(|k| format!("{}/{}", k.deadline_ms.unwrap_or(0), k.id))
+                .unwrap_or_default()
+        } else {
+            String::new()
+        };
+        Ok(pb::ListSlaResponse {
+            items,
+            next_page_token,
+        })
+    }
+
+    async fn pause_or_resume(
+        &self,
+        actor: &Actor,
+        scope: &Scope,
+        raw: &str,
+        pause: Option<&str>,
+    ) -> Result<pb::Sla, Status> {
+        let number = number(raw)?;
+        let db = &self.platform.db;
+        let cals = Calendars::load(db).await?;
+        let policies = Policies::load(db).await?;
+        let now = self.now();
+        let mut t = db.begin().await?;
+        let mut k = store::latest_locked(&mut t, &number)
+            .await?
+            .filter(|k| covers(scope, k))
+            .ok_or_else(|| Status::not_found("no application with that number"))?;
+        if k.concluded_ms.is_some() {
+            return Err(Status::failed_precondition(
+                "the application is concluded: its clock has stopped",
+            ));
+        }
+        match pause {
+            Some(_) if k.paused => {
+                return Err(Status::failed_precondition("the clock is paused already"));
+            }
+            None if !k.paused => {
+                return Err(Status::failed_precondition("the clock is not paused"));
+            }
+            Some(reason) => {
+                store::open_pause(&mut t, &k.id, now, reason, &actor.actor).await?;
+                store::add_entry(&mut t, &k.id, "paused", now, reason, &actor.actor).await?;
+            }
+            None => {
+                store::close_pause(&mut t, &k.id, now).await?;
+                store::add_entry(&mut t, &k.id, "resumed", now, "", &actor.actor).await?;
+            }
+        }
+        let pauses = store::pauses_tx(&mut t, &k.id).await?;
+        let cal = cals.for_province(k.province);
+        store::derive(&mut k, cal, self.arife(), &policies, &pauses)?;
+        store::update(&mut t, &k, now).await?;
+        let action = if pause.is_some() {
+            "sla.pause"
+        } else {
+            "sla.resume"
+        };
+        t.insert_audit(&[actor.entry(action, &number, pause.unwrap_or(""))])
+            .await?;
+        t.commit().await?;
+        Ok(self.sla(&k, &cals, &policies, true).await?)
+    }
+}
+
+const MAX_REASON_CHARS: usize = 500;
+const MAX_NAME_CHARS: usize = 200;
+
+#[tonic::async_trait]
+impl EscalationService for Escalation {
+    async fn get_sla(&self, req: Request<pb::GetSlaRequest>) -> Result<Response<pb::Sla>, Status> {
+        let scope = Scope::of(&*caller(&req)?);
+        let k = self
+            .visible(&req.get_ref().application_number, &scope)
+            .await?;
+        let db = &self.platform.db;
+        let cals = Calendars::load(db).await?;
+        let policies = Policies::load(db).await?;
+        Ok(Response::new(self.sla(&k, &cals, &policies, true).await?))
+    }
+
+    async fn list_overdue(
+        &self,
+        req: Request<pb::ListOverdueRequest>,
+    ) -> Result<Response<pb::ListSlaResponse>, Status> {
+        let scope = Scope::of(&*caller(&req)?);
+        let r = req.into_inner();
+        let f = filter(&scope, r.scope.as_ref())?;
+        Ok(Response::new(
+            self.list(&f, i64::MIN + 1, self.now() + 1, r.page).await?,
+        ))
+    }
+
+    async fn list_approaching(
+        &self,
+        req: Request<pb::ListApproachingRequest>,
+    ) -> Result<Response<pb::ListSlaResponse>, Status> {
+        let scope = Scope::of(&*caller(&req)?);
+        let r = req.into_inner();
+        let f = filter(&scope, r.scope.as_ref())?;
+        if !(1..=30).contains(&r.within_working_days) {
+            return Err(invalid("within_working_days", "between 1 and 30"));
+        }
+        let cals = Calendars::load(&self.platform.db).await?;
+        // The window in the scope's province calendar (national for wider scopes).
+        let province = if f.province != 0 {
+            f.province
+        } else {
+            f.district / 1000
+        };
+        let now = self.now();
+        let until = cals
+            .for_province(province)
+            .add_working(
+                now,
+                i64::from(r.within_working_days) * DAY_MINUTES,
+                self.arife(),
+            )
+            .map_err(|e| Status::internal(e.to_string()))?;
+        Ok(Response::new(
+            self.list(&f, now + 1, until + 1, r.page).await?,
+        ))
+    }
+
+    async fn upsert_policy(
+        &self,
+        req: Request<pb::UpsertPolicyRequest>,
+    ) -> Result<Response<pb::EscalationPolicy>, Status> {
+        let actor = Actor::of(&*caller(&req)?, Some(&origin(&req)));
+        let r = req.into_inner();
+        let p =
+            Policy::from_proto(&r.policy.unwrap_or_default()).map_err(|(f, m)| invalid(&f, m))?;
+        if !p.topic.is_empty()
+            && acikkapi_domain::catalog::Catalog::builtin()
+                .topic(&p.topic)
+                .is_none()
+        {
+            return Err(invalid("policy.topic_code", "not a topic of the catalogue"));
+        }
+        let rungs = serde_json::to_string(&p.rungs).map_err(|e| Status::internal(e.to_string()))?;
+        let now = acikkapi_platform::store::now_ms();
+        let mut t = self.platform.db.begin().await?;
+        tx!(&mut t, c => {
+            sqlx::query(
+                "INSERT INTO sla_policies (topic, budget_days, vulnerable_budget_days, rungs, updated_by, updated_ms) VALUES ($1, $2, $3, $4, $5, $6) \
+                 ON CONFLICT (topic) DO UPDATE SET budget_days = $2, vulnerable_budget_days = $3, rungs = $4, updated_by = $5, updated_ms = $6",
+            )
+            .bind(&p.topic).bind(i64::from(p.budget_days)).bind(i64::from(p.vulnerable_budget_days)).bind(&rungs).bind(&actor.actor).bind(now)
+            .execute(&mut **c).await.map_err(PlatformError::from)?;
+        });
+        t.insert_audit(&[actor.entry(
+            "sla.policy",
+            if p.topic.is_empty() {
+                "default"
+            } else {
+                &p.topic
+            },
+            rungs,
+        )])
+        .await?;
+        t.commit().await?;
+        // Open clocks of the topic (all, for the default) follow the new policy.
+        let why = format!(
+            "policy {} changed",
+            if p.topic.is_empty() {
+                "default"
+            } else {
+                &p.topic
+            }
+        );
+        let topic = (!p.topic.is_empty()).then_some(p.topic.as_str());
+        store::rederive_open(
+            &self.platform.db,
+            self.arife(),
+            None,
+            topic,
+            &why,
+            self.now(),
+        )
+        .await?;
+        Ok(Response::new(p.to_proto()))
+    }
+
+    async fn list_policies(
+        &self,
+        _req: Request<pb::ListPoliciesRequest>,
+    ) -> Result<Response<pb::ListPoliciesResponse>, Status> {
+        let policies = Policies::load(&self.platform.db).await?;
+        Ok(Response::new(pb::ListPoliciesResponse {
+            policies: policies.all().into_iter().map(Policy::to_proto).collect(),
+        }))
+    }
+
+    async fn add_calendar_day(
+        &self,
+        req: Request<pb::AddCalendarDayRequest>,
+    ) -> Result<Response<pb::CalendarDay>, Status> {
+        let who = caller(&req)?;
+        let actor = Actor::of(&who, Some(&origin(&req)));
+        let day = req.into_inner().day.unwrap_or_default();
+        let date =
+            Date::parse(&day.date).ok_or_else(|| invalid("day.date", "an ISO date, YYYY-MM-DD"))?;
+        if !(2018..=2040).contains(&date.year) {
+            return Err(invalid(
+                "day.date",
+                "within 2018–2040, the calendar's years",
+            ));
+        }
+        let name = day.name.trim();
+        if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
+            return Err(invalid(
+                "day.name",
+                format!("why the day is off, 1 to {MAX_NAME_CHARS} characters"),
+            ));
+        }
+        if day.province_code > 81 {
+            return Err(invalid(
+                "day.province_code",
+                "a plate code 1..81, or 0 for the whole country",
+            ));
+        }
+        may_keep(&who, day.province_code)?;
+        if calendars::official().day_off(date).is_some_and(|d| !d.half) {
+            return Err(Status::already_exists(format!(
+                "{date} is an official holiday already"
+            )));
+        }
+        let now = acikkapi_platform::store::now_ms();
+        let mut t = self.platform.db.begin().await?;
+        let inserted = tx!(&mut t, c => {
+            sqlx::query("INSERT INTO sla_calendar_days (day, province, name, half, added_by, added_ms) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (day, province) DO NOTHING")
+                .bind(date.to_string()).bind(i64::from(day.province_code)).bind(name).bind(day.half_day).bind(&actor.actor).bind(now)
+                .execute(&mut **c).await.map_err(PlatformError::from)?.rows_affected() == 1
+        });
+        if !inserted {
+            return Err(Status::already_exists(format!(
+                "{date} is off already for that place"
+            )));
+        }
+        t.insert_audit(&[actor.entry(
+            "sla.calendar.add",
+            &format!("{date}:{}", day.province_code),
+            name,
+        )])
+        .await?;
+        t.commit().await?;
+        let why = format!(
+            "{} added",
+            calendars::label(&ExtraDay {
+                date,
+                province: day.province_code,
+                name: name.to_owned(),
+                half: day.half_day
+            })
+        );
+        let (seen, moved) = self.rederive(day.province_code, &why).await?;
+        tracing::info!(date = %date, province = day.province_code, seen, moved, "day off added; open deadlines re-derived");
+        Ok(Response::new(pb::CalendarDay {
+            date: date.to_string(),
+            name: name.to_owned(),
+            half_day: day.half_day,
+            province_code: day.province_code,
+            official: false,
+        }))
+    }
+
+    async fn remove_calendar_day(
+        &self,
+        req: Request<pb::RemoveCalendarDayRequest>,
+    ) -> Result<Response<pb::CalendarDay>, Status> {
+        let who = caller(&req)?;
+        let actor = Actor::of(&who, Some(&origin(&req)));
+        let r = req.into_inner();
+        let date =
+            Date::parse(&r.date).ok_or_else(|| invalid("date", "an ISO date, YYYY-MM-DD"))?;
+        if r.province_code > 81 {
+            return Err(invalid(
+                "province_code",
+                "a plate code 1..81, or 0 for the whole country",
+            ));
+        }
+        may_keep(&who, r.province_code)?;
+        let mut t = self.platform.db.begin().await?;
+        let removed: Option<(String, bool)> = tx!(&mut t, c => {
+            sqlx::query("DELETE FROM sla_calendar_days WHERE day = $1 AND province = $2 RETURNING name, half")
+                .bind(date.to_string()).bind(i64::from(r.province_code))
+                .fetch_optional(&mut **c).await.map_err(PlatformError::from)?
+                .map(|row| -> Result<(String, bool), sqlx::Error> { Ok((row.try_get("name")?, row.try_get("half")?)) })
+                .transpose().map_err(PlatformError::from)?
+        });
+        let (name, half) = removed.ok_or_else(|| {
+            Status::not_found(
+                "no such one-off day or closure (official holidays cannot be removed)",
+            )
+        })?;
+        t.insert_audit(&[actor.entry(
+            "sla.calendar.remove",
+            &format!("{date}:{}", r.province_code),
+            name.as_str(),
+        )])
+        .await?;
+        t.commit().await?;
+        let why = format!(
+            "{} withdrawn",
+            calendars::label(&ExtraDay {
+                date,
+                province: r.province_code,
+                name: name.clone(),
+                half
+            })
+        );
+        self.rederive(r.province_code, &why).await?;
+        Ok(Response::new(pb::CalendarDay {
+            date: date.to_string(),
+            name,
+            half_day: half,
+            province_code: r.province_code,
+            official: false,
+        }))
+    }
+
+    async fn list_calendar_days(
+        &self,
+        req: Request<pb::ListCalendarDaysRequest>,
+    ) -> Result<Response<pb::ListCalendarDaysResponse>, Status> {
+        let r = req.into_inner();
+        if !(2018..=2040).contains(&r.year) {
+            return Err(invalid("year", "2018–2040"));
+        }
+        if r.province_code > 81 {
+            return Err(invalid(
+                "province_code",
+                "a plate code 1..81, or 0 for the national days",
+            ));
+        }
+        let extra = calendars::extra_days(&self.platform.db, Some(r.province_code)).await?;
+        let year = r.year as i32;
+        let first = Date {
+            year,
+            month: 1,
+            day: 1,
+        }
+        .days();
+        let last = Date {
+            year,
+            month: 12,
+            day: 31,
+        }
+        .days();
+        let mut days = Vec::new();
+        for d in first..=last {
+            let date = Date::from_days(d);
+            if let Some(off) = calendars::official().day_off(date) {
+                days.push(pb::CalendarDay {
+                    date: date.to_string(),
+                    name: off.name.clone(),
+                    half_day: off.half,
+                    province_code: 0,
+                    official: true,
+                });
+            }
+            for e in extra.iter().filter(|e| e.date == date) {
+                days.push(pb::CalendarDay {
+                    date: date.to_string(),
+                    name: e.name.clone(),
+                    half_day: e.half,
+                    province_code: e.province,
+                    official: false,
+                });
+            }
+        }
+        Ok(Response::new(pb::ListCalendarDaysResponse { days }))
+    }
+
+    async fn pause_clock(
+        &self,
+        req: Request<pb::PauseClockRequest>,
+    ) -> Result<Response<pb::Sla>, Status> {
+        let who = caller(&req)?;
+        let actor = Actor::of(&who, Some(&origin(&req)));
+        let r = req.into_inner();
+        let reason = r.reason.trim();
+        if reason.is_empty() || reason.chars().count() > MAX_REASON_CHARS {
+            return Err(invalid(
+                "reason",
+                format!("why the clock stops, 1 to {MAX_REASON_CHARS} characters"),
+            ));
+        }
+        Ok(Response::new(
+            self.pause_or_resume(
+                &actor,
+                &Scope::of(&who),
+                &r.application_number,
+                Some(reason),
+            )
+            .await?,
+        ))
+    }
+
+    async fn resume_clock(
+        &self,
+        req: Request<pb::ResumeClockRequest>,
+    ) -> Result<Response<pb::Sla>, Status> {
+        let who = caller(&req)?;
+        let actor = Actor::of(&who, Some(&origin(&req)));
+        let r = req.into_inner();
+        Ok(Response::new(
+            self.pause_or_resume(&actor, &Scope::of(&who), &r.application_number, None)
+                .await?,
+        ))
+    }
+}
+
+impl Escalation {
+    async fn rederive(&self, province: u32, why: &str) -> Result<(u64, u64), Status> {
+        let p = (province != 0).then_some(province);
+        Ok(store::rederive_open(&self.platform.db, self.arife(), p, None, why, self.now()).await?)
+    }
+}
+
+/// National days are the centre's; a governor or deputy governor closes
+/// their own province only.
+fn may_keep(who: &acikkapi_platform::auth::Claims, province: u32) -> Result<(), Status> {
+    match who.role {
+        Role::PlatformOperator | Role::MinistryOfficer => Ok(()),
+        _ if province != 0 && who.province == province => Ok(()),
+        _ => Err(Status::permission_denied(
+            "day.province_code: a governorship closes its own province; national days are the Ministry's",
+        )),
+    }
+}

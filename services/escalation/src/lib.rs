@@ -1,0 +1,73 @@
+//! Escalation (SLA): no application passes its deadline unseen, and every
+//! deadline explains itself.
+//!
+//! A clock per application and round ([`store`]) is a budget of working
+//! time with a ledger of pauses; its deadline is derived ([`ledger`]) from
+//! the calendar ([`calendars`]: official holidays, national one-off days,
+//! province closures) and the topic's policy ([`policy`]), and derived
+//! again whenever any of them changes. The sweep ([`sweep`]) fires each
+//! rung of the ladder exactly once, as an `ApplicationEscalated` event.
+
+pub mod access;
+pub mod calendars;
+mod consumer;
+mod grpc;
+pub mod ledger;
+pub mod policy;
+pub mod store;
+pub mod sweep;
+
+use acikkapi_platform::store::Migration;
+use acikkapi_platform::{Platform, PlatformError};
+use acikkapi_proto::v1::escalation_service_server::EscalationServiceServer;
+use std::sync::Arc;
+use tokio::task::JoinHandle;
+
+pub use access::policy;
+
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    component: "escalation",
+    version: 1,
+    sqlite: include_str!("../migrations/sqlite/0001_escalation.sql"),
+    postgres: include_str!("../migrations/postgres/0001_escalation.sql"),
+}];
+
+pub const SERVICE_NAMES: &[&str] = &["acikkapi.v1.EscalationService"];
+
+/// Largest request escalation decodes: a policy of ten rungs.
+const MAX_REQUEST_BYTES: usize = 16 * 1024;
+
+pub struct EscalationParts {
+    pub escalation: EscalationServiceServer<grpc::Escalation>,
+    pub workers: Vec<JoinHandle<()>>,
+}
+
+/// The queue escalation consumes, declared before anything is published.
+pub async fn declare_queues(p: &Platform) -> Result<(), PlatformError> {
+    drop(p.bus.subscribe(consumer::QUEUE, consumer::KINDS).await?);
+    Ok(())
+}
+
+pub async fn build(p: &Platform) -> Result<EscalationParts, PlatformError> {
+    policy::seed_default(&p.db, acikkapi_platform::store::now_ms()).await?;
+    declare_queues(p).await?;
+    let mut workers = vec![tokio::spawn(acikkapi_platform::consumer::run(
+        p.clone(),
+        consumer::QUEUE,
+        consumer::KINDS,
+        p.settings.escalation.consumers,
+        Arc::new(consumer::Consumer {
+            platform: p.clone(),
+        }),
+    ))];
+    if p.settings.escalation.sweep_interval_ms > 0 {
+        workers.push(tokio::spawn(sweep::run(p.clone())));
+    }
+    Ok(EscalationParts {
+        escalation: EscalationServiceServer::new(grpc::Escalation {
+            platform: p.clone(),
+        })
+        .max_decoding_message_size(MAX_REQUEST_BYTES),
+        workers,
+    })
+}

@@ -1,0 +1,368 @@
+//! Clocks in the database, and the one place their derived columns are
+//! computed ([`derive`]) so that every writer (consumer, gRPC, sweep,
+//! calendar change) agrees.
+
+use crate::calendars::Calendars;
+use crate::ledger::{self, Entry, Pause};
+use crate::policy::Policies;
+use acikkapi_domain::calendar::{Arife, Calendar};
+use acikkapi_platform::store::{Db, Tx};
+use acikkapi_platform::{PlatformError, db, tx};
+use sqlx::Row;
+
+pub const COLUMNS: &str = "id, number, round, province, district, topic, unit_id, vulnerable, started_ms, \
+    budget_days, deadline_ms, statutory_ms, paused, rung_reached, statutory_fired, next_due_ms, concluded_ms";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlaClock {
+    pub id: String,
+    pub number: String,
+    pub round: u32,
+    pub province: u32,
+    pub district: u32,
+    pub topic: String,
+    pub unit_id: String,
+    pub vulnerable: bool,
+    pub started_ms: i64,
+    pub budget_days: u32,
+    pub deadline_ms: Option<i64>,
+    pub statutory_ms: i64,
+    pub paused: bool,
+    pub rung_reached: u32,
+    pub statutory_fired: bool,
+    pub next_due_ms: Option<i64>,
+    pub concluded_ms: Option<i64>,
+}
+
+macro_rules! clock_row {
+    ($r:expr) => {
+        SlaClock {
+            id: $r.try_get("id")?,
+            number: $r.try_get("number")?,
+            round: $r.try_get::<i64, _>("round")? as u32,
+            province: $r.try_get::<i64, _>("province")? as u32,
+            district: $r.try_get::<i64, _>("district")? as u32,
+            topic: $r.try_get("topic")?,
+            unit_id: $r.try_get("unit_id")?,
+            vulnerable: $r.try_get("vulnerable")?,
+            started_ms: $r.try_get("started_ms")?,
+            budget_days: $r.try_get::<i64, _>("budget_days")? as u32,
+            deadline_ms: $r.try_get("deadline_ms")?,
+            statutory_ms: $r.try_get("statutory_ms")?,
+            paused: $r.try_get("paused")?,
+            rung_reached: $r.try_get::<i64, _>("rung_reached")? as u32,
+            statutory_fired: $r.try_get("statutory_fired")?,
+            next_due_ms: $r.try_get("next_due_ms")?,
+            concluded_ms: $r.try_get("concluded_ms")?,
+        }
+    };
+}
+pub(crate) use clock_row;
+
+pub fn clock_id(number: &str, round: u32) -> String {
+    format!("{number}:{round}")
+}
+
+/// ` FOR UPDATE` on PostgreSQL (row locks); SQLite's write transaction
+/// holds the whole database already.
+pub fn for_update(t: &Tx) -> &'static str {
+    match t {
+        Tx::Postgres(_) => " FOR UPDATE",
+        Tx::Sqlite(_) => "",
+    }
+}
+
+pub fn arife(setting: &str) -> Arife {
+    if setting == "off" {
+        Arife::Off
+    } else {
+        Arife::Morning
+    }
+}
+
+/// The latest round's clock of an application, locked for this transaction.
+pub async fn latest_locked(t: &mut Tx, number: &str) -> Result<Option<SlaClock>, PlatformError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM sla_clocks WHERE number = $1 ORDER BY round DESC LIMIT 1{}",
+        for_update(t)
+    );
+    Ok(tx!(t, c => {
+        match sqlx::query(&sql).bind(number).fetch_optional(&mut **c).await? {
+            Some(r) => Some(clock_row!(r)),
+            None => None,
+        }
+    }))
+}
+
+pub async fn latest(db: &Db, number: &str) -> Result<Option<SlaClock>, PlatformError> {
+    let sql =
+        format!("SELECT {COLUMNS} FROM sla_clocks WHERE number = $1 ORDER BY round DESC LIMIT 1");
+    Ok(db!(db, c => {
+        match sqlx::query(&sql).bind(number).fetch_optional(c).await? {
+            Some(r) => Some(clock_row!(r)),
+            None => None,
+        }
+    }))
+}
+
+/// Inserts a new clock; false if it exists (a second delivery).
+pub async fn insert(t: &mut Tx, k: &SlaClock, now: i64) -> Result<bool, PlatformError> {
+    Ok(tx!(t, c => {
+        sqlx::query(
+            "INSERT INTO sla_clocks (id, number, round, province, district, topic, unit_id, vulnerable, started_ms, budget_days, \
+             deadline_ms, statutory_ms, paused, rung_reached, statutory_fired, next_due_ms, concluded_ms, trace, updated_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(&k.id).bind(&k.number).bind(i64::from(k.round)).bind(i64::from(k.province)).bind(i64::from(k.district))
+        .bind(&k.topic).bind(&k.unit_id).bind(k.vulnerable).bind(k.started_ms).bind(i64::from(k.budget_days))
+        .bind(k.deadline_ms).bind(k.statutory_ms).bind(k.paused).bind(i64::from(k.rung_reached)).bind(k.statutory_fired)
+        .bind(k.next_due_ms).bind(k.concluded_ms)
+        .bind(serde_json::to_string(&acikkapi_platform::telemetry::current_context_headers()).unwrap_or_default())
+        .bind(now)
+        .execute(&mut **c).await?.rows_affected() == 1
+    }))
+}
+
+/// Writes everything of a clock but its identity.
+pub async fn update(t: &mut Tx, k: &SlaClock, now: i64) -> Result<(), PlatformError> {
+    tx!(t, c => {
+        sqlx::query(
+            "UPDATE sla_clocks SET topic = $2, unit_id = $3, budget_days = $4, deadline_ms = $5, statutory_ms = $6, paused = $7, \
+             rung_reached = $8, statutory_fired = $9, next_due_ms = $10, concluded_ms = $11, updated_ms = $12 WHERE id = $1",
+        )
+        .bind(&k.id).bind(&k.topic).bind(&k.unit_id).bind(i64::from(k.budget_days)).bind(k.deadline_ms).bind(k.statutory_ms)
+        .bind(k.paused).bind(i64::from(k.rung_reached)).bind(k.statutory_fired).bind(k.next_due_ms).bind(k.concluded_ms).bind(now)
+        .execute(&mut **c).await?;
+    });
+    Ok(())
+}
+
+pub async fn pauses_tx(t: &mut Tx, clock: &str) -> Result<Vec<Pause>, PlatformError> {
+    Ok(tx!(t, c => {
+        sqlx::query("SELECT from_ms, to_ms, reason, actor FROM sla_pauses WHERE clock_id = $1 ORDER BY from_ms")
+            .bind(clock).fetch_all(&mut **c).await?
+            .into_iter().map(|r| -> Result<Pause, sqlx::Error> { pause_row(&r) }).collect::<Result<Vec<_>, _>>()?
+    }))
+}
+
+pub async fn pauses(db: &Db, clock: &str) -> Result<Vec<Pause>, PlatformError> {
+    Ok(db!(db, c => {
+        sqlx::query("SELECT from_ms, to_ms, reason, actor FROM sla_pauses WHERE clock_id = $1 ORDER BY from_ms")
+            .bind(clock).fetch_all(c).await?
+            .into_iter().map(|r| -> Result<Pause, sqlx::Error> { pause_row(&r) }).collect::<Result<Vec<_>, _>>()?
+    }))
+}
+
+fn pause_row<R: Row>(r: &R) -> Result<Pause, sqlx::Error>
+where
+    for<'a> &'a str: sqlx::ColumnIndex<R>,
+    for<'a> i64: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> Option<i64>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(Pause {
+        from_ms: r.try_get("from_ms")?,
+        to_ms: r.try_get("to_ms")?,
+        reason: r.try_get("reason")?,
+        actor: r.try_get("actor")?,
+    })
+}
+
+pub async fn entries(db: &Db, clock: &str) -> Result<Vec<Entry>, PlatformError> {
+    Ok(db!(db, c => {
+        sqlx::query("SELECT at_ms, kind, reason, actor FROM sla_ledger WHERE clock_id = $1 ORDER BY id")
+            .bind(clock).fetch_all(c).await?
+            .into_iter().map(|r| -> Result<Entry, sqlx::Error> {
+                Ok(Entry { at_ms: r.try_get("at_ms")?, kind: r.try_get("kind")?, reason: r.try_get("reason")?, actor: r.try_get("actor")? })
+            }).collect::<Result<Vec<_>, _>>()?
+    }))
+}
+
+pub async fn add_entry(
+    t: &mut Tx,
+    clock: &str,
+    kind: &str,
+    at_ms: i64,
+    reason: &str,
+    actor: &str,
+) -> Result<(), PlatformError> {
+    tx!(t, c => {
+        sqlx::query("INSERT INTO sla_ledger (clock_id, kind, at_ms, reason, actor) VALUES ($1, $2, $3, $4, $5)")
+            .bind(clock).bind(kind).bind(at_ms).bind(reason).bind(actor).execute(&mut **c).await?;
+    });
+    Ok(())
+}
+
+pub async fn open_pause(
+    t: &mut Tx,
+    clock: &str,
+    at_ms: i64,
+    reason: &str,
+    actor: &str,
+) -> Result<(), PlatformError> {
+    tx!(t, c => {
+        sqlx::query("INSERT INTO sla_pauses (clock_id, from_ms, to_ms, reason, actor) VALUES ($1, $2, NULL, $3, $4)")
+            .bind(clock).bind(at_ms).bind(reason).bind(actor).execute(&mut **c).await?;
+    });
+    Ok(())
+}
+
+pub async fn close_pause(t: &mut Tx, clock: &str, at_ms: i64) -> Result<(), PlatformError> {
+    tx!(t, c => {
+        sqlx::query("UPDATE sla_pauses SET to_ms = $2 WHERE clock_id = $1 AND to_ms IS NULL")
+            .bind(clock).bind(at_ms).execute(&mut **c).await?;
+    });
+    Ok(())
+}
+
+/// Sets a clock's derived columns from its budget, pauses, the calendar
+/// and the policy: the deadline, the statutory deadline and when the sweep
+/// must next look at it. A concluded clock has nothing left to fire.
+pub fn derive(
+    k: &mut SlaClock,
+    cal: &Calendar,
+    arife: Arife,
+    policies: &Policies,
+    pauses: &[Pause],
+) -> Result<(), PlatformError> {
+    let policy = policies.for_topic(&k.topic);
+    k.budget_days = policy.budget_days(k.vulnerable);
+    let calendar =
+        |e: acikkapi_domain::calendar::CalendarError| PlatformError::Internal(e.to_string());
+    k.deadline_ms = ledger::deadline(
+        cal,
+        arife,
+        k.started_ms,
+        ledger::budget_ms(k.budget_days),
+        pauses,
+    )
+    .map_err(calendar)?;
+    k.paused = pauses.iter().any(|p| p.to_ms.is_none());
+    k.statutory_ms = ledger::statutory_deadline(cal, arife, k.started_ms);
+    k.next_due_ms = if k.concluded_ms.is_some() {
+        None
+    } else {
+        let statutory_due = ledger::statutory_due(cal, arife, k.statutory_ms).map_err(calendar)?;
+        match k.deadline_ms {
+            // Paused: the ladder waits; the statutory period does not.
+            None => (!k.statutory_fired).then_some(statutory_due),
+            Some(d) => {
+                let dues = ledger::rung_dues(cal, arife, d, policy).map_err(calendar)?;
+                ledger::next_due(&dues, k.rung_reached, statutory_due, k.statutory_fired)
+            }
+        }
+    };
+    Ok(())
+}
+
+/// The open clocks a calendar change touches (all, or one province's),
+/// re-derived in chunks; the ones whose deadline moved say so in their
+/// ledger. Returns how many were looked at and how many moved.
+pub async fn rederive_open(
+    db: &Db,
+    arife: Arife,
+    province: Option<u32>,
+    topic: Option<&str>,
+    why: &str,
+    now: i64,
+) -> Result<(u64, u64), PlatformError> {
+    const CHUNK: i64 = 2_000;
+    let policies = Policies::load(db).await?;
+    let cals = Calendars::load(db).await?;
+    let (mut seen, mut moved) = (0u64, 0u64);
+    let mut after = String::new();
+    loop {
+        let mut t = db.begin().await?;
+        let sql = format!(
+            "SELECT {COLUMNS} FROM sla_clocks WHERE concluded_ms IS NULL AND ($1 < 0 OR province = $1) AND ($2 = '' OR topic = $2) \
+             AND id > $3 ORDER BY id LIMIT $4{}",
+            for_update(&t)
+        );
+        let clocks: Vec<SlaClock> = tx!(&mut t, c => {
+            sqlx::query(&sql).bind(province.map_or(-1, i64::from)).bind(topic.unwrap_or(""))
+                .bind(&after).bind(CHUNK).fetch_all(&mut **c).await?
+                .into_iter().map(|r| -> Result<SlaClock, sqlx::Error> { Ok(clock_row!(r)) }).collect::<Result<Vec<_>, _>>()?
+        });
+        let Some(last) = clocks.last() else { break };
+        after = last.id.clone();
+        let ids: Vec<&str> = clocks.iter().map(|k| k.id.as_str()).collect();
+        let mut pauses = paused_of(&mut t, &ids).await?;
+        let mut changed = Vec::new();
+        for k in &clocks {
+            let mut new = k.clone();
+            let p = pauses.remove(&k.id).unwrap_or_default();
+            derive(
+                &mut new,
+                cals.for_province(k.province),
+                arife,
+                &policies,
+                &p,
+            )?;
+            if new != *k {
+                changed.push((k.deadline_ms, new));
+            }
+        }
+        seen += clocks.len() as u64;
+        for (before, k) in &changed {
+            update(&mut t, k, now).await?;
+            if *before != k.deadline_ms {
+                moved += 1;
+                let text = format!(
+                    "{why}: deadline {} → {}",
+                    show(*before),
+                    show(k.deadline_ms)
+                );
+                add_entry(&mut t, &k.id, "rederived", now, &text, "escalation").await?;
+            }
+        }
+        t.commit().await?;
+        if (clocks.len() as i64) < CHUNK {
+            break;
+        }
+    }
+    Ok((seen, moved))
+}
+
+fn show(ms: Option<i64>) -> String {
+    match ms {
+        None => "none (paused)".into(),
+        Some(ms) => {
+            let local = ms + acikkapi_domain::calendar::UTC_OFFSET_MS;
+            let minute = local.rem_euclid(86_400_000) / 60_000;
+            format!(
+                "{} {:02}:{:02}",
+                acikkapi_domain::calendar::Date::of_instant(ms),
+                minute / 60,
+                minute % 60
+            )
+        }
+    }
+}
+
+/// The pauses of the clocks `ids` that have any.
+pub async fn paused_of(
+    t: &mut Tx,
+    ids: &[&str],
+) -> Result<std::collections::HashMap<String, Vec<Pause>>, PlatformError> {
+    let mut out: std::collections::HashMap<String, Vec<Pause>> = Default::default();
+    for chunk in ids.chunks(500) {
+        let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT clock_id, from_ms, to_ms, reason, actor FROM sla_pauses WHERE clock_id IN ({}) ORDER BY from_ms",
+            placeholders.join(", ")
+        );
+        let rows: Vec<(String, Pause)> = tx!(t, c => {
+            let mut q = sqlx::query(&sql);
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            q.fetch_all(&mut **c).await?
+                .into_iter().map(|r| -> Result<(String, Pause), sqlx::Error> { Ok((r.try_get("clock_id")?, pause_row(&r)?)) })
+                .collect::<Result<Vec<_>, _>>()?
+        });
+        for (id, p) in rows {
+            out.entry(id).or_default().push(p);
+        }
+    }
+    Ok(out)
+}

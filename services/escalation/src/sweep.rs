@@ -1,0 +1,287 @@
+//! The sweep: finds clocks whose next rung is due (the `next_due_ms`
+//! index), fires it exactly once and sets the next due time. Replicas
+//! share the work: on PostgreSQL each claims its batch with `FOR UPDATE
+//! SKIP LOCKED`; on SQLite the write transaction is exclusive. Either way
+//! the claim is the row of `sla_escalations` keyed by (clock, rung): an
+//! event is written only by the transaction whose insert made the row.
+
+use crate::calendars::Calendars;
+use crate::ledger::{self, HOUR_MS, STATUTORY_RUNG};
+use crate::policy::Policies;
+use crate::store::{self, COLUMNS, SlaClock, clock_row};
+use acikkapi_domain::calendar::{Arife, Calendar, Date};
+use acikkapi_platform::store::{OutboxEvent, Tx};
+use acikkapi_platform::{Platform, PlatformError, tx};
+use acikkapi_proto::v1 as pb;
+use prost::Message;
+use sqlx::Row;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Runs sweeps until shutdown, every `escalation.sweep_interval_ms`.
+pub async fn run(p: Platform) {
+    let every = Duration::from_millis(p.settings.escalation.sweep_interval_ms.max(10));
+    loop {
+        match sweep(&p, p.clock.now_ms()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(clocks = n, "sweep fired due rungs"),
+            Err(e) => tracing::warn!(error = %e, "sweep failed; retrying"),
+        }
+        tokio::select! {
+            _ = p.shutdown.cancelled() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+    }
+}
+
+/// Sweeps until no clock is due at `now`; returns how many clocks it
+/// looked at.
+pub async fn sweep(p: &Platform, now: i64) -> Result<u64, PlatformError> {
+    let batch = i64::from(p.settings.escalation.sweep_batch);
+    let mut total = 0;
+    loop {
+        let n = sweep_batch(p, now, batch).await?;
+        total += n;
+        if (n as i64) < batch {
+            return Ok(total);
+        }
+    }
+}
+
+/// What a rung's role means for one application.
+pub struct Target {
+    pub level: u32,
+    pub target: String,
+    pub unknown: bool,
+    pub note: &'static str,
+}
+
+pub fn resolve(role: &str, k: &SlaClock) -> Target {
+    let desk = |note| Target {
+        level: 2,
+        target: format!("desk:{}", k.province),
+        unknown: true,
+        note,
+    };
+    let at = |level: u32, target: String, note| Target {
+        level,
+        target,
+        unknown: false,
+        note,
+    };
+    match role {
+        "unit" if k.unit_id.is_empty() => desk("no unit holds it yet: the province desk"),
+        "unit" => at(1, format!("unit:{}", k.unit_id), ""),
+        "kaymakam" if k.district != 0 => at(2, format!("kaymakam:{}", k.district), ""),
+        "kaymakam" => at(
+            3,
+            format!("deputy_governor:{}", k.province),
+            "a province-level application: the deputy governor",
+        ),
+        "deputy_governor" => at(3, format!("deputy_governor:{}", k.province), ""),
+        "governor" => at(4, format!("governor:{}", k.province), ""),
+        "ministry" => at(5, "ministry".into(), ""),
+        "desk" => at(2, format!("desk:{}", k.province), ""),
+        _ => desk("the policy names an unknown role: the province desk"),
+    }
+}
+
+fn show(ms: i64) -> String {
+    let local = ms + acikkapi_domain::calendar::UTC_OFFSET_MS;
+    let minute = local.rem_euclid(86_400_000) / 60_000;
+    format!(
+        "{} {:02}:{:02}",
+        Date::of_instant(ms),
+        minute / 60,
+        minute % 60
+    )
+}
+
+fn timestamp(ms: i64) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: ms.div_euclid(1000),
+        nanos: (ms.rem_euclid(1000) * 1_000_000) as i32,
+    }
+}
+
+struct Fired {
+    rung: u32,
+    target: Target,
+    reason: String,
+    due_ms: i64,
+    superseded: Vec<u32>,
+}
+
+async fn sweep_batch(p: &Platform, now: i64, batch: i64) -> Result<u64, PlatformError> {
+    let cals = Calendars::load(&p.db).await?;
+    let policies = Policies::load(&p.db).await?;
+    let arife = store::arife(&p.settings.escalation.arife);
+    let mut t = p.db.begin().await?;
+    let lock = match &t {
+        Tx::Postgres(_) => " FOR UPDATE SKIP LOCKED",
+        Tx::Sqlite(_) => "",
+    };
+    let sql = format!(
+        "SELECT {COLUMNS}, trace FROM sla_clocks WHERE next_due_ms <= $1 ORDER BY next_due_ms LIMIT $2{lock}"
+    );
+    let rows: Vec<(SlaClock, String)> = tx!(&mut t, c => {
+        sqlx::query(&sql).bind(now).bind(batch).fetch_all(&mut **c).await?
+            .into_iter().map(|r| -> Result<(SlaClock, String), sqlx::Error> { Ok((clock_row!(r), r.try_get("trace")?)) })
+            .collect::<Result<Vec<_>, _>>()?
+    });
+    let ids: Vec<&str> = rows.iter().map(|(k, _)| k.id.as_str()).collect();
+    let mut pauses = store::paused_of(&mut t, &ids).await?;
+    let mut events = Vec::new();
+    for (k, trace) in &rows {
+        let cal = cals.for_province(k.province);
+        let mut k = k.clone();
+        let clock_pauses = pauses.remove(&k.id).unwrap_or_default();
+        store::derive(&mut k, cal, arife, &policies, &clock_pauses)?;
+        if !cal.is_working(now, arife) {
+            // Nobody is paged outside working hours: the next opening.
+            let opening = cal
+                .next_working(now, arife)
+                .map_err(|e| PlatformError::Internal(e.to_string()))?;
+            k.next_due_ms = k.next_due_ms.map(|d| d.max(opening));
+            store::update(&mut t, &k, now).await?;
+            continue;
+        }
+        let headers: BTreeMap<String, String> = serde_json::from_str(trace).unwrap_or_default();
+        for f in due(&k, cal, arife, &policies, now)? {
+            if claim(&mut t, &k, &f, now).await? {
+                p.metrics
+                    .escalation(f.target.level, f.rung == STATUTORY_RUNG);
+                events.push(event(&k, &f, now, headers.clone()));
+                tracing::info!(application_number = %k.number, round = k.round, rung = f.rung, level = f.target.level, target = %f.target.target, "escalated");
+            }
+            if f.rung == STATUTORY_RUNG {
+                k.statutory_fired = true;
+            } else {
+                k.rung_reached = k.rung_reached.max(f.rung);
+            }
+        }
+        store::derive(&mut k, cal, arife, &policies, &clock_pauses)?;
+        store::update(&mut t, &k, now).await?;
+    }
+    t.insert_outbox(&events).await?;
+    t.commit().await?;
+    if !events.is_empty() {
+        p.outbox_written.notify_one();
+    }
+    Ok(rows.len() as u64)
+}
+
+/// The rungs of `k` to fire at `now`: the highest due rung of the ladder
+/// (the ones below it superseded) and the statutory rung if its period ended.
+fn due(
+    k: &SlaClock,
+    cal: &Calendar,
+    arife: Arife,
+    policies: &Policies,
+    now: i64,
+) -> Result<Vec<Fired>, PlatformError> {
+    let calendar =
+        |e: acikkapi_domain::calendar::CalendarError| PlatformError::Internal(e.to_string());
+    let mut out = Vec::new();
+    if k.concluded_ms.is_some() {
+        return Ok(out);
+    }
+    let policy = policies.for_topic(&k.topic);
+    if let Some(deadline) = k.deadline_ms {
+        let dues = ledger::rung_dues(cal, arife, deadline, policy).map_err(calendar)?;
+        if let Some(rung) = ledger::highest_due(&dues, k.rung_reached, now) {
+            let r = &policy.rungs[rung as usize - 1];
+            let target = resolve(&r.target_role, k);
+            let offset = i64::from(r.offset_working_hours);
+            let mut reason = if offset < 0 {
+                format!(
+                    "reminder: the deadline {} is {} working hours away",
+                    show(deadline),
+                    -offset
+                )
+            } else {
+                let late = cal.working_ms_between(deadline, now, arife) / HOUR_MS;
+                format!("overdue since {} ({late} working hours)", show(deadline))
+            };
+            if !target.note.is_empty() {
+                reason = format!("{reason}; {}", target.note);
+            }
+            out.push(Fired {
+                rung,
+                target,
+                reason,
+                due_ms: dues[rung as usize - 1],
+                superseded: (k.rung_reached + 1..rung).collect(),
+            });
+        }
+    }
+    if !k.statutory_fired {
+        let due = ledger::statutory_due(cal, arife, k.statutory_ms).map_err(calendar)?;
+        if due <= now {
+            out.push(Fired {
+                rung: STATUTORY_RUNG,
+                target: Target {
+                    level: 4,
+                    target: format!("governor:{}", k.province),
+                    unknown: false,
+                    note: "",
+                },
+                reason: format!(
+                    "Law 3071: the {}-day answer period ended {}",
+                    ledger::STATUTORY_DAYS,
+                    show(k.statutory_ms)
+                ),
+                due_ms: due,
+                superseded: Vec::new(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Claims the rung (and records the superseded ones below it): true if
+/// this transaction made the claim, false if it was made before.
+async fn claim(t: &mut Tx, k: &SlaClock, f: &Fired, now: i64) -> Result<bool, PlatformError> {
+    const SQL: &str = "INSERT INTO sla_escalations (clock_id, rung, level, target, reason, due_ms, fired_ms, superseded) \
+                       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (clock_id, rung) DO NOTHING";
+    let reason = if f.target.unknown {
+        format!("target unknown: {}", f.reason)
+    } else {
+        f.reason.clone()
+    };
+    Ok(tx!(t, c => {
+        for s in &f.superseded {
+            sqlx::query(SQL).bind(&k.id).bind(i64::from(*s)).bind(0i64).bind("").bind(format!("superseded by rung {} after an outage", f.rung))
+                .bind(f.due_ms).bind(now).bind(true).execute(&mut **c).await?;
+        }
+        sqlx::query(SQL).bind(&k.id).bind(i64::from(f.rung)).bind(i64::from(f.target.level)).bind(&f.target.target)
+            .bind(&reason).bind(f.due_ms).bind(now).bind(false)
+            .execute(&mut **c).await?.rows_affected() == 1
+    }))
+}
+
+fn event(k: &SlaClock, f: &Fired, now: i64, headers: BTreeMap<String, String>) -> OutboxEvent {
+    let ev = pb::ApplicationEscalated {
+        application_number: k.number.clone(),
+        level: f.target.level,
+        target: f.target.target.clone(),
+        reason: f.reason.clone(),
+        escalated_at: Some(timestamp(now)),
+        rung: f.rung,
+        round: k.round,
+        province_code: k.province,
+        district_code: k.district,
+        unit_id: k.unit_id.clone(),
+        topic_code: k.topic.clone(),
+        deadline: k.deadline_ms.map(timestamp),
+        target_unknown: f.target.unknown,
+        superseded_rungs: f.superseded.clone(),
+    };
+    OutboxEvent {
+        event_id: uuid::Uuid::now_v7().to_string(),
+        kind: "ApplicationEscalated".into(),
+        key: k.number.clone(),
+        payload: ev.encode_to_vec(),
+        headers,
+    }
+}
