@@ -35,6 +35,10 @@ pub type NotificationClient = pb::notification_service_client::NotificationServi
     InterceptedService<Channel, ClientCredentials>,
 >;
 
+pub type EscalationClient = pb::escalation_service_client::EscalationServiceClient<
+    InterceptedService<Channel, ClientCredentials>,
+>;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     /// SQLite, in-process bus, in-memory cache.
@@ -320,6 +324,40 @@ impl TestNode {
     pub async fn notification(&self) -> NotificationClient {
         self.notification_as(Some(&self.token(Role::PlatformOperator, 0, 0, "")))
             .await
+    }
+
+    pub async fn escalation_as(&self, token: Option<&str>) -> EscalationClient {
+        let creds = ClientCredentials::new(token).expect("token");
+        pb::escalation_service_client::EscalationServiceClient::with_interceptor(
+            self.channel().await,
+            creds,
+        )
+    }
+
+    /// An escalation client of the Ministry centre (country scope, policies, calendar).
+    pub async fn escalation(&self) -> EscalationClient {
+        self.escalation_as(Some(&self.token(Role::MinistryOfficer, 0, 0, "")))
+            .await
+    }
+
+    /// The SLA clock of application `number` (12 digits) once escalation
+    /// has it, routed (its unit known).
+    pub async fn clock(&self, number: &str) -> acikkapi_escalation::store::SlaClock {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(k) = acikkapi_escalation::store::latest(&self.platform().db, number)
+                .await
+                .expect("read clock")
+                && !k.unit_id.is_empty()
+            {
+                return k;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no routed SLA clock for {number}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// The SMS of application `number` (12 digits), oldest first.

@@ -6,8 +6,8 @@
 use acikkapi_platform::auth::Role::{self, *};
 use acikkapi_proto::v1 as pb;
 use acikkapi_testkit::{
-    AuditClient, Backend, IntakeClient, NotificationClient, RoutingClient, TestNode, backend_tests,
-    settings, submission,
+    AuditClient, Backend, EscalationClient, IntakeClient, NotificationClient, RoutingClient,
+    TestNode, backend_tests, settings, submission,
 };
 use tonic::Code;
 
@@ -355,6 +355,123 @@ const MATRIX: &[(&str, Option<Role>, Expect, Expect)] = &[
     ("UpsertTemplate", Some(PlatformOperator), Ok, Ok),
     ("UpsertTemplate", Some(ProvincialInstance), Denied, Denied),
     ("UpsertTemplate", Some(ChannelService), Denied, Denied),
+    // An SLA carries no personal data: analysts and operators read it too.
+    ("GetSla", None, Unauth, Unauth),
+    ("GetSla", Some(DeskOfficer), Ok, Hidden),
+    ("GetSla", Some(UnitOfficer), Ok, Hidden),
+    ("GetSla", Some(DeputyGovernor), Ok, Hidden),
+    ("GetSla", Some(Governor), Ok, Hidden),
+    ("GetSla", Some(Kaymakam), Ok, Hidden),
+    ("GetSla", Some(MinistryOfficer), Ok, Ok),
+    ("GetSla", Some(MinistryAnalyst), Ok, Ok),
+    ("GetSla", Some(PlatformOperator), Ok, Ok),
+    ("GetSla", Some(ProvincialInstance), Ok, Hidden),
+    ("GetSla", Some(ChannelService), Denied, Denied),
+    // Lists: the caller's own scope; out of it, the application is not listed.
+    ("ListOverdue", None, Unauth, Unauth),
+    ("ListOverdue", Some(DeskOfficer), Ok, Hidden),
+    ("ListOverdue", Some(UnitOfficer), Ok, Hidden),
+    ("ListOverdue", Some(DeputyGovernor), Ok, Hidden),
+    ("ListOverdue", Some(Governor), Ok, Hidden),
+    ("ListOverdue", Some(Kaymakam), Ok, Hidden),
+    ("ListOverdue", Some(MinistryOfficer), Ok, Ok),
+    ("ListOverdue", Some(MinistryAnalyst), Ok, Ok),
+    ("ListOverdue", Some(PlatformOperator), Ok, Ok),
+    ("ListOverdue", Some(ProvincialInstance), Ok, Hidden),
+    ("ListOverdue", Some(ChannelService), Denied, Denied),
+    // As ListOverdue.
+    ("ListApproaching", None, Unauth, Unauth),
+    ("ListApproaching", Some(DeskOfficer), Ok, Hidden),
+    ("ListApproaching", Some(UnitOfficer), Ok, Hidden),
+    ("ListApproaching", Some(DeputyGovernor), Ok, Hidden),
+    ("ListApproaching", Some(Governor), Ok, Hidden),
+    ("ListApproaching", Some(Kaymakam), Ok, Hidden),
+    ("ListApproaching", Some(MinistryOfficer), Ok, Ok),
+    ("ListApproaching", Some(MinistryAnalyst), Ok, Ok),
+    ("ListApproaching", Some(PlatformOperator), Ok, Ok),
+    ("ListApproaching", Some(ProvincialInstance), Ok, Hidden),
+    ("ListApproaching", Some(ChannelService), Denied, Denied),
+    // Policies are no secret to staff.
+    ("ListPolicies", None, Unauth, Unauth),
+    ("ListPolicies", Some(DeskOfficer), Ok, Ok),
+    ("ListPolicies", Some(UnitOfficer), Ok, Ok),
+    ("ListPolicies", Some(DeputyGovernor), Ok, Ok),
+    ("ListPolicies", Some(Governor), Ok, Ok),
+    ("ListPolicies", Some(Kaymakam), Ok, Ok),
+    ("ListPolicies", Some(MinistryOfficer), Ok, Ok),
+    ("ListPolicies", Some(MinistryAnalyst), Ok, Ok),
+    ("ListPolicies", Some(PlatformOperator), Ok, Ok),
+    ("ListPolicies", Some(ProvincialInstance), Ok, Ok),
+    ("ListPolicies", Some(ChannelService), Denied, Denied),
+    // Policies are national configuration.
+    ("UpsertPolicy", None, Unauth, Unauth),
+    ("UpsertPolicy", Some(DeskOfficer), Denied, Denied),
+    ("UpsertPolicy", Some(UnitOfficer), Denied, Denied),
+    ("UpsertPolicy", Some(DeputyGovernor), Denied, Denied),
+    ("UpsertPolicy", Some(Governor), Denied, Denied),
+    ("UpsertPolicy", Some(Kaymakam), Denied, Denied),
+    ("UpsertPolicy", Some(MinistryOfficer), Ok, Ok),
+    ("UpsertPolicy", Some(MinistryAnalyst), Denied, Denied),
+    ("UpsertPolicy", Some(PlatformOperator), Ok, Ok),
+    ("UpsertPolicy", Some(ProvincialInstance), Denied, Denied),
+    ("UpsertPolicy", Some(ChannelService), Denied, Denied),
+    // A governorship closes its own province (Ankara here); national days are the centre's.
+    ("AddCalendarDay", None, Unauth, Unauth),
+    ("AddCalendarDay", Some(DeskOfficer), Denied, Denied),
+    ("AddCalendarDay", Some(UnitOfficer), Denied, Denied),
+    ("AddCalendarDay", Some(DeputyGovernor), Ok, Denied),
+    ("AddCalendarDay", Some(Governor), Ok, Denied),
+    ("AddCalendarDay", Some(Kaymakam), Denied, Denied),
+    ("AddCalendarDay", Some(MinistryOfficer), Ok, Ok),
+    ("AddCalendarDay", Some(MinistryAnalyst), Denied, Denied),
+    ("AddCalendarDay", Some(PlatformOperator), Ok, Ok),
+    ("AddCalendarDay", Some(ProvincialInstance), Denied, Denied),
+    ("AddCalendarDay", Some(ChannelService), Denied, Denied),
+    // As AddCalendarDay.
+    ("RemoveCalendarDay", None, Unauth, Unauth),
+    ("RemoveCalendarDay", Some(DeskOfficer), Denied, Denied),
+    ("RemoveCalendarDay", Some(UnitOfficer), Denied, Denied),
+    ("RemoveCalendarDay", Some(DeputyGovernor), Ok, Denied),
+    ("RemoveCalendarDay", Some(Governor), Ok, Denied),
+    ("RemoveCalendarDay", Some(Kaymakam), Denied, Denied),
+    ("RemoveCalendarDay", Some(MinistryOfficer), Ok, Ok),
+    ("RemoveCalendarDay", Some(MinistryAnalyst), Denied, Denied),
+    ("RemoveCalendarDay", Some(PlatformOperator), Ok, Ok),
+    (
+        "RemoveCalendarDay",
+        Some(ProvincialInstance),
+        Denied,
+        Denied,
+    ),
+    ("RemoveCalendarDay", Some(ChannelService), Denied, Denied),
+    // Staff holding the application stop its clock.
+    ("PauseClock", None, Unauth, Unauth),
+    ("PauseClock", Some(DeskOfficer), Ok, Hidden),
+    ("PauseClock", Some(UnitOfficer), Ok, Hidden),
+    ("PauseClock", Some(DeputyGovernor), Denied, Denied),
+    ("PauseClock", Some(Governor), Denied, Denied),
+    ("PauseClock", Some(Kaymakam), Denied, Denied),
+    ("PauseClock", Some(MinistryOfficer), Ok, Ok),
+    ("PauseClock", Some(MinistryAnalyst), Denied, Denied),
+    ("PauseClock", Some(PlatformOperator), Denied, Denied),
+    ("PauseClock", Some(ProvincialInstance), Ok, Hidden),
+    ("PauseClock", Some(ChannelService), Denied, Denied),
+    // As PauseClock.
+    ("ResumeClock", None, Unauth, Unauth),
+    ("ResumeClock", Some(DeskOfficer), Ok, Hidden),
+    ("ResumeClock", Some(UnitOfficer), Ok, Hidden),
+    ("ResumeClock", Some(DeputyGovernor), Denied, Denied),
+    ("ResumeClock", Some(Governor), Denied, Denied),
+    ("ResumeClock", Some(Kaymakam), Denied, Denied),
+    ("ResumeClock", Some(MinistryOfficer), Ok, Ok),
+    ("ResumeClock", Some(MinistryAnalyst), Denied, Denied),
+    ("ResumeClock", Some(PlatformOperator), Denied, Denied),
+    ("ResumeClock", Some(ProvincialInstance), Ok, Hidden),
+    ("ResumeClock", Some(ChannelService), Denied, Denied),
+    // Which days count is public to every authenticated caller.
+    ("ListCalendarDays", None, Unauth, Unauth),
+    ("ListCalendarDays", Some(ChannelService), Ok, Ok),
+    ("ListCalendarDays", Some(UnitOfficer), Ok, Ok),
 ];
 
 /// Methods whose every role must be listed (the public ones need only a sample).
@@ -364,6 +481,7 @@ const PUBLIC: &[&str] = &[
     "ListDistricts",
     "ListTopics",
     "ListApplicationTypes",
+    "ListCalendarDays",
 ];
 
 #[test]
@@ -405,8 +523,8 @@ fn every_served_method_is_in_the_matrix() {
             checked += 1;
         }
     }
-    // Intake 6, catalogue 4, routing 11, notification 6, audit 1.
-    assert_eq!(checked, 28, "served methods");
+    // Intake 6, catalogue 4, routing 11, notification 6, escalation 10, audit 1.
+    assert_eq!(checked, 38, "served methods");
 }
 
 /// A fresh application in Ankara/6010, routed to il06-belediye. For a
@@ -478,11 +596,176 @@ struct Clients<'a> {
     routing: RoutingClient,
     audit: AuditClient,
     notification: NotificationClient,
+    escalation: EscalationClient,
     catalog: pb::catalog_service_client::CatalogServiceClient<tonic::transport::Channel>,
     /// The Ministry centre, to set up and clean up around a call.
     admin: RoutingClient,
     /// The node, for notification's fixtures (its receipt SMS).
     node: &'a TestNode,
+}
+
+impl Clients<'_> {
+    fn escalation_call(&self, method: &str) -> bool {
+        acikkapi::policy(&format!("/acikkapi.v1.EscalationService/{method}")).is_some()
+    }
+}
+
+/// A date of its own for case `i` (a week apart, never an official holiday).
+fn case_day(i: u64) -> String {
+    use acikkapi_domain::calendar::{Calendar, Date};
+    let cal = Calendar::builtin();
+    let mut d = Date::parse("2033-01-03").unwrap().days() + i as i64 * 7;
+    while cal.day_off(Date::from_days(d)).is_some() {
+        d += 1;
+    }
+    Date::from_days(d).to_string()
+}
+
+async fn escalation_call(
+    method: &str,
+    k: &mut Clients<'_>,
+    number: &str,
+    i: u64,
+) -> Result<bool, tonic::Status> {
+    let clock = k.node.clock(&number.replace('-', "")).await;
+    let in_list = |r: pb::ListSlaResponse| r.items.iter().any(|s| s.application_number == number);
+    let c = &mut k.escalation;
+    match method {
+        "GetSla" => c
+            .get_sla(pb::GetSlaRequest {
+                application_number: number.into(),
+            })
+            .await
+            .map(|r| r.into_inner().deadline == clock.deadline_ms.map(ts)),
+        // Overdue as seen just after its deadline; both lists paged to the end.
+        "ListOverdue" | "ListApproaching" => {
+            if method == "ListOverdue" {
+                k.node.platform().clock.set(clock.deadline_ms.unwrap() + 1);
+            }
+            let mut token = String::new();
+            let found = loop {
+                let page = Some(pb::PageRequest {
+                    page_size: 500,
+                    page_token: token.clone(),
+                });
+                let r = if method == "ListOverdue" {
+                    c.list_overdue(pb::ListOverdueRequest { scope: None, page })
+                        .await
+                } else {
+                    c.list_approaching(pb::ListApproachingRequest {
+                        scope: None,
+                        within_working_days: 10,
+                        page,
+                    })
+                    .await
+                };
+                match r {
+                    Err(e) => break Err(e),
+                    Result::Ok(r) => {
+                        let r = r.into_inner();
+                        token = r.next_page_token.clone();
+                        if in_list(r) {
+                            break Result::Ok(true);
+                        }
+                        if token.is_empty() {
+                            break Result::Ok(false);
+                        }
+                    }
+                }
+            };
+            k.node.platform().clock.set(0);
+            found
+        }
+        "ListPolicies" => c.list_policies(pb::ListPoliciesRequest {}).await.map(|r| {
+            r.into_inner()
+                .policies
+                .iter()
+                .any(|p| p.topic_code.is_empty())
+        }),
+        "UpsertPolicy" => c
+            .upsert_policy(pb::UpsertPolicyRequest {
+                policy: Some(pb::EscalationPolicy {
+                    topic_code: "H09".into(),
+                    ..acikkapi_escalation::policy::Policy::default_policy().to_proto()
+                }),
+            })
+            .await
+            .map(|_| true),
+        // The in-scope and out-of-scope cases share the day: each leaves it as it found it.
+        "AddCalendarDay" | "RemoveCalendarDay" => {
+            let date = case_day(i);
+            let day = pb::CalendarDay {
+                date: date.clone(),
+                name: "Kar nedeniyle idari izin".into(),
+                half_day: false,
+                province_code: 6,
+                official: false,
+            };
+            let mut admin = k.node.escalation().await;
+            let remove = pb::RemoveCalendarDayRequest {
+                date,
+                province_code: 6,
+            };
+            if method == "AddCalendarDay" {
+                let r = c
+                    .add_calendar_day(pb::AddCalendarDayRequest { day: Some(day) })
+                    .await
+                    .map(|_| true);
+                if r.is_ok() {
+                    admin.remove_calendar_day(remove).await.expect("clean up");
+                }
+                r
+            } else {
+                admin
+                    .add_calendar_day(pb::AddCalendarDayRequest { day: Some(day) })
+                    .await
+                    .expect("add the day to remove");
+                let r = c.remove_calendar_day(remove.clone()).await.map(|_| true);
+                if r.is_err() {
+                    admin.remove_calendar_day(remove).await.expect("clean up");
+                }
+                r
+            }
+        }
+        "ListCalendarDays" => c
+            .list_calendar_days(pb::ListCalendarDaysRequest {
+                year: 2026,
+                province_code: 6,
+            })
+            .await
+            .map(|r| r.into_inner().days.iter().any(|d| d.date == "2026-10-29")),
+        "PauseClock" => c
+            .pause_clock(pb::PauseClockRequest {
+                application_number: number.into(),
+                reason: "Başvurucudan ek bilgi bekleniyor".into(),
+            })
+            .await
+            .map(|r| r.into_inner().paused),
+        "ResumeClock" => {
+            k.node
+                .escalation()
+                .await
+                .pause_clock(pb::PauseClockRequest {
+                    application_number: number.into(),
+                    reason: "Başvurucudan ek bilgi bekleniyor".into(),
+                })
+                .await
+                .expect("pause to resume");
+            c.resume_clock(pb::ResumeClockRequest {
+                application_number: number.into(),
+            })
+            .await
+            .map(|r| !r.into_inner().paused)
+        }
+        other => panic!("no escalation call for {other}"),
+    }
+}
+
+fn ts(ms: i64) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: ms.div_euclid(1000),
+        nanos: (ms.rem_euclid(1000) * 1_000_000) as i32,
+    }
 }
 
 /// A rule in Ankara/6010 for H09 (environment), which no other case uses.
@@ -776,6 +1059,7 @@ async fn call(
             })
             .await
             .map(|_| true),
+        _ if k.escalation_call(method) => escalation_call(method, k, number, i).await,
         other => panic!("no call for {other}"),
     }
 }
@@ -808,6 +1092,7 @@ async fn every_role_every_method_in_and_out_of_scope(backend: Backend) {
                 routing: n.routing_as(token.as_deref()).await,
                 audit: n.audit_as(token.as_deref()).await,
                 notification: n.notification_as(token.as_deref()).await,
+                escalation: n.escalation_as(token.as_deref()).await,
                 catalog: n.catalog().await,
                 admin: n.routing().await,
                 node: &n,
