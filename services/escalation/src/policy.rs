@@ -150,6 +150,15 @@ impl Policies {
             .expect("the default policy is seeded")
     }
 
+    /// Policies from a list (benchmarks, tests); the default if none is ''.
+    pub fn from_list(list: Vec<Policy>) -> Policies {
+        let mut map: HashMap<String, Policy> =
+            list.into_iter().map(|p| (p.topic.clone(), p)).collect();
+        map.entry(String::new())
+            .or_insert_with(Policy::default_policy);
+        Policies(map)
+    }
+
     pub fn all(&self) -> Vec<&Policy> {
         let mut v: Vec<_> = self.0.values().collect();
         v.sort_by(|a, b| a.topic.cmp(&b.topic));
