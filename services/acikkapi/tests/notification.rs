@@ -103,7 +103,15 @@ async fn one_event_one_sms_even_when_delivered_twice(backend: Backend) {
     assert_eq!(lines[0]["to"], "+905321234567");
     assert_eq!(lines[0]["text"], receipt.body.as_str());
 
-    // The same event again, and the same fact under a new event id.
+    // The same event again, and the same fact under a new event id. (The
+    // spy may apply the event after notification sent the receipt: wait.)
+    assert!(
+        acikkapi_testkit::eventually(20, || {
+            let (p, number) = (p.clone(), number.clone());
+            async move { !effects(&p, &number).await.is_empty() }
+        })
+        .await
+    );
     let original = effects(&p, &number).await;
     assert_eq!(original.len(), 1);
     let fresh = uuid::Uuid::now_v7().to_string();
