@@ -137,6 +137,29 @@ pub async fn update(t: &mut Tx, k: &SlaClock, now: i64) -> Result<(), PlatformEr
     Ok(())
 }
 
+/// Writes the derived columns of many clocks in one statement a chunk
+/// (`UPDATE … FROM (VALUES …)`, valid on both backends).
+pub async fn update_many(t: &mut Tx, clocks: &[SlaClock], now: i64) -> Result<(), PlatformError> {
+    // 9 parameters a row.
+    for chunk in clocks.chunks(500) {
+        tx!(t, c => {
+            let mut qb = sqlx::QueryBuilder::new(
+                "UPDATE sla_clocks SET budget_days = v.column2, deadline_ms = v.column3, statutory_ms = v.column4, \
+                 paused = v.column5, rung_reached = v.column6, statutory_fired = v.column7, next_due_ms = v.column8, \
+                 updated_ms = v.column9 FROM (",
+            );
+            qb.push_values(chunk, |mut b, k| {
+                b.push_bind(&k.id).push_bind(i64::from(k.budget_days)).push_bind(k.deadline_ms).push_bind(k.statutory_ms)
+                    .push_bind(k.paused).push_bind(i64::from(k.rung_reached)).push_bind(k.statutory_fired)
+                    .push_bind(k.next_due_ms).push_bind(now);
+            });
+            qb.push(") AS v WHERE sla_clocks.id = v.column1");
+            qb.build().execute(&mut **c).await?;
+        });
+    }
+    Ok(())
+}
+
 pub async fn pauses_tx(t: &mut Tx, clock: &str) -> Result<Vec<Pause>, PlatformError> {
     Ok(tx!(t, c => {
         sqlx::query("SELECT from_ms, to_ms, reason, actor FROM sla_pauses WHERE clock_id = $1 ORDER BY from_ms")
@@ -303,17 +326,30 @@ pub async fn rederive_open(
             }
         }
         seen += clocks.len() as u64;
-        for (before, k) in &changed {
-            update(&mut t, k, now).await?;
-            if *before != k.deadline_ms {
-                moved += 1;
+        let lines: Vec<(&str, String)> = changed
+            .iter()
+            .filter(|(before, k)| *before != k.deadline_ms)
+            .map(|(before, k)| {
                 let text = format!(
                     "{why}: deadline {} → {}",
                     show(*before),
                     show(k.deadline_ms)
                 );
-                add_entry(&mut t, &k.id, "rederived", now, &text, "escalation").await?;
-            }
+                (k.id.as_str(), text)
+            })
+            .collect();
+        moved += lines.len() as u64;
+        let rows: Vec<SlaClock> = changed.iter().map(|(_, k)| k.clone()).collect();
+        update_many(&mut t, &rows, now).await?;
+        // 4 parameters a row.
+        for chunk in lines.chunks(1000) {
+            tx!(&mut t, c => {
+                let mut qb = sqlx::QueryBuilder::new("INSERT INTO sla_ledger (clock_id, kind, at_ms, reason, actor) ");
+                qb.push_values(chunk, |mut b, (id, text)| {
+                    b.push_bind(*id).push_bind("rederived").push_bind(now).push_bind(text).push_bind("escalation");
+                });
+                qb.build().execute(&mut **c).await?;
+            });
         }
         t.commit().await?;
         if (clocks.len() as i64) < CHUNK {

@@ -15,7 +15,7 @@ use acikkapi_platform::{Platform, PlatformError, tx};
 use acikkapi_proto::v1 as pb;
 use prost::Message;
 use sqlx::Row;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
 /// Runs sweeps until shutdown, every `escalation.sweep_interval_ms`.
@@ -131,8 +131,11 @@ async fn sweep_batch(p: &Platform, now: i64, batch: i64) -> Result<u64, Platform
     });
     let ids: Vec<&str> = rows.iter().map(|(k, _)| k.id.as_str()).collect();
     let mut pauses = store::paused_of(&mut t, &ids).await?;
-    let mut events = Vec::new();
-    for (k, trace) in &rows {
+    // Decide every clock of the batch in memory, then write the batch in
+    // three statements: the claims, the clocks, the outbox.
+    let mut fired: Vec<(usize, Fired)> = Vec::new();
+    let mut updated = Vec::with_capacity(rows.len());
+    for (i, (k, _)) in rows.iter().enumerate() {
         let cal = cals.for_province(k.province);
         let mut k = k.clone();
         let clock_pauses = pauses.remove(&k.id).unwrap_or_default();
@@ -143,26 +146,38 @@ async fn sweep_batch(p: &Platform, now: i64, batch: i64) -> Result<u64, Platform
                 .next_working(now, arife)
                 .map_err(|e| PlatformError::Internal(e.to_string()))?;
             k.next_due_ms = k.next_due_ms.map(|d| d.max(opening));
-            store::update(&mut t, &k, now).await?;
+            updated.push(k);
             continue;
         }
-        let headers: BTreeMap<String, String> = serde_json::from_str(trace).unwrap_or_default();
         for f in due(&k, cal, arife, &policies, now)? {
-            if claim(&mut t, &k, &f, now).await? {
-                p.metrics
-                    .escalation(f.target.level, f.rung == STATUTORY_RUNG);
-                events.push(event(&k, &f, now, headers.clone()));
-                tracing::info!(application_number = %k.number, round = k.round, rung = f.rung, level = f.target.level, target = %f.target.target, "escalated");
-            }
             if f.rung == STATUTORY_RUNG {
                 k.statutory_fired = true;
             } else {
                 k.rung_reached = k.rung_reached.max(f.rung);
             }
+            fired.push((i, f));
         }
         store::derive(&mut k, cal, arife, &policies, &clock_pauses)?;
-        store::update(&mut t, &k, now).await?;
+        updated.push(k);
     }
+    let claimed = claim(&mut t, &rows, &fired, now).await?;
+    let mut events = Vec::new();
+    for (i, f) in &fired {
+        let (k, trace) = &rows[*i];
+        if !claimed.contains(&(k.id.clone(), i64::from(f.rung))) {
+            continue; // claimed before: fired once already
+        }
+        let k = updated
+            .iter()
+            .find(|u| u.id == k.id)
+            .expect("every clock of the batch is updated");
+        p.metrics
+            .escalation(f.target.level, f.rung == STATUTORY_RUNG);
+        let headers: BTreeMap<String, String> = serde_json::from_str(trace).unwrap_or_default();
+        events.push(event(k, f, now, headers));
+        tracing::info!(application_number = %k.number, round = k.round, rung = f.rung, level = f.target.level, target = %f.target.target, "escalated");
+    }
+    store::update_many(&mut t, &updated, now).await?;
     t.insert_outbox(&events).await?;
     t.commit().await?;
     if !events.is_empty() {
@@ -239,25 +254,70 @@ fn due(
     Ok(out)
 }
 
-/// Claims the rung (and records the superseded ones below it): true if
-/// this transaction made the claim, false if it was made before.
-async fn claim(t: &mut Tx, k: &SlaClock, f: &Fired, now: i64) -> Result<bool, PlatformError> {
-    const SQL: &str = "INSERT INTO sla_escalations (clock_id, rung, level, target, reason, due_ms, fired_ms, superseded) \
-                       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (clock_id, rung) DO NOTHING";
-    let reason = if f.target.unknown {
-        format!("target unknown: {}", f.reason)
-    } else {
-        f.reason.clone()
-    };
-    Ok(tx!(t, c => {
+/// Claims the fired rungs (and records the superseded ones below them) in
+/// one statement a chunk; returns the (clock, rung) claims this
+/// transaction made. A rung claimed before is not returned: its event was
+/// written by the transaction that claimed it.
+async fn claim(
+    t: &mut Tx,
+    rows: &[(SlaClock, String)],
+    fired: &[(usize, Fired)],
+    now: i64,
+) -> Result<HashSet<(String, i64)>, PlatformError> {
+    struct Row<'a> {
+        clock: &'a str,
+        rung: i64,
+        level: i64,
+        target: &'a str,
+        reason: String,
+        due_ms: i64,
+        superseded: bool,
+    }
+    let mut all = Vec::new();
+    for (i, f) in fired {
+        let clock = rows[*i].0.id.as_str();
         for s in &f.superseded {
-            sqlx::query(SQL).bind(&k.id).bind(i64::from(*s)).bind(0i64).bind("").bind(format!("superseded by rung {} after an outage", f.rung))
-                .bind(f.due_ms).bind(now).bind(true).execute(&mut **c).await?;
+            all.push(Row {
+                clock,
+                rung: i64::from(*s),
+                level: 0,
+                target: "",
+                reason: format!("superseded by rung {} after an outage", f.rung),
+                due_ms: f.due_ms,
+                superseded: true,
+            });
         }
-        sqlx::query(SQL).bind(&k.id).bind(i64::from(f.rung)).bind(i64::from(f.target.level)).bind(&f.target.target)
-            .bind(&reason).bind(f.due_ms).bind(now).bind(false)
-            .execute(&mut **c).await?.rows_affected() == 1
-    }))
+        all.push(Row {
+            clock,
+            rung: i64::from(f.rung),
+            level: i64::from(f.target.level),
+            target: &f.target.target,
+            reason: if f.target.unknown {
+                format!("target unknown: {}", f.reason)
+            } else {
+                f.reason.clone()
+            },
+            due_ms: f.due_ms,
+            superseded: false,
+        });
+    }
+    let mut claimed = HashSet::new();
+    // 8 parameters a row: well under SQLite's and PostgreSQL's limits.
+    for chunk in all.chunks(1000) {
+        let got: Vec<(String, i64)> = tx!(t, c => {
+            let mut qb = sqlx::QueryBuilder::new(
+                "INSERT INTO sla_escalations (clock_id, rung, level, target, reason, due_ms, fired_ms, superseded) ",
+            );
+            qb.push_values(chunk, |mut b, r| {
+                b.push_bind(r.clock).push_bind(r.rung).push_bind(r.level).push_bind(r.target)
+                    .push_bind(&r.reason).push_bind(r.due_ms).push_bind(now).push_bind(r.superseded);
+            });
+            qb.push(" ON CONFLICT (clock_id, rung) DO NOTHING RETURNING clock_id, rung");
+            qb.build_query_as::<(String, i64)>().fetch_all(&mut **c).await?
+        });
+        claimed.extend(got);
+    }
+    Ok(claimed)
 }
 
 fn event(k: &SlaClock, f: &Fired, now: i64, headers: BTreeMap<String, String>) -> OutboxEvent {
