@@ -1,6 +1,7 @@
 //! Intake follows routing: the application's unit, status and the
 //! citizen's timeline move with `ApplicationRouted`, `ApplicationTransferred`,
-//! `UnitResponded`, `ApplicationReopened` and `ApplicationReclassified`.
+//! `UnitResponded`, `ApplicationReopened` and `ApplicationReclassified`;
+//! an `ApplicationEscalated` above the unit's reminder adds a line.
 //! Idempotent through the consumer inbox; each update is guarded by the
 //! status it expects, so a late or repeated event cannot move an
 //! application backwards (a routing after a conclusion changes nothing).
@@ -25,6 +26,7 @@ pub const KINDS: &[&str] = &[
     "UnitResponded",
     "ApplicationReopened",
     "ApplicationReclassified",
+    "ApplicationEscalated",
 ];
 
 pub struct Follow {
@@ -152,6 +154,27 @@ impl Handler for Follow {
                     ),
                 }
             }
+            "ApplicationEscalated" => {
+                let ev: pb::ApplicationEscalated = decode(e)?;
+                // The unit's own reminder is internal; going up is the
+                // applicant's to know.
+                let Some(to) = escalated_to(&ev.target) else {
+                    return Ok(());
+                };
+                let why = if ev.rung == 100 {
+                    "3071 sayılı Kanun'daki 30 günlük cevap süresi doldu"
+                } else {
+                    "Başvurunuz süresi içinde sonuçlandırılmadı"
+                };
+                Step {
+                    number: &e.key,
+                    set: "status = status",
+                    binds: vec![],
+                    from: OPEN,
+                    status: None,
+                    line: format!("{why}; {to} bilgisine sunuldu."),
+                }
+            }
             other => {
                 return Err(HandlerError::Permanent(format!(
                     "intake does not follow {other}"
@@ -164,4 +187,17 @@ impl Handler for Follow {
         let _ = self.cache.delete(&format!("track:{}", e.key)).await;
         Ok(())
     }
+}
+
+/// Whom an escalation reached, as the applicant reads it; None for the
+/// unit's own reminder.
+fn escalated_to(target: &str) -> Option<&'static str> {
+    Some(match target.split(':').next()? {
+        "kaymakam" => "Kaymakamlık",
+        "deputy_governor" => "Vali Yardımcısı",
+        "governor" => "Vali",
+        "ministry" => "İçişleri Bakanlığı",
+        "desk" => "Açık Kapı masası",
+        _ => return None,
+    })
 }

@@ -24,6 +24,7 @@ pub const KINDS: &[&str] = &[
     "ApplicationReceived",
     "ApplicationConcluded",
     "PersonalDataErased",
+    "ApplicationEscalated",
 ];
 
 pub struct Consumer {
@@ -95,6 +96,7 @@ impl Handler for Consumer {
                 messages::erase_recipient(t, &ev.application_number).await?;
                 return Ok(());
             }
+            "ApplicationEscalated" => return self.escalated(t, decode(e)?).await,
             other => {
                 return Err(HandlerError::Permanent(format!(
                     "notification does not consume {other}"
@@ -143,6 +145,58 @@ impl Handler for Consumer {
             )])
             .await?;
             tracing::info!(application_number = %number, message_id = %id, template, "sms queued");
+            self.queued.notify_waiters();
+        }
+        Ok(())
+    }
+}
+
+impl Consumer {
+    /// An SMS to the official a rung of the SLA ladder names, when the
+    /// registry has their phone: one per clock and rung.
+    async fn escalated(
+        &self,
+        t: &mut Tx,
+        ev: pb::ApplicationEscalated,
+    ) -> Result<(), HandlerError> {
+        let number = ev.application_number.clone();
+        let Some(phone) = crate::officials::phone(t, &ev.target).await? else {
+            tracing::info!(application_number = %number, target = %ev.target, "no phone for the escalation target; no SMS");
+            return Ok(());
+        };
+        let template = if ev.level <= 1 {
+            "escalation_reminder"
+        } else {
+            "escalation_overdue"
+        };
+        let text = crate::templates::text(t, template)
+            .await?
+            .ok_or_else(|| HandlerError::Permanent(format!("no template {template}")))?;
+        let p = &self.platform;
+        let n = &p.settings.notification;
+        let body = acikkapi_domain::templates::render(
+            &text,
+            &values(&number, ev.province_code, &self.tracking, &n.tracking_url),
+        )
+        .map_err(|e| HandlerError::Permanent(format!("template {template}: {e}")))?;
+        let queued = messages::enqueue(
+            t,
+            &p.vault,
+            n.segment_price_micros,
+            &NewMessage {
+                dedup_key: format!("escalated:{number}:{}:{}", ev.round, ev.rung),
+                number: number.clone(),
+                province: ev.province_code,
+                district: ev.district_code,
+                template: template.to_owned(),
+                phone,
+                body,
+                priority: PRIORITY_CONCLUSION,
+            },
+        )
+        .await?;
+        if let Some(id) = queued {
+            tracing::info!(application_number = %number, message_id = %id, template, level = ev.level, "escalation sms queued");
             self.queued.notify_waiters();
         }
         Ok(())

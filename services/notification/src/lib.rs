@@ -13,6 +13,7 @@ mod consumer;
 mod grpc;
 pub mod limit;
 pub mod messages;
+mod officials;
 pub mod provider;
 pub mod sender;
 pub mod templates;
