@@ -505,7 +505,104 @@ async fn an_unknown_target_goes_to_the_desk_in_working_hours(backend: Backend) {
     n.stop_and_clean().await;
 }
 
+/// The kaymakam of 6010 has a phone in the registry: the deadline rung
+/// pages them once (the unit's reminder before it was superseded and has
+/// no phone), and the applicant's timeline says where it went.
+async fn the_official_a_rung_names_gets_one_sms(backend: Backend) {
+    let (n, _dir) = node_without_sweeper(backend).await;
+    let p = n.platform();
+    db!(&p.db, pool => {
+        sqlx::query("UPDATE routing_units SET contacts = $1 WHERE institution = 'kaymakamlik' AND district = 6010")
+            .bind(r#"[{"role":"kaymakam","name":"","phone":"0532 000 00 01","email":""}]"#)
+            .execute(pool).await.expect("kaymakam's phone");
+    });
+    let number = submit(&n, 7).await;
+    let steps = sla(&n, &number).await.steps;
+    sweep::sweep(p, ms(&steps[1].due)).await.unwrap();
+    sweep::sweep(p, ms(&steps[1].due)).await.unwrap();
+    let m = n.sms_in(&number, "escalation_overdue", "sent").await;
+    assert!(
+        m.body.contains("süresi içinde sonuçlandırılmadı"),
+        "{}",
+        m.body
+    );
+    // To the kaymakam's phone, sealed at rest like every recipient.
+    assert!(m.masked_recipient.ends_with("01"), "{}", m.masked_recipient);
+    assert!(
+        !m.recipient.contains("5320000001"),
+        "sealed: {}",
+        m.recipient
+    );
+    let phone = p.vault.open(&m.id, "phone", &m.recipient).expect("opens");
+    assert_eq!(phone, "+905320000001");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let sms = n.sms_of(&number).await;
+    assert_eq!(
+        sms.iter()
+            .filter(|m| m.template.starts_with("escalation"))
+            .count(),
+        1
+    );
+    let history: Vec<String> = db!(&p.db, pool => {
+        sqlx::query_scalar("SELECT description FROM application_history WHERE number = $1 ORDER BY id")
+            .bind(&number).fetch_all(pool).await.expect("history")
+    });
+    assert!(
+        history
+            .iter()
+            .any(|l| l
+                == "Başvurunuz süresi içinde sonuçlandırılmadı; Kaymakamlık bilgisine sunuldu."),
+        "{history:#?}"
+    );
+    n.stop_and_clean().await;
+}
+
+/// Pause reasons are staff's free text: the retention run's erasure
+/// reaches them too.
+async fn erasure_reaches_pause_reasons(backend: Backend) {
+    use prost::Message;
+    let (n, _dir) = node_without_sweeper(backend).await;
+    let p = n.platform();
+    let number = submit(&n, 8).await;
+    n.escalation()
+        .await
+        .pause_clock(pb::PauseClockRequest {
+            application_number: number.clone(),
+            reason: "Gülşen Hanım'dan tapu bekleniyor".into(),
+        })
+        .await
+        .unwrap();
+    let erased = pb::PersonalDataErased {
+        application_number: number.clone(),
+        erased_at: None,
+    };
+    let mut t = p.db.begin().await.unwrap();
+    t.insert_outbox(&[acikkapi_platform::store::OutboxEvent {
+        event_id: uuid::Uuid::now_v7().to_string(),
+        kind: "PersonalDataErased".into(),
+        key: number.clone(),
+        payload: erased.encode_to_vec(),
+        headers: Default::default(),
+    }])
+    .await
+    .unwrap();
+    t.commit().await.unwrap();
+    assert!(
+        eventually(20, || async {
+            let lines = sla(&n, &number).await.explanation;
+            lines.iter().any(|l| {
+                l.reason
+                    .starts_with("paused: Kişisel veriler saklama süresi sonunda silindi.")
+            }) && !lines.iter().any(|l| l.reason.contains("Gülşen"))
+        })
+        .await
+    );
+    n.stop_and_clean().await;
+}
+
 backend_tests!(
+    erasure_reaches_pause_reasons,
+    the_official_a_rung_names_gets_one_sms,
     each_rung_fires_exactly_once,
     missed_rungs_fire_only_the_highest_after_a_restart,
     two_replicas_fire_each_rung_once,

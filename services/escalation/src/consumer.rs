@@ -23,7 +23,11 @@ pub const KINDS: &[&str] = &[
     "ApplicationNoteAdded",
     "ApplicationConcluded",
     "ApplicationReopened",
+    "PersonalDataErased",
 ];
+
+/// What stands in place of an erased text (as in intake and routing).
+const ERASED_TEXT: &str = "Kişisel veriler saklama süresi sonunda silindi.";
 
 pub struct Consumer {
     pub platform: Platform,
@@ -225,6 +229,18 @@ impl Handler for Consumer {
                     |k| k.concluded_ms = Some(at),
                 )
                 .await
+            }
+            "PersonalDataErased" => {
+                // Pause reasons are staff's free text and may name people.
+                let ev: pb::PersonalDataErased = decode(e)?;
+                let like = format!("{}:%", ev.application_number);
+                acikkapi_platform::tx!(t, c => {
+                    sqlx::query("UPDATE sla_pauses SET reason = $1 WHERE clock_id LIKE $2")
+                        .bind(ERASED_TEXT).bind(&like).execute(&mut **c).await?;
+                    sqlx::query("UPDATE sla_ledger SET reason = $1 WHERE clock_id LIKE $2 AND kind = 'paused'")
+                        .bind(ERASED_TEXT).bind(&like).execute(&mut **c).await?;
+                });
+                Ok(())
             }
             other => Err(HandlerError::Permanent(format!(
                 "escalation does not consume {other}"
