@@ -115,7 +115,8 @@ mod tests {
     #[test]
     fn the_shipped_templates_render_and_fit_in_two_sms() {
         let all = builtin();
-        assert_eq!(all.len(), 5);
+        // Receipt, four conclusions, and two to officials (escalation).
+        assert_eq!(all.len(), 7);
         for (key, text) in &all {
             let cost = check(text, URL).unwrap_or_else(|e| panic!("{key}: {e}"));
             assert!(cost.segments <= 2, "{key}");
@@ -131,6 +132,10 @@ mod tests {
         assert_eq!(
             render(&all["concluded_positive"], &values).unwrap(),
             "Ankara Valiliği Açık Kapı: 26-06-0000001-3 numaralı başvurunuz OLUMLU sonuçlandı. Ayrıntılar: https://acikkapi.gov.tr/t"
+        );
+        assert_eq!(
+            render(&all["escalation_overdue"], &values).unwrap(),
+            "Ankara Valiliği Açık Kapı: 26-06-0000001-3 numaralı başvuru süresi içinde sonuçlandırılmadı; bilgilerinize sunulur."
         );
     }
 
