@@ -46,7 +46,13 @@ pub async fn run(
     concurrency: usize,
     handler: Arc<dyn Handler>,
 ) {
-    let loops = (0..concurrency.max(1))
+    // SQLite has one writer: more loops only contend for its lock, and its
+    // busy handler is not fair, so a submission could starve behind them.
+    let concurrency = match p.db {
+        crate::store::Db::Sqlite(_) => 1,
+        crate::store::Db::Postgres(_) => concurrency.max(1),
+    };
+    let loops = (0..concurrency)
         .map(|_| tokio::spawn(consume_loop(p.clone(), queue, kinds, handler.clone())));
     futures::future::join_all(loops).await;
 }

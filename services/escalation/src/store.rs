@@ -68,7 +68,7 @@ pub fn clock_id(number: &str, round: u32) -> String {
 pub fn for_update(t: &Tx) -> &'static str {
     match t {
         Tx::Postgres(_) => " FOR UPDATE",
-        Tx::Sqlite(_) => "",
+        Tx::Sqlite(..) => "",
     }
 }
 

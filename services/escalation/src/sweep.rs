@@ -119,7 +119,7 @@ async fn sweep_batch(p: &Platform, now: i64, batch: i64) -> Result<u64, Platform
     let mut t = p.db.begin().await?;
     let lock = match &t {
         Tx::Postgres(_) => " FOR UPDATE SKIP LOCKED",
-        Tx::Sqlite(_) => "",
+        Tx::Sqlite(..) => "",
     };
     let sql = format!(
         "SELECT {COLUMNS}, trace FROM sla_clocks WHERE next_due_ms <= $1 ORDER BY next_due_ms LIMIT $2{lock}"

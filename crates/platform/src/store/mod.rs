@@ -22,9 +22,13 @@ pub enum Db {
     Postgres(PgPool),
 }
 
-/// An open transaction on either backend.
+/// An open transaction on either backend. A SQLite one holds this
+/// process's turn to write (see [`Db::begin`]).
 pub enum Tx {
-    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Sqlite(
+        sqlx::Transaction<'static, sqlx::Sqlite>,
+        tokio::sync::OwnedMutexGuard<()>,
+    ),
     Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
 }
 
@@ -44,7 +48,7 @@ macro_rules! db {
 macro_rules! tx {
     ($t:expr, $tx:ident => $body:expr) => {
         match $t {
-            $crate::store::Tx::Sqlite($tx) => $body,
+            $crate::store::Tx::Sqlite($tx, _) => $body,
             $crate::store::Tx::Postgres($tx) => $body,
         }
     };
@@ -150,9 +154,21 @@ impl Db {
     /// Begins a write transaction. On SQLite it takes the write lock at once
     /// (`BEGIN IMMEDIATE`): a deferred transaction that reads and then writes
     /// fails with SQLITE_BUSY_SNAPSHOT when another write committed between.
+    ///
+    /// SQLite has one writer, and its busy handler is not fair: a writer
+    /// that keeps losing the race sleeps and retries until its timeout,
+    /// which a submission did behind a dozen consumer loops. So the
+    /// process's writers queue first for a fair (FIFO) turn, then take the
+    /// lock. The turn is the whole process's, across databases: there is
+    /// one SQLite database per process outside tests.
     pub async fn begin(&self) -> Result<Tx, PlatformError> {
         Ok(match self {
-            Self::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+            Self::Sqlite(p) => {
+                static WRITER: std::sync::LazyLock<std::sync::Arc<tokio::sync::Mutex<()>>> =
+                    std::sync::LazyLock::new(Default::default);
+                let turn = WRITER.clone().lock_owned().await;
+                Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?, turn)
+            }
             Self::Postgres(p) => Tx::Postgres(p.begin().await?),
         })
     }
