@@ -4,8 +4,8 @@
 //! never derives with a calendar another replica has changed.
 
 use acikkapi_domain::calendar::{Calendar, Date, DayOff};
-use acikkapi_platform::store::Db;
-use acikkapi_platform::{PlatformError, db};
+use acikkapi_platform::store::{Db, Tx};
+use acikkapi_platform::{PlatformError, db, tx};
 use sqlx::Row;
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -75,6 +75,21 @@ impl Calendars {
         Ok(Calendars::from_days(&extra_days(db, None).await?))
     }
 
+    /// As [`Calendars::load`], on the transaction's own connection (a
+    /// consumer holding SQLite's write lock must not wait for another).
+    pub async fn load_tx(t: &mut Tx) -> Result<Calendars, PlatformError> {
+        let rows = tx!(t, c => {
+            sqlx::query("SELECT day, province, name, half FROM sla_calendar_days ORDER BY day, province")
+                .fetch_all(&mut **c).await?
+                .into_iter()
+                .map(|r| -> Result<_, sqlx::Error> {
+                    Ok((r.try_get::<String, _>("day")?, r.try_get::<i64, _>("province")?, r.try_get::<String, _>("name")?, r.try_get::<bool, _>("half")?))
+                })
+                .collect::<Result<Vec<_>, _>>()?
+        });
+        Ok(Calendars::from_days(&days(rows)?))
+    }
+
     pub fn for_province(&self, province: u32) -> &Calendar {
         self.provinces.get(&province).unwrap_or(&self.national)
     }
@@ -92,6 +107,10 @@ pub async fn extra_days(db: &Db, province: Option<u32>) -> Result<Vec<ExtraDay>,
             })
             .collect::<Result<Vec<_>, _>>()?
     });
+    days(rows)
+}
+
+fn days(rows: Vec<(String, i64, String, bool)>) -> Result<Vec<ExtraDay>, PlatformError> {
     rows.into_iter()
         .map(|(day, province, name, half)| {
             Ok(ExtraDay {

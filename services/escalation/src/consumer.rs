@@ -51,16 +51,14 @@ fn not_yet(number: &str) -> HandlerError {
 }
 
 impl Consumer {
-    async fn context(&self) -> Result<(Calendars, Policies), HandlerError> {
-        Ok((
-            Calendars::load(&self.platform.db).await?,
-            Policies::load(&self.platform.db).await?,
-        ))
+    /// The calendar and policies, read in the event's own transaction.
+    async fn context(&self, t: &mut Tx) -> Result<(Calendars, Policies), HandlerError> {
+        Ok((Calendars::load_tx(t).await?, Policies::load_tx(t).await?))
     }
 
     /// Starts the clock of a round; nothing if it is running already.
     async fn start(&self, t: &mut Tx, mut k: SlaClock, why: &str) -> Result<(), HandlerError> {
-        let (cals, policies) = self.context().await?;
+        let (cals, policies) = self.context(t).await?;
         let arife = store::arife(&self.platform.settings.escalation.arife);
         let cal = cals.for_province(k.province);
         store::derive(&mut k, cal, arife, &policies, &[])?;
@@ -90,7 +88,7 @@ impl Consumer {
             return Ok(()); // a late event about a stopped clock
         }
         f(&mut k);
-        let (cals, policies) = self.context().await?;
+        let (cals, policies) = self.context(t).await?;
         let arife = store::arife(&self.platform.settings.escalation.arife);
         let pauses = store::pauses_tx(t, &k.id).await?;
         let cal = cals.for_province(k.province);

@@ -1,7 +1,7 @@
 //! Escalation policies: the budget and the ladder, per topic where needed.
 
-use acikkapi_platform::store::Db;
-use acikkapi_platform::{PlatformError, db};
+use acikkapi_platform::store::{Db, Tx};
+use acikkapi_platform::{PlatformError, db, tx};
 use acikkapi_proto::v1 as pb;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
@@ -138,6 +138,21 @@ impl Policy {
     }
 }
 
+macro_rules! policy_row {
+    ($r:expr) => {
+        (|| -> Result<Policy, sqlx::Error> {
+            let rungs: String = $r.try_get("rungs")?;
+            Ok(Policy {
+                topic: $r.try_get("topic")?,
+                budget_days: $r.try_get::<i64, _>("budget_days")? as u32,
+                vulnerable_budget_days: $r.try_get::<i64, _>("vulnerable_budget_days")? as u32,
+                rungs: serde_json::from_str(&rungs)
+                    .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+            })
+        })()
+    };
+}
+
 /// Every policy, the default under ''.
 #[derive(Debug, Clone)]
 pub struct Policies(HashMap<String, Policy>);
@@ -167,27 +182,21 @@ impl Policies {
 
     pub async fn load(db: &Db) -> Result<Policies, PlatformError> {
         let rows = db!(db, p => {
-            sqlx::query("SELECT topic, budget_days, vulnerable_budget_days, rungs FROM sla_policies")
-                .fetch_all(p).await?
-                .into_iter()
-                .map(|r| -> Result<Policy, sqlx::Error> {
-                    let rungs: String = r.try_get("rungs")?;
-                    Ok(Policy {
-                        topic: r.try_get("topic")?,
-                        budget_days: r.try_get::<i64, _>("budget_days")? as u32,
-                        vulnerable_budget_days: r.try_get::<i64, _>("vulnerable_budget_days")? as u32,
-                        rungs: serde_json::from_str(&rungs).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
-                    })
-                })
-                .collect::<Result<Vec<_>, _>>()?
+            sqlx::query(SELECT).fetch_all(p).await?.into_iter().map(|r| policy_row!(r)).collect::<Result<Vec<_>, _>>()?
         });
-        let mut map: HashMap<String, Policy> =
-            rows.into_iter().map(|p| (p.topic.clone(), p)).collect();
-        map.entry(String::new())
-            .or_insert_with(Policy::default_policy);
-        Ok(Policies(map))
+        Ok(Policies::from_list(rows))
+    }
+
+    /// As [`Policies::load`], on the transaction's own connection.
+    pub async fn load_tx(t: &mut Tx) -> Result<Policies, PlatformError> {
+        let rows = tx!(t, c => {
+            sqlx::query(SELECT).fetch_all(&mut **c).await?.into_iter().map(|r| policy_row!(r)).collect::<Result<Vec<_>, _>>()?
+        });
+        Ok(Policies::from_list(rows))
     }
 }
+
+const SELECT: &str = "SELECT topic, budget_days, vulnerable_budget_days, rungs FROM sla_policies";
 
 pub async fn seed_default(db: &Db, now: i64) -> Result<(), PlatformError> {
     let p = Policy::default_policy();
