@@ -11,7 +11,13 @@ use tokio_util::sync::CancellationToken;
 
 /// Services this build can run. The others are defined in proto/ and land
 /// with their issues; asking for one says so instead of starting half a system.
-pub const IMPLEMENTED: &[&str] = &["intake", "routing", "notification", "escalation"];
+pub const IMPLEMENTED: &[&str] = &[
+    "intake",
+    "routing",
+    "notification",
+    "escalation",
+    "reporting",
+];
 
 pub struct Node {
     pub grpc_addr: SocketAddr,
@@ -63,6 +69,7 @@ impl Node {
                 acikkapi_routing::MIGRATIONS,
                 acikkapi_notification::MIGRATIONS,
                 acikkapi_escalation::MIGRATIONS,
+                acikkapi_reporting::MIGRATIONS,
             ],
             shutdown,
         )
@@ -97,6 +104,10 @@ impl Node {
             routes.add_service(parts.escalation);
             names.extend(service_names("escalation"));
             workers.extend(parts.workers);
+        }
+        if services.iter().any(|s| s == "reporting") {
+            // The read model only, so far: its queries are a library (#7).
+            workers.extend(acikkapi_reporting::build(&platform).await?.workers);
         }
         // The audit trail belongs to the platform: every node answers it.
         routes.add_service(
@@ -184,6 +195,7 @@ pub fn service_names(service: &str) -> &'static [&'static str] {
         "routing" => acikkapi_routing::SERVICE_NAMES,
         "notification" => acikkapi_notification::SERVICE_NAMES,
         "escalation" => acikkapi_escalation::SERVICE_NAMES,
+        "reporting" => acikkapi_reporting::SERVICE_NAMES,
         _ => &[],
     }
 }

@@ -71,6 +71,9 @@ enum Command {
     /// Personal-data retention (KVKK).
     #[command(subcommand)]
     Retention(RetentionCommand),
+    /// Reporting's read model.
+    #[command(subcommand)]
+    Reporting(ReportingCommand),
     /// Submit an application to a running server.
     Submit(Box<SubmitArgs>),
     /// Show an application's progress: number plus tracking code.
@@ -94,6 +97,14 @@ enum RetentionCommand {
         #[arg(long)]
         dry_run: bool,
     },
+}
+
+#[derive(Subcommand)]
+enum ReportingCommand {
+    /// Fold every application's figures again from the events reporting
+    /// kept: the same figures, whatever order the events came in. Safe to
+    /// repeat; run it with reporting stopped (or expect it to catch up).
+    Rebuild,
 }
 
 #[derive(Args)]
@@ -221,6 +232,23 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 exp: 0,
             };
             println!("{}", keys.issue(claims, hours * 3600)?);
+            Ok(())
+        }
+        Command::Reporting(ReportingCommand::Rebuild) => {
+            let settings = Settings::load(cli.config.as_deref())?;
+            settings.validate()?;
+            let platform = acikkapi_platform::Platform::connect(
+                settings,
+                &[acikkapi_reporting::MIGRATIONS],
+                CancellationToken::new(),
+            )
+            .await?;
+            let started = std::time::Instant::now();
+            let n = acikkapi_reporting::store::rebuild(&platform.db, 1_000).await?;
+            println!(
+                "folded {n} applications again from their events in {:.1} s",
+                started.elapsed().as_secs_f64()
+            );
             Ok(())
         }
         Command::Retention(RetentionCommand::Run { dry_run }) => {
