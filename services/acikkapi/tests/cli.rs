@@ -1,6 +1,7 @@
 //! The newcomer's path, with the real binary on the embedded default:
 //! `acikkapi serve`, then `submit`, then `track` with the right and a wrong
-//! code, then SIGTERM, then a retention run on the same data folder.
+//! code, then SIGTERM, then a retention run and a reporting rebuild on the
+//! same data folder.
 
 use std::process::{Child, Command, Output, Stdio};
 
@@ -254,6 +255,12 @@ fn serve_submit_track_and_stop() {
         (
             &["retention", "run"][..],
             "erased the personal data of 0 applications",
+        ),
+        // Reporting's rebuild runs on the same folder (its figures are
+        // checked against the raw applications in tests/reporting.rs).
+        (
+            &["reporting", "rebuild"][..],
+            "applications again from their events",
         ),
     ] {
         let out = Command::new(BIN)
