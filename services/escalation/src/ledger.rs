@@ -158,6 +158,11 @@ fn show_time(ms: i64) -> String {
     format!("{:02}:{:02}", minute / 60, minute % 60)
 }
 
+/// An instant as people in Türkiye read it: `2026-12-09 09:00`.
+pub fn show(ms: i64) -> String {
+    format!("{} {}", Date::of_instant(ms), show_time(ms))
+}
+
 pub struct Explained<'a> {
     pub cal: &'a Calendar,
     pub arife: Arife,
@@ -271,10 +276,6 @@ mod tests {
 
     fn at(date: &str, hh: i64, mm: i64) -> i64 {
         Date::parse(date).unwrap().at_minute(hh * 60 + mm)
-    }
-
-    fn show(ms: i64) -> String {
-        format!("{} {}", Date::of_instant(ms), show_time(ms))
     }
 
     fn pause(from: i64, to: Option<i64>) -> Pause {

@@ -360,19 +360,7 @@ pub async fn rederive_open(
 }
 
 fn show(ms: Option<i64>) -> String {
-    match ms {
-        None => "none (paused)".into(),
-        Some(ms) => {
-            let local = ms + acikkapi_domain::calendar::UTC_OFFSET_MS;
-            let minute = local.rem_euclid(86_400_000) / 60_000;
-            format!(
-                "{} {:02}:{:02}",
-                acikkapi_domain::calendar::Date::of_instant(ms),
-                minute / 60,
-                minute % 60
-            )
-        }
-    }
+    ms.map_or_else(|| "none (paused)".into(), ledger::show)
 }
 
 /// The pauses of the clocks `ids` that have any.

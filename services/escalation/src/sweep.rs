@@ -9,7 +9,7 @@ use crate::calendars::Calendars;
 use crate::ledger::{self, HOUR_MS, STATUTORY_RUNG};
 use crate::policy::Policies;
 use crate::store::{self, COLUMNS, SlaClock, clock_row};
-use acikkapi_domain::calendar::{Arife, Calendar, Date};
+use acikkapi_domain::calendar::{Arife, Calendar};
 use acikkapi_platform::store::{OutboxEvent, Tx};
 use acikkapi_platform::{Platform, PlatformError, tx};
 use acikkapi_proto::v1 as pb;
@@ -84,17 +84,6 @@ pub fn resolve(role: &str, k: &SlaClock) -> Target {
         "desk" => at(2, format!("desk:{}", k.province), ""),
         _ => desk("the policy names an unknown role: the province desk"),
     }
-}
-
-fn show(ms: i64) -> String {
-    let local = ms + acikkapi_domain::calendar::UTC_OFFSET_MS;
-    let minute = local.rem_euclid(86_400_000) / 60_000;
-    format!(
-        "{} {:02}:{:02}",
-        Date::of_instant(ms),
-        minute / 60,
-        minute % 60
-    )
 }
 
 fn timestamp(ms: i64) -> prost_types::Timestamp {
@@ -211,12 +200,15 @@ fn due(
             let mut reason = if offset < 0 {
                 format!(
                     "reminder: the deadline {} is {} working hours away",
-                    show(deadline),
+                    ledger::show(deadline),
                     -offset
                 )
             } else {
                 let late = cal.working_ms_between(deadline, now, arife) / HOUR_MS;
-                format!("overdue since {} ({late} working hours)", show(deadline))
+                format!(
+                    "overdue since {} ({late} working hours)",
+                    ledger::show(deadline)
+                )
             };
             if !target.note.is_empty() {
                 reason = format!("{reason}; {}", target.note);
@@ -244,7 +236,7 @@ fn due(
                 reason: format!(
                     "Law 3071: the {}-day answer period ended {}",
                     ledger::STATUTORY_DAYS,
-                    show(k.statutory_ms)
+                    ledger::show(k.statutory_ms)
                 ),
                 due_ms: due,
                 superseded: Vec::new(),
