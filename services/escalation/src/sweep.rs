@@ -156,10 +156,8 @@ async fn sweep_batch(p: &Platform, now: i64, batch: i64) -> Result<u64, Platform
         if !claimed.contains(&(k.id.clone(), i64::from(f.rung))) {
             continue; // claimed before: fired once already
         }
-        let k = updated
-            .iter()
-            .find(|u| u.id == k.id)
-            .expect("every clock of the batch is updated");
+        // `updated` holds one clock per row, in the rows' order.
+        let k = &updated[*i];
         p.metrics
             .escalation(f.target.level, f.rung == STATUTORY_RUNG);
         let headers: BTreeMap<String, String> = serde_json::from_str(trace).unwrap_or_default();
