@@ -402,9 +402,124 @@ impl Scope {
     }
 }
 
+/// A query's place: the request's scope narrowed to the caller's own.
+/// Zero / empty means "all" at that level.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Area {
+    pub province: u32,
+    pub district: u32,
+    pub unit: String,
+}
+
+/// The area a caller of `caller`'s scope may ask for with `asked`:
+/// INVALID_ARGUMENT naming the field for a place that does not exist,
+/// PERMISSION_DENIED for one outside the caller's scope; an empty request
+/// means the caller's whole scope.
+pub fn narrow(
+    caller: &Scope,
+    asked: Option<&acikkapi_proto::v1::Scope>,
+) -> Result<Area, tonic::Status> {
+    let asked = asked.cloned().unwrap_or_default();
+    let invalid = |field: &str, m: &str| tonic::Status::invalid_argument(format!("{field}: {m}"));
+    if asked.province_code > 81 {
+        return Err(invalid("scope.province_code", "a plate code 1..81, or 0"));
+    }
+    if asked.district_code != 0
+        && asked.province_code != 0
+        && asked.district_code / 1000 != asked.province_code
+    {
+        return Err(invalid(
+            "scope.district_code",
+            "a district of scope.province_code",
+        ));
+    }
+    let mut a = Area {
+        province: asked.province_code,
+        district: asked.district_code,
+        unit: asked.unit_id,
+    };
+    let outside = || tonic::Status::permission_denied("scope: outside the caller's own");
+    match caller {
+        Scope::Country => {}
+        Scope::Province(p) => {
+            let in_p = (a.province == 0 || a.province == *p)
+                && (a.district == 0 || a.district / 1000 == *p);
+            if !in_p {
+                return Err(outside());
+            }
+            a.province = *p;
+        }
+        Scope::District(d) => {
+            if a.district != 0 && a.district != *d || a.province != 0 && a.province != d / 1000 {
+                return Err(outside());
+            }
+            a.district = *d;
+        }
+        Scope::Unit(u) => {
+            if !a.unit.is_empty() && a.unit != *u {
+                return Err(outside());
+            }
+            a.unit = u.clone();
+        }
+        Scope::Nothing => return Err(outside()),
+    }
+    Ok(a)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_area_stays_within_the_callers_scope() {
+        use acikkapi_proto::v1 as pb;
+        let ask = |p: u32, d: u32, u: &str| pb::Scope {
+            province_code: p,
+            district_code: d,
+            unit_id: u.into(),
+        };
+        let code = |r: Result<Area, tonic::Status>| r.map_err(|s| s.code());
+        // An empty request is the caller's whole scope.
+        assert_eq!(code(narrow(&Scope::Province(6), None)).unwrap().province, 6);
+        assert_eq!(
+            code(narrow(&Scope::District(6012), None)).unwrap().district,
+            6012
+        );
+        assert_eq!(
+            code(narrow(&Scope::Unit("u1".into()), None)).unwrap().unit,
+            "u1"
+        );
+        // Within: narrowed further; outside: denied.
+        let a = code(narrow(&Scope::Province(6), Some(&ask(0, 6012, "")))).unwrap();
+        assert_eq!((a.province, a.district), (6, 6012));
+        for (scope, asked) in [
+            (Scope::Province(6), ask(34, 0, "")),
+            (Scope::Province(6), ask(0, 34001, "")),
+            (Scope::District(6012), ask(0, 6001, "")),
+            (Scope::District(6012), ask(34, 0, "")),
+            (Scope::Unit("u1".into()), ask(0, 0, "u2")),
+            (Scope::Nothing, ask(0, 0, "")),
+        ] {
+            assert_eq!(
+                code(narrow(&scope, Some(&asked))),
+                Err(tonic::Code::PermissionDenied),
+                "{scope:?} asking {asked:?}"
+            );
+        }
+        // Places that do not exist name their field.
+        let e = narrow(&Scope::Country, Some(&ask(82, 0, ""))).unwrap_err();
+        assert!(
+            e.message().starts_with("scope.province_code"),
+            "{}",
+            e.message()
+        );
+        let e = narrow(&Scope::Country, Some(&ask(6, 34001, ""))).unwrap_err();
+        assert!(
+            e.message().starts_with("scope.district_code"),
+            "{}",
+            e.message()
+        );
+    }
 
     fn request(forwarded: &[&str]) -> http::Request<()> {
         let mut b = http::Request::builder();

@@ -175,6 +175,22 @@ impl Cache {
         }
     }
 
+    /// The current value of a counter `incr_many` keeps; 0 when absent.
+    pub async fn counter(&self, key: &str) -> Result<u64, PlatformError> {
+        let raw = self.get(key).await?;
+        Ok(match (self, raw) {
+            (_, None) => 0,
+            (Self::Memory { .. }, Some(v)) => <[u8; 8]>::try_from(v.as_slice())
+                .map(u64::from_le_bytes)
+                .unwrap_or(0),
+            // Redis keeps INCR's counters as decimal text.
+            (Self::Redis { .. }, Some(v)) => std::str::from_utf8(&v)
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0),
+        })
+    }
+
     pub async fn ping(&self) -> Result<(), PlatformError> {
         match self {
             Self::Memory { .. } => Ok(()),

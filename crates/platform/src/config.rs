@@ -36,6 +36,7 @@ pub struct Settings {
     pub routing: RoutingSettings,
     pub notification: NotificationSettings,
     pub escalation: EscalationSettings,
+    pub reporting: ReportingSettings,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -268,6 +269,10 @@ pub struct NotificationSettings {
     pub callback_token: Secret,
     /// Competing consumer loops per replica for notification's events.
     pub consumers: usize,
+    /// The satisfaction survey after conclusion: `reply` (answered by an
+    /// SMS reply, `<code> <1-5>`), `link` (a page under `tracking_url`) or
+    /// `off`.
+    pub survey: String,
 }
 
 impl Default for NotificationSettings {
@@ -292,6 +297,7 @@ impl Default for NotificationSettings {
             poll_ms: 250,
             callback_token: Secret::default(),
             consumers: 4,
+            survey: "reply".into(),
         }
     }
 }
@@ -317,6 +323,28 @@ impl Default for EscalationSettings {
             sweep_interval_ms: 5_000,
             sweep_batch: 500,
             arife: "morning".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReportingSettings {
+    /// Competing consumer loops per replica for reporting's events.
+    pub consumers: usize,
+    /// How long a dashboard answer stays cached at most; new events of its
+    /// province invalidate it before that.
+    pub cache_ttl_ms: u64,
+    /// Rows of one export page (one query, one chunk of the stream).
+    pub export_page_rows: u32,
+}
+
+impl Default for ReportingSettings {
+    fn default() -> Self {
+        Self {
+            consumers: 4,
+            cache_ttl_ms: 60_000,
+            export_page_rows: 5_000,
         }
     }
 }
@@ -363,6 +391,7 @@ impl Default for Settings {
             routing: RoutingSettings::default(),
             notification: NotificationSettings::default(),
             escalation: EscalationSettings::default(),
+            reporting: ReportingSettings::default(),
         }
     }
 }

@@ -35,6 +35,11 @@ impl From<sqlx::Error> for HandlerError {
 pub trait Handler: Send + Sync + 'static {
     /// Applies the event's effect inside `tx`; the caller commits.
     async fn handle(&self, tx: &mut Tx, envelope: &Envelope) -> Result<(), HandlerError>;
+
+    /// After the effect committed (not after a duplicate): for what must
+    /// see the committed state, such as invalidating a cache. Best effort:
+    /// a crash between the commit and this loses it.
+    async fn applied(&self, _envelope: &Envelope) {}
 }
 
 /// Consumes `queue` (bound to `kinds`) until shutdown, with `concurrency`
@@ -155,5 +160,6 @@ async fn apply(
     }
     handler.handle(&mut tx, e).await?;
     tx.commit().await?;
+    handler.applied(e).await;
     Ok(true)
 }

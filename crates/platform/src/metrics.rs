@@ -65,6 +65,8 @@ pub struct Metrics {
     pub sms_cost_micros: Family<SmsLabels, Counter>,
     /// SLA rungs fired, by level and clock.
     pub escalations: Family<EscalationLabels, Counter>,
+    /// Report answers served from the cache (hit) or computed (miss).
+    pub report_cache: Family<ResultLabel, Counter>,
 }
 
 impl Default for Metrics {
@@ -150,6 +152,12 @@ impl Metrics {
             "SLA rungs fired, by level (1 reminder to the unit … 5 Ministry) and clock",
             escalations.clone(),
         );
+        let report_cache = Family::<ResultLabel, Counter>::default();
+        r.register(
+            "report_cache",
+            "Report answers served from the cache (hit) or computed (miss)",
+            report_cache.clone(),
+        );
         Self {
             registry: Mutex::new(r),
             grpc_requests,
@@ -164,7 +172,16 @@ impl Metrics {
             sms_segments,
             sms_cost_micros,
             escalations,
+            report_cache,
         }
+    }
+
+    pub fn report_cache(&self, hit: bool) {
+        self.report_cache
+            .get_or_create(&ResultLabel {
+                result: if hit { "hit" } else { "miss" }.into(),
+            })
+            .inc();
     }
 
     pub fn escalation(&self, level: u32, statutory: bool) {

@@ -25,6 +25,14 @@ async fn cache_gets_sets_expires_and_deletes(backend: Backend) {
     assert_eq!(cache.get("b").await.unwrap(), None, "expired");
     cache.delete("a").await.unwrap();
     assert_eq!(cache.get("a").await.unwrap(), None);
+    // Counters read back what incr_many made of them, on either encoding.
+    let key = format!("gen-{}", std::process::id());
+    assert_eq!(cache.counter(&key).await.unwrap(), 0);
+    let ttl = Duration::from_secs(30);
+    assert_eq!(cache.incr_many(&[(key.clone(), ttl)]).await.unwrap(), [1]);
+    assert_eq!(cache.incr_many(&[(key.clone(), ttl)]).await.unwrap(), [2]);
+    assert_eq!(cache.counter(&key).await.unwrap(), 2);
+    cache.delete(&key).await.unwrap();
 }
 
 fn envelope(i: u32, kind: &str) -> Envelope {

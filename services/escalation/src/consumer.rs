@@ -5,12 +5,13 @@
 //! round, and a conclusion of a stopped clock changes nothing.
 
 use crate::calendars::Calendars;
+use crate::ledger::{self, timestamp};
 use crate::policy::Policies;
 use crate::store::{self, SlaClock, clock_id};
 use acikkapi_platform::Platform;
 use acikkapi_platform::bus::Envelope;
 use acikkapi_platform::consumer::{Handler, HandlerError};
-use acikkapi_platform::store::{Tx, now_ms};
+use acikkapi_platform::store::{OutboxEvent, Tx, now_ms};
 use acikkapi_proto::v1 as pb;
 use prost::Message;
 
@@ -80,12 +81,12 @@ impl Consumer {
         at_ms: i64,
         reason: &str,
         f: impl FnOnce(&mut SlaClock),
-    ) -> Result<(), HandlerError> {
+    ) -> Result<Option<Changed>, HandlerError> {
         let Some(mut k) = store::latest_locked(t, number).await? else {
             return Err(not_yet(number));
         };
         if k.concluded_ms.is_some() && kind != "note" {
-            return Ok(()); // a late event about a stopped clock
+            return Ok(None); // a late event about a stopped clock
         }
         f(&mut k);
         let (cals, policies) = self.context(t).await?;
@@ -95,8 +96,17 @@ impl Consumer {
         store::derive(&mut k, cal, arife, &policies, &pauses)?;
         store::update(t, &k, now_ms()).await?;
         store::add_entry(t, &k.id, kind, at_ms, reason, "escalation").await?;
-        Ok(())
+        let left_ms = ledger::budget_ms(k.budget_days)
+            - ledger::spent_ms(cal, arife, k.started_ms, &pauses, at_ms);
+        Ok(Some(Changed { clock: k, left_ms }))
     }
+}
+
+/// A clock after a change, with the working time its budget has left at
+/// the change (negative when late).
+struct Changed {
+    clock: SlaClock,
+    left_ms: i64,
 }
 
 #[async_trait::async_trait]
@@ -176,6 +186,7 @@ impl Handler for Consumer {
                     },
                 )
                 .await
+                .map(drop)
             }
             "ApplicationTransferred" => {
                 let ev: pb::ApplicationTransferred = decode(e)?;
@@ -189,6 +200,7 @@ impl Handler for Consumer {
                     |k| k.unit_id = ev.to_unit_id.clone(),
                 )
                 .await
+                .map(drop)
             }
             "ApplicationReclassified" => {
                 let ev: pb::ApplicationReclassified = decode(e)?;
@@ -205,6 +217,7 @@ impl Handler for Consumer {
                     },
                 )
                 .await
+                .map(drop)
             }
             "ApplicationNoteAdded" => {
                 let ev: pb::ApplicationNoteAdded = decode(e)?;
@@ -218,15 +231,36 @@ impl Handler for Consumer {
             "ApplicationConcluded" => {
                 let ev: pb::ApplicationConcluded = decode(e)?;
                 let at = ms(ev.concluded_at);
-                self.change(
-                    t,
-                    &ev.application_number,
-                    "concluded",
-                    at,
-                    "concluded: the clock stops",
-                    |k| k.concluded_ms = Some(at),
-                )
-                .await
+                let changed = self
+                    .change(
+                        t,
+                        &ev.application_number,
+                        "concluded",
+                        at,
+                        "concluded: the clock stops",
+                        |k| k.concluded_ms = Some(at),
+                    )
+                    .await?;
+                // The round's verdict, for reports: within its SLA or late.
+                if let Some(Changed { clock: k, left_ms }) = changed {
+                    let verdict = pb::SlaConcluded {
+                        application_number: k.number.clone(),
+                        round: k.round,
+                        deadline: k.deadline_ms.map(timestamp),
+                        concluded_at: Some(timestamp(at)),
+                        within_sla: left_ms >= 0,
+                        working_seconds_left: left_ms / 1000,
+                    };
+                    t.insert_outbox(&[OutboxEvent {
+                        event_id: uuid::Uuid::now_v7().to_string(),
+                        kind: "SlaConcluded".into(),
+                        key: k.number,
+                        payload: verdict.encode_to_vec(),
+                        headers: e.headers.clone(),
+                    }])
+                    .await?;
+                }
+                Ok(())
             }
             "PersonalDataErased" => {
                 // Pause reasons are staff's free text and may name people.

@@ -3,13 +3,13 @@
 //! one-off days and closures, and pausing a clock.
 
 use crate::calendars::{self, Calendars, ExtraDay};
-use crate::ledger::{self, STATUTORY_RUNG};
+use crate::ledger::{self, STATUTORY_RUNG, timestamp};
 use crate::policy::{Policies, Policy};
 use crate::store::{self, COLUMNS, SlaClock, clock_row};
 use acikkapi_domain::application_number::ApplicationNumber;
 use acikkapi_domain::calendar::{Arife, Calendar, DAY_MINUTES, Date};
 use acikkapi_platform::audit::Actor;
-use acikkapi_platform::auth::{Role, Scope, caller, origin};
+use acikkapi_platform::auth::{Area, Role, Scope, caller, narrow, origin};
 use acikkapi_platform::{Platform, PlatformError, db, tx};
 use acikkapi_proto::v1 as pb;
 use acikkapi_proto::v1::escalation_service_server::EscalationService;
@@ -24,72 +24,10 @@ fn invalid(field: &str, message: impl Into<String>) -> Status {
     Status::invalid_argument(format!("{field}: {}", message.into()))
 }
 
-fn timestamp(ms: i64) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: ms.div_euclid(1000),
-        nanos: (ms.rem_euclid(1000) * 1_000_000) as i32,
-    }
-}
-
 fn number(raw: &str) -> Result<String, Status> {
     Ok(ApplicationNumber::parse(raw)
         .map_err(|e| invalid("application_number", e.to_string()))?
         .digits())
-}
-
-/// A list's filter: the request's scope within the caller's.
-#[derive(Debug, Default, PartialEq, Eq)]
-struct Filter {
-    province: u32,
-    district: u32,
-    unit: String,
-}
-
-fn filter(caller: &Scope, asked: Option<&pb::Scope>) -> Result<Filter, Status> {
-    let asked = asked.cloned().unwrap_or_default();
-    if asked.province_code > 81 {
-        return Err(invalid("scope.province_code", "a plate code 1..81, or 0"));
-    }
-    if asked.district_code != 0
-        && asked.province_code != 0
-        && asked.district_code / 1000 != asked.province_code
-    {
-        return Err(invalid(
-            "scope.district_code",
-            "a district of scope.province_code",
-        ));
-    }
-    let mut f = Filter {
-        province: asked.province_code,
-        district: asked.district_code,
-        unit: asked.unit_id,
-    };
-    let outside = || Status::permission_denied("scope: outside the caller's own");
-    match caller {
-        Scope::Country => {}
-        Scope::Province(p) => {
-            let in_p = (f.province == 0 || f.province == *p)
-                && (f.district == 0 || f.district / 1000 == *p);
-            if !in_p {
-                return Err(outside());
-            }
-            f.province = *p;
-        }
-        Scope::District(d) => {
-            if f.district != 0 && f.district != *d || f.province != 0 && f.province != d / 1000 {
-                return Err(outside());
-            }
-            f.district = *d;
-        }
-        Scope::Unit(u) => {
-            if !f.unit.is_empty() && f.unit != *u {
-                return Err(outside());
-            }
-            f.unit = u.clone();
-        }
-        Scope::Nothing => return Err(outside()),
-    }
-    Ok(f)
 }
 
 fn covers(scope: &Scope, k: &SlaClock) -> bool {
@@ -247,7 +185,7 @@ impl Escalation {
     /// Open clocks of a filter with `from <= deadline < to`, soonest first.
     async fn list(
         &self,
-        f: &Filter,
+        f: &Area,
         from: i64,
         to: i64,
         page: Option<pb::PageRequest>,
@@ -390,7 +328,7 @@ impl EscalationService for Escalation {
     ) -> Result<Response<pb::ListSlaResponse>, Status> {
         let scope = Scope::of(&*caller(&req)?);
         let r = req.into_inner();
-        let f = filter(&scope, r.scope.as_ref())?;
+        let f = narrow(&scope, r.scope.as_ref())?;
         Ok(Response::new(
             self.list(&f, i64::MIN + 1, self.now() + 1, r.page).await?,
         ))
@@ -402,7 +340,7 @@ impl EscalationService for Escalation {
     ) -> Result<Response<pb::ListSlaResponse>, Status> {
         let scope = Scope::of(&*caller(&req)?);
         let r = req.into_inner();
-        let f = filter(&scope, r.scope.as_ref())?;
+        let f = narrow(&scope, r.scope.as_ref())?;
         if !(1..=30).contains(&r.within_working_days) {
             return Err(invalid("within_working_days", "between 1 and 30"));
         }

@@ -158,6 +158,14 @@ fn show_time(ms: i64) -> String {
     format!("{:02}:{:02}", minute / 60, minute % 60)
 }
 
+/// An instant (ms since the epoch) as a protobuf timestamp.
+pub fn timestamp(ms: i64) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: ms.div_euclid(1000),
+        nanos: (ms.rem_euclid(1000) * 1_000_000) as i32,
+    }
+}
+
 /// An instant as people in Türkiye read it: `2026-12-09 09:00`.
 pub fn show(ms: i64) -> String {
     format!("{} {}", Date::of_instant(ms), show_time(ms))

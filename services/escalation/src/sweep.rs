@@ -6,7 +6,7 @@
 //! event is written only by the transaction whose insert made the row.
 
 use crate::calendars::Calendars;
-use crate::ledger::{self, HOUR_MS, STATUTORY_RUNG};
+use crate::ledger::{self, HOUR_MS, STATUTORY_RUNG, timestamp};
 use crate::policy::Policies;
 use crate::store::{self, COLUMNS, SlaClock, clock_row};
 use acikkapi_domain::calendar::{Arife, Calendar};
@@ -83,13 +83,6 @@ pub fn resolve(role: &str, k: &SlaClock) -> Target {
         "ministry" => at(5, "ministry".into(), ""),
         "desk" => at(2, format!("desk:{}", k.province), ""),
         _ => desk("the policy names an unknown role: the province desk"),
-    }
-}
-
-fn timestamp(ms: i64) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: ms.div_euclid(1000),
-        nanos: (ms.rem_euclid(1000) * 1_000_000) as i32,
     }
 }
 
