@@ -6,7 +6,20 @@ use crate::sms;
 use std::collections::BTreeMap;
 
 /// The placeholders a template may use.
-pub const PLACEHOLDERS: &[&str] = &["governorship", "number", "tracking_code", "tracking_url"];
+pub const PLACEHOLDERS: &[&str] = &[
+    "governorship",
+    "number",
+    "tracking_code",
+    "tracking_url",
+    "survey_code",
+    "survey_url",
+];
+
+/// The satisfaction survey's address: `<tracking_url>/anket/<code>` (the
+/// citizen portal that shows tracking hosts the survey page).
+pub fn survey_url(tracking_url: &str, code: &str) -> String {
+    format!("{}/anket/{code}", tracking_url.trim_end_matches('/'))
+}
 
 /// Most SMS a template may need.
 pub const MAX_SEGMENTS: usize = 2;
@@ -69,6 +82,8 @@ pub fn longest_values(tracking_url: &str) -> BTreeMap<&'static str, String> {
         ("number", "26-34-0000001-0".to_owned()),
         ("tracking_code", "WWWWWWWW".to_owned()),
         ("tracking_url", tracking_url.to_owned()),
+        ("survey_code", "WWWWWWWW".to_owned()),
+        ("survey_url", survey_url(tracking_url, "WWWWWWWW")),
     ])
 }
 
@@ -115,8 +130,9 @@ mod tests {
     #[test]
     fn the_shipped_templates_render_and_fit_in_two_sms() {
         let all = builtin();
-        // Receipt, four conclusions, and two to officials (escalation).
-        assert_eq!(all.len(), 7);
+        // Receipt, four conclusions, two to officials (escalation), and
+        // the satisfaction survey answered by reply or by link.
+        assert_eq!(all.len(), 9);
         for (key, text) in &all {
             let cost = check(text, URL).unwrap_or_else(|e| panic!("{key}: {e}"));
             assert!(cost.segments <= 2, "{key}");

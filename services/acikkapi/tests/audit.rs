@@ -84,8 +84,8 @@ async fn every_read_of_personal_data_and_every_change_is_recorded(backend: Backe
     .await
     .unwrap();
 
-    // Notification reads the phone twice, for the receipt and for the
-    // conclusion SMS: the system's reads are on the trail as well.
+    // Notification reads the phone for the receipt, the conclusion and the
+    // satisfaction survey SMS: the system's reads are on the trail as well.
     let system = |e: &pb::AuditEntry| e.role == "system";
     assert!(
         acikkapi_testkit::eventually(20, || async {
@@ -94,10 +94,10 @@ async fn every_read_of_personal_data_and_every_change_is_recorded(backend: Backe
                 .iter()
                 .filter(|e| system(e))
                 .count()
-                == 2
+                == 3
         })
         .await,
-        "notification's two reads of the phone are on the trail"
+        "notification's three reads of the phone are on the trail"
     );
     let entries = trail(&n, &number).await;
     let got: Vec<_> = entries
@@ -107,7 +107,7 @@ async fn every_read_of_personal_data_and_every_change_is_recorded(backend: Backe
         .collect();
     assert_eq!(
         got,
-        [("application.contact.read", "notification", "country"); 2]
+        [("application.contact.read", "notification", "country"); 3]
     );
     let got: Vec<_> = entries
         .iter()

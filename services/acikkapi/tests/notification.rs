@@ -152,8 +152,19 @@ async fn one_event_one_sms_even_when_delivered_twice(backend: Backend) {
     let concluded = n.sms_in(&number, "concluded_partial", "sent").await;
     assert!(concluded.body.contains("KISMEN OLUMLU, KISMEN OLUMSUZ"));
     assert!(concluded.body.contains("acikkapi.gov.tr/takip"));
+    // Then the satisfaction survey, answered by reply (the default).
+    let survey = n.sms_in(&number, "survey_reply", "sent").await;
+    let code: String = acikkapi_platform::db!(&n.platform().db, pool => {
+        sqlx::query_scalar("SELECT code FROM sms_surveys WHERE number = $1")
+            .bind(&number).fetch_one(pool).await.unwrap()
+    });
+    assert!(
+        survey.body.contains(&format!("{code} 5")),
+        "{}",
+        survey.body
+    );
 
-    // Staff see both, masked, with encoding, segments and cost.
+    // Staff see all three, masked, with encoding, segments and cost.
     let desk = n.token(DeskOfficer, 6, 0, "");
     let listed = n
         .notification_as(Some(&desk))
@@ -197,6 +208,14 @@ async fn one_event_one_sms_even_when_delivered_twice(backend: Backend) {
                 concluded.segments as u64 * 20_000,
                 "+90********67"
             ),
+            (
+                "survey_reply",
+                pb::SmsStatus::Sent,
+                pb::SmsEncoding::Gsm7Turkish,
+                survey.segments as u32,
+                survey.segments as u64 * 20_000,
+                "+90********67"
+            ),
         ]
     );
     let bad = n
@@ -212,7 +231,7 @@ async fn one_event_one_sms_even_when_delivered_twice(backend: Backend) {
 
     // Graceful stop, then count: exactly one SMS per cause, in the table and at the "gateway".
     n.stop_and_clean().await;
-    assert_eq!(file_lines(&s).len(), 2);
+    assert_eq!(file_lines(&s).len(), 3);
 }
 
 async fn a_failing_gateway_is_retried_then_dead_lettered_and_a_redrive_sends_once(

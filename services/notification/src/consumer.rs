@@ -4,7 +4,7 @@
 //! (`receipt:<number>`, `concluded:<number>:<when>`) so the same fact
 //! published again under a new event id queues nothing new.
 
-use crate::messages::{self, NewMessage, PRIORITY_CONCLUSION, PRIORITY_RECEIPT};
+use crate::messages::{self, NewMessage, PRIORITY_BULK, PRIORITY_CONCLUSION, PRIORITY_RECEIPT};
 use acikkapi_domain::application_number::ApplicationNumber;
 use acikkapi_domain::catalog::Catalog;
 use acikkapi_intake::TrackingKey;
@@ -32,6 +32,7 @@ pub struct Consumer {
     pub tracking: TrackingKey,
     /// Wakes the senders: a message was queued.
     pub queued: Arc<Notify>,
+    pub survey: crate::survey::Mode,
 }
 
 fn decode<M: Message + Default>(e: &Envelope) -> Result<M, HandlerError> {
@@ -111,41 +112,54 @@ impl Handler for Consumer {
             tracing::info!(application_number = %number, "personal data erased; no SMS");
             return Ok(());
         };
-        let text = crate::templates::text(t, template)
-            .await?
-            .ok_or_else(|| HandlerError::Permanent(format!("no template {template}")))?;
         let n = &p.settings.notification;
-        let body = acikkapi_domain::templates::render(
-            &text,
-            &values(&number, contact.province, &self.tracking, &n.tracking_url),
-        )
-        .map_err(|e| HandlerError::Permanent(format!("template {template}: {e}")))?;
-        let queued = messages::enqueue(
-            t,
-            &p.vault,
-            n.segment_price_micros,
-            &NewMessage {
-                dedup_key,
-                number: number.clone(),
-                province: contact.province,
-                district: contact.district,
-                template: template.to_owned(),
-                phone,
-                body,
-                priority,
-            },
-        )
-        .await?;
-        if let Some(id) = queued {
-            // Reading the phone is a read of personal data: on the trail.
-            t.insert_audit(&[Actor::system("notification").entry(
-                "application.contact.read",
-                &number,
-                format!("sms {template} {id}"),
-            )])
+        let mut values = values(&number, contact.province, &self.tracking, &n.tracking_url);
+        let mut sms = vec![(template, dedup_key.clone(), priority)];
+        // After a conclusion, the satisfaction survey, as configured.
+        if e.kind == "ApplicationConcluded"
+            && let Some(survey) = self.survey.template()
+        {
+            let code = crate::survey::open(t, &dedup_key, &number, &e.headers).await?;
+            values.insert(
+                "survey_url",
+                acikkapi_domain::templates::survey_url(&n.tracking_url, &code),
+            );
+            values.insert("survey_code", code);
+            sms.push((survey, format!("survey:{dedup_key}"), PRIORITY_BULK));
+        }
+        for (template, dedup_key, priority) in sms {
+            let text = crate::templates::text(t, template)
+                .await?
+                .ok_or_else(|| HandlerError::Permanent(format!("no template {template}")))?;
+            let body = acikkapi_domain::templates::render(&text, &values)
+                .map_err(|e| HandlerError::Permanent(format!("template {template}: {e}")))?;
+            let queued = messages::enqueue(
+                t,
+                &p.vault,
+                n.segment_price_micros,
+                &NewMessage {
+                    dedup_key,
+                    number: number.clone(),
+                    province: contact.province,
+                    district: contact.district,
+                    template: template.to_owned(),
+                    phone: phone.clone(),
+                    body,
+                    priority,
+                },
+            )
             .await?;
-            tracing::info!(application_number = %number, message_id = %id, template, "sms queued");
-            self.queued.notify_waiters();
+            if let Some(id) = queued {
+                // Reading the phone is a read of personal data: on the trail.
+                t.insert_audit(&[Actor::system("notification").entry(
+                    "application.contact.read",
+                    &number,
+                    format!("sms {template} {id}"),
+                )])
+                .await?;
+                tracing::info!(application_number = %number, message_id = %id, template, "sms queued");
+                self.queued.notify_waiters();
+            }
         }
         Ok(())
     }

@@ -209,4 +209,32 @@ impl NotificationService for Notification {
             segments: cost.segments as u32,
         }))
     }
+
+    async fn answer_survey(
+        &self,
+        req: Request<pb::AnswerSurveyRequest>,
+    ) -> Result<Response<pb::AnswerSurveyResponse>, Status> {
+        let r = req.into_inner();
+        let (code, score, via) = if r.reply.is_empty() {
+            (r.code.trim().to_uppercase(), r.score, "link")
+        } else {
+            let (code, score) = crate::survey::parse_reply(&r.reply).ok_or_else(|| {
+                Status::invalid_argument("reply: expected the survey code and a score 1-5")
+            })?;
+            (code, score, "sms")
+        };
+        if code.len() != crate::survey::CODE_LEN {
+            return Err(Status::invalid_argument(format!(
+                "code: {} characters",
+                crate::survey::CODE_LEN
+            )));
+        }
+        if !(1..=5).contains(&score) {
+            return Err(Status::invalid_argument("score: 1 to 5"));
+        }
+        match crate::survey::answer(&self.platform, &code, score, via).await? {
+            None => Err(Status::not_found("code: no such survey")),
+            Some(recorded) => Ok(Response::new(pb::AnswerSurveyResponse { recorded })),
+        }
+    }
 }

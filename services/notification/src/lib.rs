@@ -16,6 +16,7 @@ pub mod messages;
 mod officials;
 pub mod provider;
 pub mod sender;
+pub mod survey;
 pub mod templates;
 
 use acikkapi_intake::TrackingKey;
@@ -32,12 +33,20 @@ use tokio::task::JoinHandle;
 pub use access::policy;
 pub use consumer::{conclusion_template, values};
 
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    component: "notification",
-    version: 1,
-    sqlite: include_str!("../migrations/sqlite/0001_notification.sql"),
-    postgres: include_str!("../migrations/postgres/0001_notification.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        component: "notification",
+        version: 1,
+        sqlite: include_str!("../migrations/sqlite/0001_notification.sql"),
+        postgres: include_str!("../migrations/postgres/0001_notification.sql"),
+    },
+    Migration {
+        component: "notification",
+        version: 2,
+        sqlite: include_str!("../migrations/sqlite/0002_survey.sql"),
+        postgres: include_str!("../migrations/postgres/0002_survey.sql"),
+    },
+];
 
 pub const SERVICE_NAMES: &[&str] = &["acikkapi.v1.NotificationService"];
 
@@ -81,6 +90,8 @@ pub async fn build_with(
     provider: Arc<dyn Provider>,
 ) -> Result<NotificationParts, PlatformError> {
     declare_queues(p).await?;
+    let survey =
+        survey::Mode::parse(&p.settings.notification.survey).map_err(PlatformError::Config)?;
     let queued = Arc::new(Notify::new());
     let consumer = tokio::spawn(acikkapi_platform::consumer::run(
         p.clone(),
@@ -91,6 +102,7 @@ pub async fn build_with(
             platform: p.clone(),
             tracking: TrackingKey::load(&p.settings)?,
             queued: queued.clone(),
+            survey,
         }),
     ));
     let sender = tokio::spawn(
