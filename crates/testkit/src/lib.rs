@@ -39,6 +39,10 @@ pub type EscalationClient = pb::escalation_service_client::EscalationServiceClie
     InterceptedService<Channel, ClientCredentials>,
 >;
 
+pub type ReportingClient = pb::reporting_service_client::ReportingServiceClient<
+    InterceptedService<Channel, ClientCredentials>,
+>;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     /// SQLite, in-process bus, in-memory cache.
@@ -340,6 +344,20 @@ impl TestNode {
             .await
     }
 
+    pub async fn reporting_as(&self, token: Option<&str>) -> ReportingClient {
+        let creds = ClientCredentials::new(token).expect("token");
+        pb::reporting_service_client::ReportingServiceClient::with_interceptor(
+            self.channel().await,
+            creds,
+        )
+    }
+
+    /// A reporting client of the Ministry centre (the whole country).
+    pub async fn reporting(&self) -> ReportingClient {
+        self.reporting_as(Some(&self.token(Role::MinistryOfficer, 0, 0, "")))
+            .await
+    }
+
     /// The SLA clock of application `number` (12 digits) once escalation
     /// has it, routed (its unit known).
     pub async fn clock(&self, number: &str) -> acikkapi_escalation::store::SlaClock {
@@ -553,6 +571,24 @@ where
         }
         if tokio::time::Instant::now() > deadline {
             return false;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// Polls `get` until it gives a value or `secs` pass.
+pub async fn eventually_some<T, F, Fut>(secs: u64, mut get: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = get().await {
+            return Some(v);
+        }
+        if tokio::time::Instant::now() > deadline {
+            return None;
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }

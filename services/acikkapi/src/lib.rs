@@ -106,8 +106,10 @@ impl Node {
             workers.extend(parts.workers);
         }
         if services.iter().any(|s| s == "reporting") {
-            // The read model only, so far: its queries are a library (#7).
-            workers.extend(acikkapi_reporting::build(&platform).await?.workers);
+            let parts = acikkapi_reporting::build(&platform).await?;
+            routes.add_service(parts.reporting);
+            names.extend(service_names("reporting"));
+            workers.extend(parts.workers);
         }
         // The audit trail belongs to the platform: every node answers it.
         routes.add_service(
@@ -214,5 +216,6 @@ pub fn policy(path: &str) -> Option<Access> {
         .or_else(|| acikkapi_routing::policy(path))
         .or_else(|| acikkapi_notification::policy(path))
         .or_else(|| acikkapi_escalation::policy(path))
+        .or_else(|| acikkapi_reporting::policy(path))
         .or_else(|| acikkapi_platform::audit::policy(path))
 }

@@ -6,8 +6,8 @@
 use acikkapi_platform::auth::Role::{self, *};
 use acikkapi_proto::v1 as pb;
 use acikkapi_testkit::{
-    AuditClient, Backend, EscalationClient, IntakeClient, NotificationClient, RoutingClient,
-    TestNode, backend_tests, settings, submission,
+    AuditClient, Backend, EscalationClient, IntakeClient, NotificationClient, ReportingClient,
+    RoutingClient, TestNode, backend_tests, count, eventually, settings, submission,
 };
 use tonic::Code;
 
@@ -273,6 +273,10 @@ const MATRIX: &[(&str, Option<Role>, Expect, Expect)] = &[
     ("TrackApplication", None, Ok, Ok),
     ("TrackApplication", Some(MinistryAnalyst), Ok, Ok),
     ("TrackApplication", Some(PlatformOperator), Ok, Ok),
+    // The survey's code is the credential: the applicant has no token.
+    ("AnswerSurvey", None, Ok, Ok),
+    ("AnswerSurvey", Some(ChannelService), Ok, Ok),
+    ("AnswerSurvey", Some(UnitOfficer), Ok, Ok),
     // Public reference data.
     ("ListProvinces", None, Ok, Ok),
     ("ListDistricts", None, Ok, Ok),
@@ -472,6 +476,90 @@ const MATRIX: &[(&str, Option<Role>, Expect, Expect)] = &[
     ("ListCalendarDays", None, Unauth, Unauth),
     ("ListCalendarDays", Some(ChannelService), Ok, Ok),
     ("ListCalendarDays", Some(UnitOfficer), Ok, Ok),
+    // Reports: each caller sees its own scope's figures (asked with no scope).
+    ("GetTotals", None, Unauth, Unauth),
+    ("GetTotals", Some(DeskOfficer), Ok, Hidden),
+    ("GetTotals", Some(UnitOfficer), Ok, Hidden),
+    ("GetTotals", Some(DeputyGovernor), Ok, Hidden),
+    ("GetTotals", Some(Governor), Ok, Hidden),
+    ("GetTotals", Some(Kaymakam), Ok, Hidden),
+    ("GetTotals", Some(MinistryOfficer), Ok, Ok),
+    ("GetTotals", Some(MinistryAnalyst), Ok, Ok),
+    ("GetTotals", Some(PlatformOperator), Denied, Denied),
+    ("GetTotals", Some(ProvincialInstance), Ok, Hidden),
+    ("GetTotals", Some(ChannelService), Denied, Denied),
+    // As GetTotals.
+    ("GetTimeSeries", None, Unauth, Unauth),
+    ("GetTimeSeries", Some(DeskOfficer), Ok, Hidden),
+    ("GetTimeSeries", Some(UnitOfficer), Ok, Hidden),
+    ("GetTimeSeries", Some(DeputyGovernor), Ok, Hidden),
+    ("GetTimeSeries", Some(Governor), Ok, Hidden),
+    ("GetTimeSeries", Some(Kaymakam), Ok, Hidden),
+    ("GetTimeSeries", Some(MinistryOfficer), Ok, Ok),
+    ("GetTimeSeries", Some(MinistryAnalyst), Ok, Ok),
+    ("GetTimeSeries", Some(PlatformOperator), Denied, Denied),
+    ("GetTimeSeries", Some(ProvincialInstance), Ok, Hidden),
+    ("GetTimeSeries", Some(ChannelService), Denied, Denied),
+    // As GetTotals.
+    ("GetTopTypes", None, Unauth, Unauth),
+    ("GetTopTypes", Some(DeskOfficer), Ok, Hidden),
+    ("GetTopTypes", Some(UnitOfficer), Ok, Hidden),
+    ("GetTopTypes", Some(DeputyGovernor), Ok, Hidden),
+    ("GetTopTypes", Some(Governor), Ok, Hidden),
+    ("GetTopTypes", Some(Kaymakam), Ok, Hidden),
+    ("GetTopTypes", Some(MinistryOfficer), Ok, Ok),
+    ("GetTopTypes", Some(MinistryAnalyst), Ok, Ok),
+    ("GetTopTypes", Some(PlatformOperator), Denied, Denied),
+    ("GetTopTypes", Some(ProvincialInstance), Ok, Hidden),
+    ("GetTopTypes", Some(ChannelService), Denied, Denied),
+    // As GetTotals.
+    ("GetProblemAreas", None, Unauth, Unauth),
+    ("GetProblemAreas", Some(DeskOfficer), Ok, Hidden),
+    ("GetProblemAreas", Some(UnitOfficer), Ok, Hidden),
+    ("GetProblemAreas", Some(DeputyGovernor), Ok, Hidden),
+    ("GetProblemAreas", Some(Governor), Ok, Hidden),
+    ("GetProblemAreas", Some(Kaymakam), Ok, Hidden),
+    ("GetProblemAreas", Some(MinistryOfficer), Ok, Ok),
+    ("GetProblemAreas", Some(MinistryAnalyst), Ok, Ok),
+    ("GetProblemAreas", Some(PlatformOperator), Denied, Denied),
+    ("GetProblemAreas", Some(ProvincialInstance), Ok, Hidden),
+    ("GetProblemAreas", Some(ChannelService), Denied, Denied),
+    // As GetTotals.
+    ("GetRanking", None, Unauth, Unauth),
+    ("GetRanking", Some(DeskOfficer), Ok, Hidden),
+    ("GetRanking", Some(UnitOfficer), Ok, Hidden),
+    ("GetRanking", Some(DeputyGovernor), Ok, Hidden),
+    ("GetRanking", Some(Governor), Ok, Hidden),
+    ("GetRanking", Some(Kaymakam), Ok, Hidden),
+    ("GetRanking", Some(MinistryOfficer), Ok, Ok),
+    ("GetRanking", Some(MinistryAnalyst), Ok, Ok),
+    ("GetRanking", Some(PlatformOperator), Denied, Denied),
+    ("GetRanking", Some(ProvincialInstance), Ok, Hidden),
+    ("GetRanking", Some(ChannelService), Denied, Denied),
+    // As GetTotals.
+    ("GetSatisfaction", None, Unauth, Unauth),
+    ("GetSatisfaction", Some(DeskOfficer), Ok, Hidden),
+    ("GetSatisfaction", Some(UnitOfficer), Ok, Hidden),
+    ("GetSatisfaction", Some(DeputyGovernor), Ok, Hidden),
+    ("GetSatisfaction", Some(Governor), Ok, Hidden),
+    ("GetSatisfaction", Some(Kaymakam), Ok, Hidden),
+    ("GetSatisfaction", Some(MinistryOfficer), Ok, Ok),
+    ("GetSatisfaction", Some(MinistryAnalyst), Ok, Ok),
+    ("GetSatisfaction", Some(PlatformOperator), Denied, Denied),
+    ("GetSatisfaction", Some(ProvincialInstance), Ok, Hidden),
+    ("GetSatisfaction", Some(ChannelService), Denied, Denied),
+    // A bulk export is management's and the Ministry's, not a desk's or a unit's.
+    ("ExportApplications", None, Unauth, Unauth),
+    ("ExportApplications", Some(DeskOfficer), Denied, Denied),
+    ("ExportApplications", Some(UnitOfficer), Denied, Denied),
+    ("ExportApplications", Some(DeputyGovernor), Ok, Hidden),
+    ("ExportApplications", Some(Governor), Ok, Hidden),
+    ("ExportApplications", Some(Kaymakam), Ok, Hidden),
+    ("ExportApplications", Some(MinistryOfficer), Ok, Ok),
+    ("ExportApplications", Some(MinistryAnalyst), Ok, Ok),
+    ("ExportApplications", Some(PlatformOperator), Denied, Denied),
+    ("ExportApplications", Some(ProvincialInstance), Ok, Hidden),
+    ("ExportApplications", Some(ChannelService), Denied, Denied),
 ];
 
 /// Methods whose every role must be listed (the public ones need only a sample).
@@ -482,6 +570,7 @@ const PUBLIC: &[&str] = &[
     "ListTopics",
     "ListApplicationTypes",
     "ListCalendarDays",
+    "AnswerSurvey",
 ];
 
 #[test]
@@ -523,8 +612,9 @@ fn every_served_method_is_in_the_matrix() {
             checked += 1;
         }
     }
-    // Intake 6, catalogue 4, routing 11, notification 6, escalation 10, audit 1.
-    assert_eq!(checked, 38, "served methods");
+    // Intake 6, catalogue 4, routing 11, notification 7, escalation 10,
+    // reporting 7, audit 1.
+    assert_eq!(checked, 46, "served methods");
 }
 
 /// A fresh application in Ankara/6010, routed to il06-belediye. For a
@@ -597,6 +687,7 @@ struct Clients<'a> {
     audit: AuditClient,
     notification: NotificationClient,
     escalation: EscalationClient,
+    reporting: ReportingClient,
     catalog: pb::catalog_service_client::CatalogServiceClient<tonic::transport::Channel>,
     /// The Ministry centre, to set up and clean up around a call.
     admin: RoutingClient,
@@ -607,6 +698,125 @@ struct Clients<'a> {
 impl Clients<'_> {
     fn escalation_call(&self, method: &str) -> bool {
         acikkapi::policy(&format!("/acikkapi.v1.EscalationService/{method}")).is_some()
+    }
+
+    fn reporting_call(&self, method: &str) -> bool {
+        acikkapi::policy(&format!("/acikkapi.v1.ReportingService/{method}")).is_some()
+    }
+}
+
+/// Concludes the application and returns its survey's code.
+async fn survey_of(n: &TestNode, number: &str) -> String {
+    n.intake()
+        .await
+        .conclude_application(pb::ConcludeApplicationRequest {
+            application_number: number.into(),
+            outcome: pb::Outcome::Positive as i32,
+            explanation: "Sonuçlandı.".into(),
+            alternatives: vec![],
+        })
+        .await
+        .expect("conclude");
+    let p = n.platform().clone();
+    let digits = number.replace('-', "");
+    let code: Option<String> = acikkapi_testkit::eventually_some(30, || {
+        let (p, digits) = (p.clone(), digits.clone());
+        async move {
+            acikkapi_platform::db!(&p.db, pool => {
+                sqlx::query_scalar("SELECT code FROM sms_surveys WHERE number = $1")
+                    .bind(&digits).fetch_optional(pool).await.expect("survey")
+            })
+        }
+    })
+    .await;
+    code.expect("a survey after conclusion")
+}
+
+/// A reporting call in the caller's own scope (no scope asked): Ok(true)
+/// when the scope's figures count applications (the fixtures are all in
+/// Ankara/6010, routed to il06-belediye), Ok(false) when they count none.
+async fn reporting_call(
+    method: &str,
+    k: &mut Clients<'_>,
+    number: &str,
+) -> Result<bool, tonic::Status> {
+    let p = k.node.platform().clone();
+    let digits = number.replace('-', "");
+    // Concluded (with its survey sent) and folded into the read model first.
+    k.node
+        .intake()
+        .await
+        .conclude_application(pb::ConcludeApplicationRequest {
+            application_number: number.into(),
+            outcome: pb::Outcome::Negative as i32,
+            explanation: "Sonuçlandı.".into(),
+            alternatives: vec![],
+        })
+        .await
+        .expect("conclude");
+    let folded = format!(
+        "rpt_applications WHERE number = '{digits}' AND status = {} AND survey_sent",
+        pb::Status::Concluded as i32
+    );
+    assert!(
+        eventually(30, || {
+            let (p, folded) = (p.clone(), folded.clone());
+            async move { count(&p, &folded).await == 1 }
+        })
+        .await,
+        "{number} folded, concluded, surveyed"
+    );
+    let report = pb::ReportRequest::default();
+    let c = &mut k.reporting;
+    match method {
+        "GetTotals" => c
+            .get_totals(report)
+            .await
+            .map(|r| r.into_inner().received > 0),
+        "GetTimeSeries" => c
+            .get_time_series(pb::TimeSeriesRequest {
+                report: Some(report),
+                granularity: pb::Granularity::Month as i32,
+            })
+            .await
+            .map(|r| r.into_inner().points.iter().any(|p| p.received > 0)),
+        "GetTopTypes" => c
+            .get_top_types(report)
+            .await
+            .map(|r| r.into_inner().types.iter().any(|t| t.key == "H07-01")),
+        "GetProblemAreas" => c
+            .get_problem_areas(pb::ProblemAreasRequest {
+                report: Some(report),
+                min_concluded: 1,
+            })
+            .await
+            .map(|r| !r.into_inner().entries.is_empty()),
+        "GetRanking" => c
+            .get_ranking(pb::RankingRequest {
+                report: Some(report),
+                by: "unit".into(),
+                ..Default::default()
+            })
+            .await
+            .map(|r| {
+                r.into_inner()
+                    .entries
+                    .iter()
+                    .any(|e| e.key == "il06-belediye")
+            }),
+        "GetSatisfaction" => c
+            .get_satisfaction(report)
+            .await
+            .map(|r| r.into_inner().surveys_sent > 0),
+        "ExportApplications" => {
+            let mut stream = c.export_applications(report).await?.into_inner();
+            let mut csv = Vec::new();
+            while let Some(chunk) = stream.message().await? {
+                csv.extend(chunk.csv);
+            }
+            Result::Ok(String::from_utf8(csv).unwrap().contains(&digits))
+        }
+        other => panic!("no reporting call for {other}"),
     }
 }
 
@@ -1039,6 +1249,17 @@ async fn call(
                 .await
                 .map(|_| true)
         }
+        "AnswerSurvey" => {
+            let code = survey_of(k.node, number).await;
+            k.notification
+                .answer_survey(pb::AnswerSurveyRequest {
+                    code,
+                    score: 4,
+                    reply: String::new(),
+                })
+                .await
+                .map(|r| r.into_inner().recorded)
+        }
         "PreviewTemplate" => k
             .notification
             .preview_template(pb::PreviewTemplateRequest {
@@ -1060,6 +1281,7 @@ async fn call(
             .await
             .map(|_| true),
         _ if k.escalation_call(method) => escalation_call(method, k, number, i).await,
+        _ if k.reporting_call(method) => reporting_call(method, k, number).await,
         other => panic!("no call for {other}"),
     }
 }
@@ -1093,6 +1315,7 @@ async fn every_role_every_method_in_and_out_of_scope(backend: Backend) {
                 audit: n.audit_as(token.as_deref()).await,
                 notification: n.notification_as(token.as_deref()).await,
                 escalation: n.escalation_as(token.as_deref()).await,
+                reporting: n.reporting_as(token.as_deref()).await,
                 catalog: n.catalog().await,
                 admin: n.routing().await,
                 node: &n,

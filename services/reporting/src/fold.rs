@@ -6,6 +6,10 @@
 use acikkapi_proto::v1 as pb;
 use prost::Message;
 
+/// The notification templates of the satisfaction survey (answered by an
+/// SMS reply or by a link, as notification is configured).
+pub const SURVEY_TEMPLATES: &[&str] = &["survey_reply", "survey_link"];
+
 #[derive(Debug, Clone)]
 pub struct Event {
     pub kind: String,
@@ -32,6 +36,11 @@ pub struct Row {
     pub resolution_ms: Option<i64>,
     pub max_level: u32,
     pub sms_sent: u32,
+    /// The SLA verdict of the current round, once concluded.
+    pub within_sla: Option<bool>,
+    pub survey_sent: bool,
+    /// The applicant's satisfaction, 1..5, once answered.
+    pub survey_score: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -63,6 +72,8 @@ pub fn occurred(kind: &str, payload: &[u8]) -> Option<i64> {
         "ApplicationReopened" => ms(&pb::ApplicationReopened::decode(payload).ok()?.reopened_at),
         "ApplicationEscalated" => ms(&pb::ApplicationEscalated::decode(payload).ok()?.escalated_at),
         "SmsSent" => ms(&pb::SmsSent::decode(payload).ok()?.sent_at),
+        "SlaConcluded" => ms(&pb::SlaConcluded::decode(payload).ok()?.concluded_at),
+        "SurveyAnswered" => ms(&pb::SurveyAnswered::decode(payload).ok()?.answered_at),
         _ => None,
     }
 }
@@ -75,8 +86,9 @@ fn stage(kind: &str) -> u8 {
         "ApplicationReclassified" | "ApplicationTransferred" => 2,
         "UnitResponded" => 3,
         "ApplicationEscalated" | "SmsSent" => 4,
-        "ApplicationConcluded" => 5,
-        _ => 6, // reopened
+        "ApplicationConcluded" | "SlaConcluded" => 5,
+        "ApplicationReopened" => 6,
+        _ => 7, // survey answered
     }
 }
 
@@ -105,6 +117,9 @@ pub fn fold(number: &str, events: &[Event]) -> Option<(Row, Vec<Escalation>)> {
         resolution_ms: None,
         max_level: 0,
         sms_sent: 0,
+        within_sla: None,
+        survey_sent: false,
+        survey_score: None,
     };
     let mut round_start = received.at_ms;
     let mut escalations = Vec::new();
@@ -155,6 +170,7 @@ pub fn fold(number: &str, events: &[Event]) -> Option<(Row, Vec<Escalation>)> {
                     row.outcome = 0;
                     row.concluded_ms = None;
                     row.resolution_ms = None;
+                    row.within_sla = None;
                     round_start = e.at_ms;
                 }
             }
@@ -169,7 +185,28 @@ pub fn fold(number: &str, events: &[Event]) -> Option<(Row, Vec<Escalation>)> {
                     });
                 }
             }
-            "SmsSent" => row.sms_sent += 1,
+            "SlaConcluded" => {
+                if let Ok(ev) = pb::SlaConcluded::decode(p)
+                    && ev.round == row.round
+                {
+                    row.within_sla = Some(ev.within_sla);
+                }
+            }
+            "SmsSent" => {
+                row.sms_sent += 1;
+                if let Ok(ev) = pb::SmsSent::decode(p)
+                    && SURVEY_TEMPLATES.contains(&ev.template.as_str())
+                {
+                    row.survey_sent = true;
+                }
+            }
+            "SurveyAnswered" => {
+                if let Ok(ev) = pb::SurveyAnswered::decode(p)
+                    && (1..=5).contains(&ev.score)
+                {
+                    row.survey_score = Some(ev.score);
+                }
+            }
             _ => {}
         }
     }
@@ -251,8 +288,39 @@ mod tests {
                     ..Default::default()
                 },
             ),
+            ev(
+                "SlaConcluded",
+                9_000,
+                pb::SlaConcluded {
+                    round: 1,
+                    within_sla: false,
+                    concluded_at: ts(9_000),
+                    ..Default::default()
+                },
+            ),
+            ev(
+                "SmsSent",
+                9_500,
+                pb::SmsSent {
+                    template: "survey_reply".into(),
+                    sent_at: ts(9_500),
+                    ..Default::default()
+                },
+            ),
+            ev(
+                "SurveyAnswered",
+                12_000,
+                pb::SurveyAnswered {
+                    score: 4,
+                    answered_at: ts(12_000),
+                    ..Default::default()
+                },
+            ),
         ];
         let (row, esc) = fold("n", &events).unwrap();
+        assert_eq!(row.within_sla, Some(false));
+        assert!(row.survey_sent);
+        assert_eq!(row.survey_score, Some(4));
         assert_eq!(row.unit_id, "u2");
         assert_eq!(row.status, pb::Status::Concluded as i32);
         assert_eq!(row.outcome, pb::Outcome::Negative as i32);

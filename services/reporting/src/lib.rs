@@ -1,33 +1,51 @@
 //! Reporting (raporlama): what the governor and the Ministry see.
 //!
-//! This first part (issue #7) keeps every event it consumes
-//! (`rpt_events`) and folds each application's row from them
-//! ([`fold`]); [`figures`] reads totals for a scope and a period;
-//! [`store::rebuild`] folds everything again (`acikkapi reporting
-//! rebuild`). The gRPC service, time series, rankings, the CSV export,
-//! caching and the satisfaction survey are still to come.
+//! Reporting keeps every event it consumes (`rpt_events`, once by id) and
+//! folds each application's row from them ([`fold`]), whatever order they
+//! came in; [`store::rebuild`] folds everything again (`acikkapi
+//! reporting rebuild`). [`figures`] reads totals, time series, rankings,
+//! problem areas, satisfaction and the CSV export for a scope and a period
+//! of receipt; the gRPC API ([`grpc`]) caches dashboard answers per
+//! province ([`cache`]) until an event of that province is applied.
 
+pub mod access;
+pub mod cache;
 mod consumer;
 pub mod figures;
 pub mod fold;
+mod grpc;
 pub mod store;
+
+pub use access::policy;
+use acikkapi_proto::v1::reporting_service_server::ReportingServiceServer;
 
 use acikkapi_platform::store::Migration;
 use acikkapi_platform::{Platform, PlatformError};
 use std::sync::Arc;
 use tokio::task::JoinHandle;
 
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    component: "reporting",
-    version: 1,
-    sqlite: include_str!("../migrations/sqlite/0001_reporting.sql"),
-    postgres: include_str!("../migrations/postgres/0001_reporting.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        component: "reporting",
+        version: 1,
+        sqlite: include_str!("../migrations/sqlite/0001_reporting.sql"),
+        postgres: include_str!("../migrations/postgres/0001_reporting.sql"),
+    },
+    Migration {
+        component: "reporting",
+        version: 2,
+        sqlite: include_str!("../migrations/sqlite/0002_sla_survey.sql"),
+        postgres: include_str!("../migrations/postgres/0002_sla_survey.sql"),
+    },
+];
 
-/// No gRPC service yet: reporting's API lands with the queries.
-pub const SERVICE_NAMES: &[&str] = &[];
+pub const SERVICE_NAMES: &[&str] = &["acikkapi.v1.ReportingService"];
+
+/// Largest request reporting decodes (a scope, a period, a few options).
+const MAX_REQUEST_BYTES: usize = 4 * 1024;
 
 pub struct ReportingParts {
+    pub reporting: ReportingServiceServer<grpc::Reporting>,
     pub workers: Vec<JoinHandle<()>>,
 }
 
@@ -40,12 +58,18 @@ pub async fn declare_queues(p: &Platform) -> Result<(), PlatformError> {
 pub async fn build(p: &Platform) -> Result<ReportingParts, PlatformError> {
     declare_queues(p).await?;
     Ok(ReportingParts {
+        reporting: ReportingServiceServer::new(grpc::Reporting {
+            platform: p.clone(),
+        })
+        .max_decoding_message_size(MAX_REQUEST_BYTES),
         workers: vec![tokio::spawn(acikkapi_platform::consumer::run(
             p.clone(),
             consumer::QUEUE,
             consumer::KINDS,
-            4,
-            Arc::new(consumer::Consumer),
+            p.settings.reporting.consumers,
+            Arc::new(consumer::Consumer {
+                platform: p.clone(),
+            }),
         ))],
     })
 }

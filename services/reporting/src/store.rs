@@ -5,6 +5,21 @@ use acikkapi_platform::store::{Db, Tx};
 use acikkapi_platform::{PlatformError, db, tx};
 use sqlx::Row as _;
 
+/// Holds application `number` for this transaction: two events of one
+/// application folded at once by competing consumers would each miss the
+/// other's (uncommitted) event, and the last to commit would win with a
+/// row missing one. On PostgreSQL a transaction-scoped advisory lock on the
+/// number serialises them; SQLite has one writer already.
+pub async fn hold(t: &mut Tx, number: &str) -> Result<(), PlatformError> {
+    if let Tx::Postgres(c) = t {
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 7))")
+            .bind(number)
+            .execute(&mut **c)
+            .await?;
+    }
+    Ok(())
+}
+
 /// Keeps an event; false if it was kept before (a second delivery).
 pub async fn record(
     t: &mut Tx,
@@ -41,13 +56,14 @@ async fn write(t: &mut Tx, r: &Row, escalations: &[Escalation]) -> Result<(), Pl
         sqlx::query("DELETE FROM rpt_applications WHERE number = $1").bind(&r.number).execute(&mut **c).await?;
         sqlx::query(
             "INSERT INTO rpt_applications (number, received_ms, province, district, topic, type_code, unit_id, channel, kind, vulnerable, \
-             status, outcome, round, concluded_ms, resolution_ms, max_level, sms_sent) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+             status, outcome, round, concluded_ms, resolution_ms, max_level, sms_sent, within_sla, survey_sent, survey_score) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
         )
         .bind(&r.number).bind(r.received_ms).bind(i64::from(r.province)).bind(i64::from(r.district)).bind(&r.topic)
         .bind(&r.type_code).bind(&r.unit_id).bind(i64::from(r.channel)).bind(i64::from(r.kind)).bind(r.vulnerable)
         .bind(i64::from(r.status)).bind(i64::from(r.outcome)).bind(i64::from(r.round)).bind(r.concluded_ms).bind(r.resolution_ms)
         .bind(i64::from(r.max_level)).bind(i64::from(r.sms_sent))
+        .bind(r.within_sla).bind(r.survey_sent).bind(r.survey_score.map(i64::from))
         .execute(&mut **c).await?;
         sqlx::query("DELETE FROM rpt_escalations WHERE number = $1").bind(&r.number).execute(&mut **c).await?;
         for e in escalations {
@@ -57,6 +73,15 @@ async fn write(t: &mut Tx, r: &Row, escalations: &[Escalation]) -> Result<(), Pl
         }
     });
     Ok(())
+}
+
+/// The province of a folded application; 0 before its receipt arrived.
+pub async fn province_of(db: &Db, number: &str) -> Result<u32, PlatformError> {
+    let p: Option<i64> = db!(db, c => {
+        sqlx::query_scalar("SELECT province FROM rpt_applications WHERE number = $1")
+            .bind(number).fetch_optional(c).await?
+    });
+    Ok(p.unwrap_or(0) as u32)
 }
 
 /// Folds every application again from the kept events, `chunk`
