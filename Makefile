@@ -3,7 +3,7 @@
 SHELL := bash
 CARGO ?= cargo
 
-.PHONY: help run build release test test-unit fuzz services lint fmt clippy load-embedded load-production bench-sms bench-sla clean
+.PHONY: help run build release test test-unit fuzz services lint fmt clippy load-embedded load-production bench-sms bench-sla bench-report clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -50,6 +50,10 @@ load-production: release services ## Load test: 10,000 submissions on PostgreSQL
 bench-sla: services ## SLA sweep of 100,000 due among 1,000,000 open clocks, and one province's re-derivation (PostgreSQL)
 	$(CARGO) build --release -p acikkapi-load-tests --bin acikkapi-sla-bench
 	./target/release/acikkapi-sla-bench --clocks 1000000
+
+bench-report: services ## Reporting over 10,000,000 applications: dashboard query p95, export rate, fold rate (PostgreSQL)
+	$(CARGO) build --release -p acikkapi-load-tests --bin acikkapi-report-bench
+	./target/release/acikkapi-report-bench --applications 10000000
 
 bench-sms: services ## SMS sender throughput against the fake gateway, rate limit off (SQLite, then PostgreSQL)
 	$(CARGO) build --release -p acikkapi-load-tests --bin acikkapi-sms-bench

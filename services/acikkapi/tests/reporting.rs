@@ -314,6 +314,13 @@ async fn figures_equal_the_raw_applications_and_survive_a_rebuild(backend: Backe
             province: 1,
             ..Default::default()
         },
+        // Whole months: answered from the monthly counts.
+        Filter {
+            province: 6,
+            from_ms: Some(month_start(received[0])),
+            to_ms: Some(month_start(received[0] + 40 * 86_400_000)),
+            ..Default::default()
+        },
     ];
     for f in &filters {
         let want = expected(&raw, &fired, &in_time, f);
@@ -526,6 +533,13 @@ fn request(f: &Filter) -> pb::ReportRequest {
         }),
         limit: 0,
     }
+}
+
+/// The first instant of the month holding `ms`, in Türkiye's time.
+fn month_start(ms: i64) -> i64 {
+    use acikkapi_domain::calendar::Date;
+    let d = Date::of_instant(ms);
+    Date { day: 1, ..d }.at_minute(0)
 }
 
 /// The first day of the period holding instant `ms`, in Türkiye's time.

@@ -21,6 +21,10 @@ pub struct Filter {
     pub to_ms: Option<i64>,
 }
 
+/// The escalation levels reports count: 1 (the unit's reminder) … 5 (the
+/// Ministry), and 100 (Law 3071's period ran out).
+pub const LEVELS: [u32; 6] = [1, 2, 3, 4, 5, 100];
+
 /// Counts of a group of applications.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Counts {
@@ -249,12 +253,37 @@ impl Dimension {
     }
 }
 
-/// Counts of a filter, grouped by `by` (one group "" when None), largest first.
+/// The month of receipt of an instant, in Türkiye's time: `yyyymm`.
+pub fn month_of(ms: i64) -> i64 {
+    let d = Date::of_instant(ms);
+    i64::from(d.year) * 100 + i64::from(d.month)
+}
+
+/// Whether `ms` is the first instant of a month in Türkiye's time.
+fn month_start(ms: i64) -> bool {
+    let d = Date::of_instant(ms);
+    d.day == 1 && d.at_minute(0) == ms
+}
+
+/// The monthly counts answer a filter grouped by `by` when it names no
+/// unit, its period is whole months, and it groups by place (or not at all).
+fn monthly_answers(f: &Filter, by: Option<Dimension>) -> bool {
+    f.unit.is_empty()
+        && f.from_ms.is_none_or(month_start)
+        && f.to_ms.is_none_or(month_start)
+        && matches!(by, None | Some(Dimension::Province | Dimension::District))
+}
+
+/// Counts of a filter, grouped by `by` (one group "" when None), largest
+/// first; from the monthly counts when they can answer.
 pub async fn counts_by(
     db: &Db,
     f: &Filter,
     by: Option<Dimension>,
 ) -> Result<Vec<(String, Counts)>, PlatformError> {
+    if monthly_answers(f, by) {
+        return monthly_counts_by(db, f, by).await;
+    }
     let (cond, params) = clause(f, 1);
     let (key, group) = match by {
         Some(d) => (d.column(), format!(" GROUP BY {}", d.column())),
@@ -263,6 +292,67 @@ pub async fn counts_by(
     let sql = format!(
         "SELECT {key}, {} FROM rpt_applications a WHERE {cond}{group} ORDER BY 2 DESC, 1",
         count_columns()
+    );
+    let rows: Vec<CountRow> =
+        db!(db, c => bound!(sqlx::query_as(&sql), &params).fetch_all(c).await?);
+    Ok(rows.iter().map(|r| (r.0.clone(), counts_of(r))).collect())
+}
+
+/// The WHERE clause of a whole-months filter over `rpt_monthly` aliased `m`.
+fn monthly_clause(f: &Filter) -> (String, Vec<Param>) {
+    let mut cond = String::from("1 = 1");
+    let mut params = Vec::new();
+    let mut add = |c: &str, v: i64| {
+        params.push(Param::Int(v));
+        cond.push_str(&format!(" AND {c} ${}", params.len()));
+    };
+    if f.province != 0 {
+        add("m.province =", i64::from(f.province));
+    }
+    if f.district != 0 {
+        add("m.district =", i64::from(f.district));
+    }
+    if let Some(from) = f.from_ms {
+        add("m.month >=", month_of(from));
+    }
+    if let Some(to) = f.to_ms {
+        add("m.month <", month_of(to));
+    }
+    (cond, params)
+}
+
+async fn monthly_counts_by(
+    db: &Db,
+    f: &Filter,
+    by: Option<Dimension>,
+) -> Result<Vec<(String, Counts)>, PlatformError> {
+    let (cond, params) = monthly_clause(f);
+    let sum = |c: &str| format!("CAST(COALESCE(SUM(m.{c}), 0) AS BIGINT)");
+    let columns = [
+        "received",
+        "concluded",
+        "positive",
+        "negative",
+        "partial",
+        "unanswerable",
+        "verdicts",
+        "within_sla",
+    ]
+    .map(sum)
+    .join(", ");
+    let (key, group) = match by {
+        Some(Dimension::District) => (
+            "CAST(m.district AS TEXT)",
+            " GROUP BY m.district HAVING SUM(m.received) > 0",
+        ),
+        Some(_) => (
+            "CAST(m.province AS TEXT)",
+            " GROUP BY m.province HAVING SUM(m.received) > 0",
+        ),
+        None => ("''", ""),
+    };
+    let sql = format!(
+        "SELECT {key}, {columns} FROM rpt_monthly m WHERE {cond}{group} ORDER BY 2 DESC, 1"
     );
     let rows: Vec<CountRow> =
         db!(db, c => bound!(sqlx::query_as(&sql), &params).fetch_all(c).await?);
@@ -304,24 +394,50 @@ pub async fn totals(db: &Db, f: &Filter) -> Result<Totals, PlatformError> {
         .map(|(_, c)| *c)
         .unwrap_or_default();
     let (median, p90) = resolution(db, f).await?;
+    let escalations_by_level = if monthly_answers(f, None) {
+        monthly_levels(db, f).await?
+    } else {
+        levels(db, f).await?
+    };
+    Ok(Totals {
+        counts,
+        median_resolution_hours: median,
+        p90_resolution_hours: p90,
+        escalations_by_level,
+    })
+}
+
+/// Applications that reached each escalation level (an application
+/// escalated to a level in two rounds counts once), from the rows.
+async fn levels(db: &Db, f: &Filter) -> Result<BTreeMap<u32, u64>, PlatformError> {
     let (cond, params) = clause(f, 1);
-    // Applications that reached each level (an application escalated twice
-    // to a level, in two rounds, counts once).
     let sql = format!(
         "SELECT e.level, COUNT(DISTINCT e.number) FROM rpt_escalations e JOIN rpt_applications a ON a.number = e.number \
          WHERE {cond} GROUP BY e.level ORDER BY e.level"
     );
     let levels: Vec<(i64, i64)> =
         db!(db, c => bound!(sqlx::query_as(&sql), &params).fetch_all(c).await?);
-    Ok(Totals {
-        counts,
-        median_resolution_hours: median,
-        p90_resolution_hours: p90,
-        escalations_by_level: levels
-            .into_iter()
-            .map(|(l, n)| (l as u32, n as u64))
-            .collect(),
-    })
+    Ok(levels
+        .into_iter()
+        .map(|(l, n)| (l as u32, n as u64))
+        .collect())
+}
+
+/// The same from the monthly counts.
+async fn monthly_levels(db: &Db, f: &Filter) -> Result<BTreeMap<u32, u64>, PlatformError> {
+    let (cond, params) = monthly_clause(f);
+    let columns = LEVELS
+        .map(|l| format!("CAST(COALESCE(SUM(m.level{l}), 0) AS BIGINT)"))
+        .join(", ");
+    let sql = format!("SELECT {columns} FROM rpt_monthly m WHERE {cond}");
+    let n: (i64, i64, i64, i64, i64, i64) =
+        db!(db, c => bound!(sqlx::query_as(&sql), &params).fetch_one(c).await?);
+    Ok(LEVELS
+        .into_iter()
+        .zip([n.0, n.1, n.2, n.3, n.4, n.5])
+        .filter(|(_, n)| *n > 0)
+        .map(|(l, n)| (l, n as u64))
+        .collect())
 }
 
 /// One ranking entry of a group.
@@ -706,6 +822,38 @@ mod tests {
         );
         assert_eq!(sql, "1 = 1 AND a.province = $1 AND a.received_ms >= $2");
         assert_eq!(params.len(), 2);
+    }
+
+    #[test]
+    fn only_whole_months_of_places_read_the_monthly_counts() {
+        let dec = Date::parse("2026-12-01").unwrap().at_minute(0);
+        let jan = Date::parse("2027-01-01").unwrap().at_minute(0);
+        let whole = Filter {
+            province: 6,
+            from_ms: Some(dec),
+            to_ms: Some(jan),
+            ..Default::default()
+        };
+        assert_eq!(month_of(dec), 202612);
+        assert_eq!(month_of(dec - 1), 202611, "the last instant of November");
+        assert!(monthly_answers(&whole, None));
+        assert!(monthly_answers(&whole, Some(Dimension::District)));
+        assert!(!monthly_answers(&whole, Some(Dimension::Unit)));
+        assert!(!monthly_answers(&whole, Some(Dimension::Type)));
+        let mid = Filter {
+            from_ms: Some(dec + 1),
+            ..whole.clone()
+        };
+        assert!(!monthly_answers(&mid, None));
+        let unit = Filter {
+            unit: "il06-belediye".into(),
+            ..whole
+        };
+        assert!(!monthly_answers(&unit, None));
+        assert!(monthly_answers(
+            &Filter::default(),
+            Some(Dimension::Province)
+        ));
     }
 
     #[test]

@@ -37,6 +37,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0002_sla_survey.sql"),
         postgres: include_str!("../migrations/postgres/0002_sla_survey.sql"),
     },
+    Migration {
+        component: "reporting",
+        version: 3,
+        sqlite: include_str!("../migrations/sqlite/0003_monthly.sql"),
+        postgres: include_str!("../migrations/postgres/0003_monthly.sql"),
+    },
 ];
 
 pub const SERVICE_NAMES: &[&str] = &["acikkapi.v1.ReportingService"];

@@ -1,5 +1,6 @@
 //! The event log and the rows folded from it.
 
+use crate::figures;
 use crate::fold::{self, Escalation, Event, Row};
 use acikkapi_platform::store::{Db, Tx};
 use acikkapi_platform::{PlatformError, db, tx};
@@ -51,7 +52,117 @@ pub async fn refold(t: &mut Tx, number: &str) -> Result<(), PlatformError> {
     write(t, &row, &escalations).await
 }
 
+/// What one application adds to its month's cell in `rpt_monthly`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Cell {
+    month: i64,
+    province: i64,
+    district: i64,
+    /// received, concluded, positive, negative, partial, unanswerable,
+    /// verdicts, within_sla: as `figures::Counts` counts them; then whether
+    /// it reached escalation levels 1..5 and 100 (`figures::LEVELS`).
+    counts: [i64; 14],
+}
+
+impl Cell {
+    fn of(r: &OldRow, levels: &[i64]) -> Cell {
+        let (received_ms, province, district, status, outcome, within) = *r;
+        let done = status == acikkapi_proto::v1::Status::Concluded as i64;
+        let is = |o: i64| i64::from(done && outcome == o);
+        let reached = |l: u32| i64::from(levels.contains(&i64::from(l)));
+        let l = figures::LEVELS;
+        Cell {
+            month: figures::month_of(received_ms),
+            province,
+            district,
+            counts: [
+                1,
+                i64::from(done),
+                is(1),
+                is(2),
+                is(3),
+                is(4),
+                i64::from(done && within.is_some()),
+                i64::from(done && within == Some(true)),
+                reached(l[0]),
+                reached(l[1]),
+                reached(l[2]),
+                reached(l[3]),
+                reached(l[4]),
+                reached(l[5]),
+            ],
+        }
+    }
+}
+
+/// received_ms, province, district, status, outcome, within_sla.
+type OldRow = (i64, i64, i64, i64, i64, Option<bool>);
+
+/// Adds `k` to a cell's counts (negative numbers take back).
+async fn add_cell(t: &mut Tx, cell: &Cell, k: [i64; 14]) -> Result<(), PlatformError> {
+    tx!(t, c => {
+        let q = sqlx::query(
+            "INSERT INTO rpt_monthly (month, province, district, received, concluded, positive, negative, partial, unanswerable, verdicts, within_sla, \
+             level1, level2, level3, level4, level5, level100) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) ON CONFLICT (month, province, district) DO UPDATE SET \
+             received = rpt_monthly.received + excluded.received, concluded = rpt_monthly.concluded + excluded.concluded, \
+             positive = rpt_monthly.positive + excluded.positive, negative = rpt_monthly.negative + excluded.negative, \
+             partial = rpt_monthly.partial + excluded.partial, unanswerable = rpt_monthly.unanswerable + excluded.unanswerable, \
+             verdicts = rpt_monthly.verdicts + excluded.verdicts, within_sla = rpt_monthly.within_sla + excluded.within_sla, \
+             level1 = rpt_monthly.level1 + excluded.level1, level2 = rpt_monthly.level2 + excluded.level2, \
+             level3 = rpt_monthly.level3 + excluded.level3, level4 = rpt_monthly.level4 + excluded.level4, \
+             level5 = rpt_monthly.level5 + excluded.level5, level100 = rpt_monthly.level100 + excluded.level100",
+        )
+        .bind(cell.month).bind(cell.province).bind(cell.district);
+        let mut q = q;
+        for n in k {
+            q = q.bind(n);
+        }
+        q.execute(&mut **c).await?;
+    });
+    Ok(())
+}
+
 async fn write(t: &mut Tx, r: &Row, escalations: &[Escalation]) -> Result<(), PlatformError> {
+    // The month's counts follow the row: its old contribution out, the new in
+    // (nothing to write when a refold did not change them, as for an SMS).
+    let (old, old_levels): (Option<OldRow>, Vec<i64>) = tx!(t, c => {
+        let old = sqlx::query_as("SELECT received_ms, province, district, status, outcome, within_sla FROM rpt_applications WHERE number = $1")
+            .bind(&r.number).fetch_optional(&mut **c).await?;
+        let levels = sqlx::query_scalar("SELECT DISTINCT level FROM rpt_escalations WHERE number = $1")
+            .bind(&r.number).fetch_all(&mut **c).await?;
+        (old, levels)
+    });
+    let old = old.map(|o| Cell::of(&o, &old_levels));
+    let levels: Vec<i64> = escalations.iter().map(|e| i64::from(e.level)).collect();
+    let new = Cell::of(
+        &(
+            r.received_ms,
+            i64::from(r.province),
+            i64::from(r.district),
+            i64::from(r.status),
+            i64::from(r.outcome),
+            r.within_sla,
+        ),
+        &levels,
+    );
+    match old {
+        Some(old) if old == new => {}
+        // The same cell (place and month never change after receipt): one
+        // statement adds the difference.
+        Some(old)
+            if (old.month, old.province, old.district)
+                == (new.month, new.province, new.district) =>
+        {
+            let delta = std::array::from_fn(|i| new.counts[i] - old.counts[i]);
+            add_cell(t, &new, delta).await?;
+        }
+        Some(old) => {
+            add_cell(t, &old, old.counts.map(|n| -n)).await?;
+            add_cell(t, &new, new.counts).await?;
+        }
+        None => add_cell(t, &new, new.counts).await?,
+    }
     tx!(t, c => {
         sqlx::query("DELETE FROM rpt_applications WHERE number = $1").bind(&r.number).execute(&mut **c).await?;
         sqlx::query(
@@ -92,6 +203,7 @@ pub async fn rebuild(db: &Db, chunk: i64) -> Result<u64, PlatformError> {
     tx!(&mut t, c => {
         sqlx::query("DELETE FROM rpt_escalations").execute(&mut **c).await?;
         sqlx::query("DELETE FROM rpt_applications").execute(&mut **c).await?;
+        sqlx::query("DELETE FROM rpt_monthly").execute(&mut **c).await?;
     });
     t.commit().await?;
     let mut after = String::new();
