@@ -122,6 +122,10 @@ pub struct BusSettings {
     /// Unused queues expire after this (tests only). 0: never.
     pub queue_expires_ms: u32,
     pub prefetch: u16,
+    /// RabbitMQ queue type of the consumers' queues and their dead-letter
+    /// queues: `classic` (the default) or `quorum` (replicated across the
+    /// broker cluster; see the README's "Deployment").
+    pub queue_type: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -429,6 +433,7 @@ impl Default for BusSettings {
             prefix: "acikkapi".into(),
             queue_expires_ms: 0,
             prefetch: 256,
+            queue_type: "classic".into(),
         }
     }
 }
@@ -687,6 +692,9 @@ impl Settings {
             problems.push(format!(
                 "server.client_ip_header: {header:?} is not a header name"
             ));
+        }
+        if !matches!(self.bus.queue_type.as_str(), "quorum" | "classic") {
+            problems.push("bus.queue_type: quorum or classic".into());
         }
         if !matches!(self.telemetry.log_format.as_str(), "text" | "json") {
             problems.push("telemetry.log_format: text or json".into());

@@ -143,8 +143,24 @@ impl RabbitBus {
         Ok(())
     }
 
-    fn queue_args(&self, queue: &str) -> FieldTable {
+    /// What every queue is declared with: its type, and its expiry (tests).
+    fn common_args(&self) -> FieldTable {
         let mut args = FieldTable::default();
+        args.insert(
+            "x-queue-type".into(),
+            AMQPValue::LongString(self.inner.settings.queue_type.as_str().into()),
+        );
+        if self.inner.settings.queue_expires_ms > 0 {
+            args.insert(
+                "x-expires".into(),
+                AMQPValue::LongUInt(self.inner.settings.queue_expires_ms),
+            );
+        }
+        args
+    }
+
+    fn queue_args(&self, queue: &str) -> FieldTable {
+        let mut args = self.common_args();
         args.insert(
             "x-dead-letter-exchange".into(),
             AMQPValue::LongString(self.dlx().into()),
@@ -153,12 +169,6 @@ impl RabbitBus {
             "x-dead-letter-routing-key".into(),
             AMQPValue::LongString(queue.into()),
         );
-        if self.inner.settings.queue_expires_ms > 0 {
-            args.insert(
-                "x-expires".into(),
-                AMQPValue::LongUInt(self.inner.settings.queue_expires_ms),
-            );
-        }
         args
     }
 
@@ -179,14 +189,7 @@ impl RabbitBus {
             durable: true,
             ..Default::default()
         };
-        let mut dlq_args = FieldTable::default();
-        if self.inner.settings.queue_expires_ms > 0 {
-            dlq_args.insert(
-                "x-expires".into(),
-                AMQPValue::LongUInt(self.inner.settings.queue_expires_ms),
-            );
-        }
-        ch.queue_declare(dlq.as_str().into(), durable, dlq_args)
+        ch.queue_declare(dlq.as_str().into(), durable, self.common_args())
             .await
             .map_err(err)?;
         ch.queue_bind(
