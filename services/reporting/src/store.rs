@@ -217,6 +217,9 @@ pub async fn rebuild(db: &Db, chunk: i64) -> Result<u64, PlatformError> {
         after = last.clone();
         let mut t = db.begin().await?;
         for n in &numbers {
+            // Held as the consumer holds it: a rebuild beside running
+            // consumers must not fold one application twice at once.
+            hold(&mut t, n).await?;
             refold(&mut t, n).await?;
         }
         t.commit().await?;
