@@ -13,9 +13,12 @@
 //! same calls the consumer makes (hold, record, refold), so a full rebuild's
 //! duration can be estimated from it.
 
+#[path = "common.rs"]
+mod common;
+
 use acikkapi_domain::calendar::Date;
 use acikkapi_platform::Platform;
-use acikkapi_platform::config::{Secret, Settings};
+use acikkapi_platform::config::Secret;
 use acikkapi_platform::store::Db;
 use acikkapi_proto::v1 as pb;
 use acikkapi_reporting::figures::{self, Dimension, Filter, Granularity};
@@ -95,13 +98,7 @@ where
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let dir = tempfile::tempdir()?;
-    let mut s = Settings {
-        data_dir: dir.path().to_path_buf(),
-        ..Default::default()
-    };
-    s.privacy.keys = Secret::new(format!("p1:{}", "d4".repeat(32)));
-    s.privacy.hash_key = Secret::new("e5".repeat(32));
+    let (mut s, _dir) = common::settings()?;
     s.store.url = Secret::new(args.store_url.clone());
     s.store.schema = "report_bench".into();
     s.store.max_connections = 8;

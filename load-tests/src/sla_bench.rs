@@ -6,13 +6,16 @@
 //! generate_series), with derived columns computed by the service's own
 //! `derive`, as the consumer would have written them.
 
+#[path = "common.rs"]
+mod common;
+
 use acikkapi_domain::calendar::Date;
 use acikkapi_escalation::calendars::Calendars;
 use acikkapi_escalation::policy::{self, Policies};
 use acikkapi_escalation::store::{self, SlaClock};
 use acikkapi_escalation::sweep;
 use acikkapi_platform::Platform;
-use acikkapi_platform::config::{Secret, Settings};
+use acikkapi_platform::config::Secret;
 use acikkapi_platform::store::Db;
 use clap::Parser;
 use std::time::Instant;
@@ -66,13 +69,7 @@ fn template(started: i64) -> anyhow::Result<SlaClock> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let dir = tempfile::tempdir()?;
-    let mut s = Settings {
-        data_dir: dir.path().to_path_buf(),
-        ..Default::default()
-    };
-    s.privacy.keys = Secret::new(format!("p1:{}", "d4".repeat(32)));
-    s.privacy.hash_key = Secret::new("e5".repeat(32));
+    let (mut s, _dir) = common::settings()?;
     s.store.url = Secret::new(args.store_url.clone());
     s.store.schema = format!("sla_bench_{}", std::process::id());
     s.store.max_connections = 8;

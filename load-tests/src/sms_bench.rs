@@ -5,11 +5,14 @@
 //! its `SmsSent` outbox event (one transaction): the figure is what one
 //! replica's sender does, bounded by the store, not by the gateway.
 
+#[path = "common.rs"]
+mod common;
+
 use acikkapi_notification::messages::{self, NewMessage, PRIORITY_RECEIPT};
 use acikkapi_notification::provider::{HttpProvider, HttpSettings};
 use acikkapi_notification::sender::Sender;
 use acikkapi_platform::Platform;
-use acikkapi_platform::config::{Secret, Settings};
+use acikkapi_platform::config::Secret;
 use acikkapi_platform::store::Db;
 use acikkapi_testkit::gateway::FakeGateway;
 use clap::Parser;
@@ -35,13 +38,7 @@ struct Args {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let gateway = FakeGateway::start().await;
-    let dir = tempfile::tempdir()?;
-    let mut s = Settings {
-        data_dir: dir.path().to_path_buf(),
-        ..Default::default()
-    };
-    s.privacy.keys = Secret::new(format!("p1:{}", "d4".repeat(32)));
-    s.privacy.hash_key = Secret::new("e5".repeat(32));
+    let (mut s, _dir) = common::settings()?;
     let label = if args.store_url.is_empty() {
         "SQLite".to_owned()
     } else {

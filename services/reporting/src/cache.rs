@@ -2,8 +2,9 @@
 //! production) under a generation per province: every event applied bumps
 //! the country's generation and its province's, so an answer is never
 //! served after an event of its scope committed. Country-wide answers are
-//! invalidated by every event; a province's (or a district's, a unit's
-//! within it) only by that province's.
+//! invalidated by every event; a province's or a district's only by that
+//! province's; a unit's (a unit is not tied to one province here) by every
+//! event, as the country's.
 
 use acikkapi_platform::cache::Cache;
 use acikkapi_platform::{Platform, PlatformError};
