@@ -315,6 +315,10 @@ pub struct EscalationSettings {
     pub sweep_interval_ms: u64,
     /// Clocks one sweep transaction claims.
     pub sweep_batch: u32,
+    /// How often each replica counts open and overdue applications by
+    /// province for the `acikkapi_applications_open`/`_overdue` gauges; 0
+    /// counts never.
+    pub census_interval_ms: u64,
     /// Whether the morning of a half-day eve (arife) counts as working
     /// time (`morning`, the decree's rule) or the whole eve is off (`off`).
     pub arife: String,
@@ -326,6 +330,7 @@ impl Default for EscalationSettings {
             consumers: 4,
             sweep_interval_ms: 5_000,
             sweep_batch: 500,
+            census_interval_ms: 15_000,
             arife: "morning".into(),
         }
     }

@@ -49,6 +49,13 @@ pub struct EscalationLabels {
     pub clock: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ProvinceLabels {
+    /// Plate code, `1`…`81`.
+    pub province: String,
+    pub name: String,
+}
+
 pub struct Metrics {
     registry: Mutex<Registry>,
     pub grpc_requests: Family<RpcLabels, Counter>,
@@ -67,6 +74,12 @@ pub struct Metrics {
     pub escalations: Family<EscalationLabels, Counter>,
     /// Report answers served from the cache (hit) or computed (miss).
     pub report_cache: Family<ResultLabel, Counter>,
+    /// Applications whose SLA clock runs (not concluded), by province, at
+    /// escalation's last census. Every escalation replica reports the same
+    /// figures: dashboards take `max by (province)`.
+    pub applications_open: Family<ProvinceLabels, Gauge>,
+    /// Of those, the ones past their deadline.
+    pub applications_overdue: Family<ProvinceLabels, Gauge>,
 }
 
 impl Default for Metrics {
@@ -158,6 +171,18 @@ impl Metrics {
             "Report answers served from the cache (hit) or computed (miss)",
             report_cache.clone(),
         );
+        let applications_open = Family::<ProvinceLabels, Gauge>::default();
+        r.register(
+            "applications_open",
+            "Applications not concluded, by province, at the last census (escalation)",
+            applications_open.clone(),
+        );
+        let applications_overdue = Family::<ProvinceLabels, Gauge>::default();
+        r.register(
+            "applications_overdue",
+            "Applications not concluded and past their deadline, by province, at the last census",
+            applications_overdue.clone(),
+        );
         Self {
             registry: Mutex::new(r),
             grpc_requests,
@@ -173,7 +198,19 @@ impl Metrics {
             sms_cost_micros,
             escalations,
             report_cache,
+            applications_open,
+            applications_overdue,
         }
+    }
+
+    /// One province's census figures.
+    pub fn census(&self, province: u8, name: &str, open: i64, overdue: i64) {
+        let l = ProvinceLabels {
+            province: province.to_string(),
+            name: name.to_owned(),
+        };
+        self.applications_open.get_or_create(&l).set(open);
+        self.applications_overdue.get_or_create(&l).set(overdue);
     }
 
     pub fn report_cache(&self, hit: bool) {

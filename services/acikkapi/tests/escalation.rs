@@ -2,7 +2,7 @@
 //! says what time it is (`Platform::clock`, or the `now` a sweep is given),
 //! so days of working time pass in milliseconds.
 
-use acikkapi_escalation::sweep;
+use acikkapi_escalation::{census, sweep};
 use acikkapi_platform::Platform;
 use acikkapi_platform::db;
 use acikkapi_proto::v1 as pb;
@@ -600,7 +600,95 @@ async fn erasure_reaches_pause_reasons(backend: Backend) {
     n.stop_and_clean().await;
 }
 
+/// The census behind the dashboard's "open and overdue by province":
+/// concluded applications leave it, a paused clock is open but never
+/// overdue, and the gauges carry every province (zero where none is open).
+async fn census_counts_open_and_overdue_by_province(backend: Backend) {
+    let (mut s, _dir) = settings(backend);
+    s.escalation.sweep_interval_ms = 0;
+    s.escalation.census_interval_ms = 0;
+    let n = TestNode::start(s).await;
+    let p = n.platform();
+    let mut ankara = Vec::new();
+    for i in 0..3 {
+        ankara.push(submit(&n, 40 + i).await);
+    }
+    let mut istanbul = Vec::new();
+    for i in 0..2 {
+        let mut r = submission(50 + i);
+        r.province_code = 34;
+        r.district_code = 34035;
+        let number = n
+            .intake()
+            .await
+            .submit_application(r)
+            .await
+            .unwrap()
+            .into_inner()
+            .application_number;
+        n.clock(&number).await;
+        istanbul.push(number);
+    }
+    let mut deadline = 0;
+    for number in ankara.iter().chain(&istanbul) {
+        deadline = deadline.max(ms(&sla(&n, number).await.deadline));
+    }
+    let count = |open, overdue| census::Count { open, overdue };
+    let before = census::count(p, deadline - 1).await.unwrap();
+    assert_eq!(before[&6], count(3, 0));
+    assert_eq!(before[&34], count(2, 0));
+    assert!(!before.contains_key(&1));
+
+    // One Ankara application concluded, one İstanbul clock paused.
+    n.intake()
+        .await
+        .conclude_application(pb::ConcludeApplicationRequest {
+            application_number: ankara[0].clone(),
+            outcome: pb::Outcome::Positive as i32,
+            explanation: "Talep karşılandı.".into(),
+            alternatives: vec![],
+        })
+        .await
+        .unwrap();
+    assert!(
+        eventually(20, || async {
+            sla(&n, &ankara[0]).await.concluded_at.is_some()
+        })
+        .await
+    );
+    n.escalation()
+        .await
+        .pause_clock(pb::PauseClockRequest {
+            application_number: istanbul[0].clone(),
+            reason: "Başvurucudan belge bekleniyor".into(),
+        })
+        .await
+        .unwrap();
+
+    let after = deadline + 1;
+    let counts = census::count(p, after).await.unwrap();
+    assert_eq!(counts[&6], count(2, 2));
+    assert_eq!(counts[&34], count(2, 1));
+    census::publish(p, after).await.unwrap();
+    let gauge = |name: &str, province: &str| {
+        acikkapi_testkit::metric(p, name, &[&format!("province=\"{province}\"")])
+    };
+    assert_eq!(gauge("acikkapi_applications_open{", "6"), 2.0);
+    assert_eq!(gauge("acikkapi_applications_overdue{", "6"), 2.0);
+    assert_eq!(gauge("acikkapi_applications_open{", "34"), 2.0);
+    assert_eq!(gauge("acikkapi_applications_overdue{", "34"), 1.0);
+    let exported = p.metrics.encode();
+    let zeros = exported
+        .lines()
+        .filter(|l| l.starts_with("acikkapi_applications_open{") && l.ends_with(" 0"))
+        .count();
+    assert_eq!(zeros, 79, "every other province is exported, at zero");
+    assert!(exported.contains(r#"province="34",name="İstanbul""#));
+    n.stop_and_clean().await;
+}
+
 backend_tests!(
+    census_counts_open_and_overdue_by_province,
     erasure_reaches_pause_reasons,
     the_official_a_rung_names_gets_one_sms,
     each_rung_fires_exactly_once,

@@ -10,6 +10,7 @@
 
 pub mod access;
 pub mod calendars;
+pub mod census;
 mod consumer;
 mod grpc;
 pub mod ledger;
@@ -62,6 +63,9 @@ pub async fn build(p: &Platform) -> Result<EscalationParts, PlatformError> {
     ))];
     if p.settings.escalation.sweep_interval_ms > 0 {
         workers.push(tokio::spawn(sweep::run(p.clone())));
+    }
+    if p.settings.escalation.census_interval_ms > 0 {
+        workers.push(tokio::spawn(census::run(p.clone())));
     }
     Ok(EscalationParts {
         escalation: EscalationServiceServer::new(grpc::Escalation {
