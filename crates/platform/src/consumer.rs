@@ -111,6 +111,9 @@ async fn handle_one(p: &Platform, queue: &'static str, handler: &dyn Handler, d:
         event.kind = %d.envelope.kind,
         event.id = %d.envelope.id,
         application_number = %d.envelope.key,
+        province = tracing::field::Empty,
+        topic = tracing::field::Empty,
+        unit = tracing::field::Empty,
     );
     crate::telemetry::set_parent_from_headers(&span, &d.envelope.headers);
     let result = apply(p, queue, handler, &d.envelope)

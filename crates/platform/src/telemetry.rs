@@ -4,11 +4,21 @@
 //!
 //! Personal data never reaches a span or a log line in clear: the domain
 //! types (`NationalId`, `MobilePhone`) print masked, and spans carry only
-//! the application number, province, topic and type.
+//! the application number, province, topic, unit and type.
+//!
+//! A monitoring team searches traces by application number, province,
+//! unit and topic. The number is every span's own field; the other three
+//! travel beside the trace context as W3C baggage ([`SEARCHABLE`]), set
+//! by whoever learns them ([`application_headers`]: intake at submission,
+//! routing when it assigns a unit, escalation from its clock), and every
+//! span that continues a context ([`set_parent_from_headers`],
+//! [`grpc_server_span`]) records them.
 
 use crate::PlatformError;
 use crate::config::TelemetrySettings;
-use opentelemetry::propagation::{Extractor, Injector};
+use opentelemetry::Context;
+use opentelemetry::baggage::BaggageExt;
+use opentelemetry::propagation::{Extractor, Injector, TextMapCompositePropagator};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::WithExportConfig;
 use opentelemetry_sdk::trace::SdkTracerProvider;
@@ -81,11 +91,17 @@ pub fn init(s: &TelemetrySettings) -> Result<TelemetryGuard, PlatformError> {
     Ok(TelemetryGuard { provider })
 }
 
-/// W3C trace context (`traceparent`, `tracestate`) as the one propagation format.
+/// The application's searchable attributes carried as baggage. Codes
+/// only, never personal data.
+pub const SEARCHABLE: [&str; 3] = ["province", "topic", "unit"];
+
+/// W3C trace context (`traceparent`, `tracestate`) and W3C baggage
+/// (`baggage`, the [`SEARCHABLE`] attributes) as the propagation format.
 pub fn install_propagator() {
-    opentelemetry::global::set_text_map_propagator(
-        opentelemetry_sdk::propagation::TraceContextPropagator::new(),
-    );
+    opentelemetry::global::set_text_map_propagator(TextMapCompositePropagator::new(vec![
+        Box::new(opentelemetry_sdk::propagation::TraceContextPropagator::new()),
+        Box::new(opentelemetry_sdk::propagation::BaggagePropagator::new()),
+    ]));
 }
 
 struct MapInjector<'a>(&'a mut BTreeMap<String, String>);
@@ -107,19 +123,64 @@ impl Extractor for MapExtractor<'_> {
     }
 }
 
-/// The current span's trace context, for an envelope's headers.
-pub fn current_context_headers() -> BTreeMap<String, String> {
+fn inject(cx: &Context) -> BTreeMap<String, String> {
     let mut headers = BTreeMap::new();
-    let cx = tracing::Span::current().context();
     opentelemetry::global::get_text_map_propagator(|p| {
-        p.inject_context(&cx, &mut MapInjector(&mut headers))
+        p.inject_context(cx, &mut MapInjector(&mut headers))
     });
     headers
 }
 
-/// Makes `span` a child of the trace context in `headers` (if any).
+fn extract(headers: &BTreeMap<String, String>) -> Context {
+    opentelemetry::global::get_text_map_propagator(|p| p.extract(&MapExtractor(headers)))
+}
+
+/// The current span's trace context, for an envelope's headers.
+pub fn current_context_headers() -> BTreeMap<String, String> {
+    inject(&tracing::Span::current().context())
+}
+
+/// Headers for an event of one application: the trace context of `parent`
+/// (the application's stored context; the current span's when `None` or
+/// empty) with `attributes` (of [`SEARCHABLE`]; empty values left out)
+/// set in its baggage over what it carried.
+pub fn application_headers(
+    parent: Option<&BTreeMap<String, String>>,
+    attributes: &[(&'static str, &str)],
+) -> BTreeMap<String, String> {
+    let cx = match parent {
+        Some(h) if h.contains_key("traceparent") => extract(h),
+        _ => tracing::Span::current().context(),
+    };
+    let mut baggage = opentelemetry::baggage::Baggage::new();
+    for (k, (v, meta)) in cx.baggage() {
+        baggage.insert_with_metadata(k.clone(), v.clone(), meta.clone());
+    }
+    for (k, v) in attributes {
+        debug_assert!(SEARCHABLE.contains(k), "{k} is not a searchable attribute");
+        if !v.is_empty() {
+            baggage.insert(*k, v.to_string());
+        }
+    }
+    inject(&cx.with_baggage(baggage))
+}
+
+/// Records the [`SEARCHABLE`] attributes in `cx`'s baggage on `span`
+/// (fields the span does not declare are ignored).
+fn record_searchable(span: &tracing::Span, cx: &Context) {
+    let baggage = cx.baggage();
+    for k in SEARCHABLE {
+        if let Some(v) = baggage.get(k) {
+            span.record(k, v.as_str());
+        }
+    }
+}
+
+/// Makes `span` a child of the trace context in `headers` (if any), and
+/// records the application's searchable attributes they carry.
 pub fn set_parent_from_headers(span: &tracing::Span, headers: &BTreeMap<String, String>) {
-    let cx = opentelemetry::global::get_text_map_propagator(|p| p.extract(&MapExtractor(headers)));
+    let cx = extract(headers);
+    record_searchable(span, &cx);
     let _ = span.set_parent(cx);
 }
 
@@ -151,10 +212,12 @@ pub fn grpc_server_span(req: &http::Request<()>) -> tracing::Span {
         application_number = tracing::field::Empty,
         province = tracing::field::Empty,
         topic = tracing::field::Empty,
+        unit = tracing::field::Empty,
     );
     let cx = opentelemetry::global::get_text_map_propagator(|p| {
         p.extract(&HttpExtractor(req.headers()))
     });
+    record_searchable(&span, &cx);
     let _ = span.set_parent(cx);
     span
 }

@@ -77,16 +77,23 @@ impl Consumer {
         &self,
         t: &mut Tx,
         number: &str,
-        kind: &str,
-        at_ms: i64,
-        reason: &str,
+        what: What<'_>,
         f: impl FnOnce(&mut SlaClock),
     ) -> Result<Option<Changed>, HandlerError> {
+        let What {
+            kind,
+            at_ms,
+            reason,
+            seq,
+        } = what;
         let Some(mut k) = store::latest_locked(t, number).await? else {
             return Err(not_yet(number));
         };
         if k.concluded_ms.is_some() && kind != "note" {
             return Ok(None); // a late event about a stopped clock
+        }
+        if !store::later_routing(t, &k.id, seq).await? {
+            return Ok(None); // a later routing event set the unit already
         }
         f(&mut k);
         let (cals, policies) = self.context(t).await?;
@@ -100,6 +107,15 @@ impl Consumer {
             - ledger::spent_ms(cal, arife, k.started_ms, &pauses, at_ms);
         Ok(Some(Changed { clock: k, left_ms }))
     }
+}
+
+/// What a change is, for the clock's ledger: its kind, when it happened,
+/// why, and its routing sequence (0 for events not from routing).
+struct What<'a> {
+    kind: &'a str,
+    at_ms: i64,
+    reason: &'a str,
+    seq: u64,
 }
 
 /// A clock after a change, with the working time its budget has left at
@@ -166,8 +182,13 @@ impl Handler for Consumer {
                     concluded_ms: None,
                     ..prev
                 };
+                let id = k.id.clone();
                 self.start(t, k, &format!("reopened (round {})", ev.round))
-                    .await
+                    .await?;
+                // Routing events of the last round, arriving late, never
+                // set this round's unit.
+                store::later_routing(t, &id, ev.seq).await?;
+                Ok(())
             }
             "ApplicationRouted" => {
                 let ev: pb::ApplicationRouted = decode(e)?;
@@ -175,9 +196,12 @@ impl Handler for Consumer {
                 self.change(
                     t,
                     &ev.application_number,
-                    "routed",
-                    ms(ev.routed_at),
-                    &reason,
+                    What {
+                        kind: "routed",
+                        at_ms: ms(ev.routed_at),
+                        reason: &reason,
+                        seq: ev.seq,
+                    },
                     |k| {
                         // A routing event of round 1 never overrides a later round's unit.
                         if k.round == 1 {
@@ -194,9 +218,12 @@ impl Handler for Consumer {
                 self.change(
                     t,
                     &ev.application_number,
-                    "transferred",
-                    ms(ev.transferred_at),
-                    &reason,
+                    What {
+                        kind: "transferred",
+                        at_ms: ms(ev.transferred_at),
+                        reason: &reason,
+                        seq: ev.seq,
+                    },
                     |k| k.unit_id = ev.to_unit_id.clone(),
                 )
                 .await
@@ -208,9 +235,12 @@ impl Handler for Consumer {
                 self.change(
                     t,
                     &ev.application_number,
-                    "reclassified",
-                    ms(ev.reclassified_at),
-                    &reason,
+                    What {
+                        kind: "reclassified",
+                        at_ms: ms(ev.reclassified_at),
+                        reason: &reason,
+                        seq: ev.seq,
+                    },
                     |k| {
                         k.topic = ev.topic_code.clone();
                         k.unit_id = ev.unit_id.clone();
@@ -235,9 +265,12 @@ impl Handler for Consumer {
                     .change(
                         t,
                         &ev.application_number,
-                        "concluded",
-                        at,
-                        "concluded: the clock stops",
+                        What {
+                            kind: "concluded",
+                            at_ms: at,
+                            reason: "concluded: the clock stops",
+                            seq: 0,
+                        },
                         |k| k.concluded_ms = Some(at),
                     )
                     .await?;

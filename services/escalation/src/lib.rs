@@ -26,12 +26,20 @@ use tokio::task::JoinHandle;
 
 pub use access::policy;
 
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    component: "escalation",
-    version: 1,
-    sqlite: include_str!("../migrations/sqlite/0001_escalation.sql"),
-    postgres: include_str!("../migrations/postgres/0001_escalation.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        component: "escalation",
+        version: 1,
+        sqlite: include_str!("../migrations/sqlite/0001_escalation.sql"),
+        postgres: include_str!("../migrations/postgres/0001_escalation.sql"),
+    },
+    Migration {
+        component: "escalation",
+        version: 2,
+        sqlite: include_str!("../migrations/sqlite/0002_routing_sequence.sql"),
+        postgres: include_str!("../migrations/postgres/0002_routing_sequence.sql"),
+    },
+];
 
 pub const SERVICE_NAMES: &[&str] = &["acikkapi.v1.EscalationService"];
 

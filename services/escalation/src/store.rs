@@ -123,6 +123,20 @@ pub async fn insert(t: &mut Tx, k: &SlaClock, now: i64) -> Result<bool, Platform
     }))
 }
 
+/// Whether routing event `seq` is later than the last one applied to
+/// clock `id`, recording it if so. Routing's events set a clock's unit and
+/// topic; the latest by routing's sequence wins, whatever order they
+/// arrive in. 0 (no sequence) always applies.
+pub async fn later_routing(t: &mut Tx, id: &str, seq: u64) -> Result<bool, PlatformError> {
+    if seq == 0 {
+        return Ok(true);
+    }
+    Ok(tx!(t, c => {
+        sqlx::query("UPDATE sla_clocks SET routing_seq = $1 WHERE id = $2 AND routing_seq < $1")
+            .bind(seq as i64).bind(id).execute(&mut **c).await?.rows_affected() == 1
+    }))
+}
+
 /// Writes everything of a clock but its identity.
 pub async fn update(t: &mut Tx, k: &SlaClock, now: i64) -> Result<(), PlatformError> {
     tx!(t, c => {

@@ -153,9 +153,36 @@ async fn sweep_batch(p: &Platform, now: i64, batch: i64) -> Result<u64, Platform
         let k = &updated[*i];
         p.metrics
             .escalation(f.target.level, f.rung == STATUTORY_RUNG);
-        let headers: BTreeMap<String, String> = serde_json::from_str(trace).unwrap_or_default();
+        let stored: BTreeMap<String, String> = serde_json::from_str(trace).unwrap_or_default();
+        // The firing is a span of the application's trace, searchable by
+        // its place, topic and unit as they are now.
+        let span = tracing::info_span!(
+            "sla.escalate",
+            application_number = %k.number,
+            round = k.round,
+            rung = f.rung,
+            level = f.target.level,
+            province = tracing::field::Empty,
+            topic = tracing::field::Empty,
+            unit = tracing::field::Empty,
+        );
+        acikkapi_platform::telemetry::set_parent_from_headers(&span, &stored);
+        let province = k.province.to_string();
+        span.record("province", province.as_str());
+        span.record("topic", k.topic.as_str());
+        span.record("unit", k.unit_id.as_str());
+        let headers = span.in_scope(|| {
+            tracing::info!(target = %f.target.target, "escalated");
+            acikkapi_platform::telemetry::application_headers(
+                None,
+                &[
+                    ("province", &province),
+                    ("topic", &k.topic),
+                    ("unit", &k.unit_id),
+                ],
+            )
+        });
         events.push(event(k, f, now, headers));
-        tracing::info!(application_number = %k.number, round = k.round, rung = f.rung, level = f.target.level, target = %f.target.target, "escalated");
     }
     store::update_many(&mut t, &updated, now).await?;
     t.insert_outbox(&events).await?;

@@ -5,10 +5,12 @@
 //! Idempotent through the consumer inbox; each update is guarded by the
 //! status it expects, so a late or repeated event cannot move an
 //! application backwards (a routing after a conclusion changes nothing).
-//! Transfers are applied in order: one consumer loop per replica reads the
-//! queue in the order routing committed them. With several replicas
-//! competing on the queue that order is not guaranteed; issue #8 settles
-//! it (a per-application sequence in the events).
+//! Routing's events are applied in routing's order, whatever order
+//! competing replicas receive them in: routing numbers its events per
+//! application (`seq`), and an event whose predecessor has not been
+//! applied yet is delivered again later ([`in_sequence`]). So the unit,
+//! topic and status end where routing's did, and the timeline lists the
+//! steps as routing took them.
 
 use acikkapi_platform::bus::Envelope;
 use acikkapi_platform::cache::Cache;
@@ -181,12 +183,61 @@ impl Handler for Follow {
                 )));
             }
         };
+        if let Some(seq) = routing_seq(e)?
+            && !in_sequence(t, &e.key, seq).await?
+        {
+            return Ok(());
+        }
         apply(t, step).await?;
         // The citizen's cached view is stale now (a read racing this
         // commit may cache the old view again until the TTL).
         let _ = self.cache.delete(&format!("track:{}", e.key)).await;
         Ok(())
     }
+}
+
+/// The routing sequence of a routing event; None for other events.
+fn routing_seq(e: &Envelope) -> Result<Option<u64>, HandlerError> {
+    Ok(match e.kind.as_str() {
+        "ApplicationRouted" => Some(decode::<pb::ApplicationRouted>(e)?.seq),
+        "ApplicationTransferred" => Some(decode::<pb::ApplicationTransferred>(e)?.seq),
+        "UnitResponded" => Some(decode::<pb::UnitResponded>(e)?.seq),
+        "ApplicationReopened" => Some(decode::<pb::ApplicationReopened>(e)?.seq),
+        "ApplicationReclassified" => Some(decode::<pb::ApplicationReclassified>(e)?.seq),
+        _ => None,
+    })
+}
+
+/// Whether routing event `seq` of `number` applies now, recording it as
+/// the last applied: yes when it follows the last applied one (or carries
+/// no sequence, 0); a later one is a passing failure, delivered again
+/// until its predecessor is in; an earlier one was applied already.
+async fn in_sequence(t: &mut Tx, number: &str, seq: u64) -> Result<bool, HandlerError> {
+    if seq == 0 {
+        return Ok(true);
+    }
+    let seq = seq as i64;
+    let applied: Option<i64> = tx!(t, c => {
+        sqlx::query_scalar("SELECT routing_seq FROM applications WHERE number = $1")
+            .bind(number).fetch_optional(&mut **c).await?
+    });
+    let Some(applied) = applied else {
+        return Err(HandlerError::Permanent(format!("no application {number}")));
+    };
+    if seq <= applied {
+        return Ok(false);
+    }
+    if seq > applied + 1 {
+        return Err(HandlerError::Transient(format!(
+            "routing event {seq} waits for event {}",
+            applied + 1
+        )));
+    }
+    tx!(t, c => {
+        sqlx::query("UPDATE applications SET routing_seq = $1 WHERE number = $2")
+            .bind(seq).bind(number).execute(&mut **c).await?;
+    });
+    Ok(true)
 }
 
 /// Whom an escalation reached, as the applicant reads it; None for the

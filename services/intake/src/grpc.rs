@@ -95,7 +95,11 @@ impl IntakeService for Intake {
             .inspect_err(|_| metrics.submission("rate_limited"))?;
         let actor = Actor::of(&who, Some(&origin(&req)));
         let (province, topic) = (u32::from(sub.province), sub.topic.clone());
-        let trace = acikkapi_platform::telemetry::current_context_headers();
+        // The application's trace, with its place and topic for searching.
+        let trace = acikkapi_platform::telemetry::application_headers(
+            None,
+            &[("province", &province.to_string()), ("topic", &topic)],
+        );
         let done = self.writer.submit(sub, trace, actor).await.map_err(|e| {
             metrics.submission(match e.code() {
                 acikkapi_platform::ErrorCode::ResourceExhausted => "overloaded",

@@ -41,6 +41,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0003_retention.sql"),
         postgres: include_str!("../migrations/postgres/0003_retention.sql"),
     },
+    Migration {
+        component: "intake",
+        version: 4,
+        sqlite: include_str!("../migrations/sqlite/0004_sequence_and_trace.sql"),
+        postgres: include_str!("../migrations/postgres/0004_sequence_and_trace.sql"),
+    },
 ];
 
 /// Largest request intake decodes: text limits with 4-byte characters, plus room.

@@ -266,23 +266,24 @@ pub async fn add_note(
 ) -> Result<Option<i64>, PlatformError> {
     let now = now_ms();
     let mut t = db.begin().await?;
-    let found = tx!(&mut t, c => {
-        let n = sqlx::query("UPDATE applications SET updated_ms = $1 WHERE number = $2").bind(now).bind(number).execute(&mut **c).await?.rows_affected();
-        if n == 1 {
+    let found: Option<Traced> = tx!(&mut t, c => {
+        let found = sqlx::query_as(&format!("UPDATE applications SET updated_ms = $1 WHERE number = $2 RETURNING {TRACED}"))
+            .bind(now).bind(number).fetch_optional(&mut **c).await?.map(Traced::from_row);
+        if found.is_some() {
             sqlx::query("INSERT INTO application_notes (number, author, body, added_ms) VALUES ($1, $2, $3, $4)")
                 .bind(number).bind(author).bind(text).bind(now).execute(&mut **c).await?;
         }
-        n == 1
+        found
     });
-    if !found {
+    let Some(traced) = found else {
         return Ok(None);
-    }
+    };
     let ev = pb::ApplicationNoteAdded {
         application_number: number.to_owned(),
         author: author.to_owned(),
         added_at: Some(timestamp(now)),
     };
-    t.insert_outbox(&[event("ApplicationNoteAdded", number, ev.encode_to_vec())])
+    t.insert_outbox(&[traced.event("ApplicationNoteAdded", number, ev.encode_to_vec())])
         .await?;
     t.insert_audit(std::slice::from_ref(audit)).await?;
     t.commit().await?;
@@ -305,35 +306,75 @@ pub async fn conclude(
     let now = now_ms();
     let mut t = db.begin().await?;
     // The status guard in the WHERE makes two concurrent conclusions conclude once.
-    let changed = tx!(&mut t, c => {
-        let n = sqlx::query("UPDATE applications SET status = $1, outcome = $2, updated_ms = $3, concluded_ms = $3 WHERE number = $4 AND status <> $1")
+    let changed: Option<Traced> = tx!(&mut t, c => {
+        let changed = sqlx::query_as(&format!("UPDATE applications SET status = $1, outcome = $2, updated_ms = $3, concluded_ms = $3 WHERE number = $4 AND status <> $1 RETURNING {TRACED}"))
             .bind(pb::Status::Concluded as i32).bind(outcome as i32).bind(now).bind(number)
-            .execute(&mut **c).await?.rows_affected();
-        if n == 1 {
+            .fetch_optional(&mut **c).await?.map(Traced::from_row);
+        if changed.is_some() {
             sqlx::query("INSERT INTO application_history (number, at_ms, status, description) VALUES ($1, $2, $3, $4)")
                 .bind(number).bind(now).bind(pb::Status::Concluded as i32).bind(explanation).execute(&mut **c).await?;
         }
-        n == 1
+        changed
     });
-    if !changed {
+    let Some(traced) = changed else {
         return Ok(if fetch(db, number).await?.is_some() {
             Conclude::AlreadyConcluded
         } else {
             Conclude::NotFound
         });
-    }
+    };
     let ev = pb::ApplicationConcluded {
         application_number: number.to_owned(),
         outcome: outcome as i32,
         concluded_at: Some(timestamp(now)),
     };
-    t.insert_outbox(&[event("ApplicationConcluded", number, ev.encode_to_vec())])
+    t.insert_outbox(&[traced.event("ApplicationConcluded", number, ev.encode_to_vec())])
         .await?;
     t.insert_audit(std::slice::from_ref(audit)).await?;
     t.commit().await?;
     Ok(Conclude::Done)
 }
 
+/// What an event about an application needs to continue its trace.
+const TRACED: &str = "trace, province, topic, COALESCE(unit_id, '') AS unit_id";
+
+struct Traced {
+    trace: String,
+    province: i32,
+    topic: String,
+    unit_id: String,
+}
+
+impl Traced {
+    fn from_row((trace, province, topic, unit_id): (String, i32, String, String)) -> Self {
+        Self {
+            trace,
+            province,
+            topic,
+            unit_id,
+        }
+    }
+
+    /// An outbox event in the application's own trace (not the caller's:
+    /// the conclusion's SMS, clock and report belong to the application),
+    /// with its place, topic and unit as searchable attributes.
+    fn event(&self, kind: &str, number: &str, payload: Vec<u8>) -> OutboxEvent {
+        let stored = serde_json::from_str(&self.trace).unwrap_or_default();
+        OutboxEvent {
+            headers: acikkapi_platform::telemetry::application_headers(
+                Some(&stored),
+                &[
+                    ("province", &self.province.to_string()),
+                    ("topic", &self.topic),
+                    ("unit", &self.unit_id),
+                ],
+            ),
+            ..event(kind, number, payload)
+        }
+    }
+}
+
+/// An outbox event about application `number`, in the current trace.
 pub(crate) fn event(kind: &str, number: &str, payload: Vec<u8>) -> OutboxEvent {
     OutboxEvent {
         event_id: uuid::Uuid::now_v7().to_string(),

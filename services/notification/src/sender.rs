@@ -101,6 +101,9 @@ impl Sender {
             template = %m.template,
             attempt = m.tries,
             outcome = tracing::field::Empty,
+            province = tracing::field::Empty,
+            topic = tracing::field::Empty,
+            unit = tracing::field::Empty,
         );
         acikkapi_platform::telemetry::set_parent_from_headers(&span, &m.trace);
         self.attempt_in_span(m).instrument(span).await

@@ -5,6 +5,7 @@ use acikkapi_platform::store::{Db, Tx};
 use acikkapi_platform::{PlatformError, db, tx};
 use acikkapi_proto::v1::Status as St;
 use sqlx::Row;
+use std::collections::BTreeMap;
 
 const COLUMNS: &str = "number, province, district, topic, type_code, unit_id, rule_id, status, round, \
                        vulnerability, priority, received_ms, concluded_ms";
@@ -56,19 +57,55 @@ pub async fn fetch(db: &Db, number: &str) -> Result<Option<Assignment>, Platform
     }))
 }
 
-/// Records a new assignment; false when the application has one already.
-pub async fn insert(t: &mut Tx, a: &Assignment, now: i64) -> Result<bool, PlatformError> {
+/// Records a new assignment, as routing sequence 1 with the application's
+/// trace `headers` (those of its routing event); false when the
+/// application has one already.
+pub async fn insert(
+    t: &mut Tx,
+    a: &Assignment,
+    headers: &BTreeMap<String, String>,
+    now: i64,
+) -> Result<bool, PlatformError> {
+    let trace = serde_json::to_string(headers).unwrap_or_default();
     Ok(tx!(t, c => {
         sqlx::query(
             "INSERT INTO routing_assignments (number, province, district, topic, type_code, unit_id, rule_id, status, round, \
-             vulnerability, priority, received_ms, concluded_ms, updated_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, NULL, $13) ON CONFLICT (number) DO NOTHING",
+             vulnerability, priority, received_ms, concluded_ms, updated_ms, seq, trace) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, NULL, $13, 1, $14) ON CONFLICT (number) DO NOTHING",
         )
         .bind(&a.number).bind(i64::from(a.province)).bind(i64::from(a.district)).bind(&a.topic).bind(&a.type_code)
         .bind(&a.unit_id).bind(&a.rule_id).bind(i64::from(a.status)).bind(i64::from(a.round))
-        .bind(i64::from(a.vulnerability)).bind(a.priority).bind(a.received_ms).bind(now)
+        .bind(i64::from(a.vulnerability)).bind(a.priority).bind(a.received_ms).bind(now).bind(trace)
         .execute(&mut **c).await?.rows_affected() == 1
     }))
+}
+
+/// For the next event about `a`, in the transaction that makes the change
+/// it reports: the application's next routing sequence number, and headers
+/// continuing its stored trace with its place, `topic` and `unit` (after
+/// the change) as searchable attributes. The row's lock (PostgreSQL) or
+/// the write transaction (SQLite) makes the sequence routing's commit
+/// order.
+pub async fn next_event(
+    t: &mut Tx,
+    a: &Assignment,
+    topic: &str,
+    unit: &str,
+) -> Result<(u64, BTreeMap<String, String>), PlatformError> {
+    let (seq, trace): (i64, String) = tx!(t, c => {
+        sqlx::query_as("UPDATE routing_assignments SET seq = seq + 1 WHERE number = $1 RETURNING seq, trace")
+            .bind(&a.number).fetch_one(&mut **c).await?
+    });
+    let stored: BTreeMap<String, String> = serde_json::from_str(&trace).unwrap_or_default();
+    let headers = acikkapi_platform::telemetry::application_headers(
+        Some(&stored),
+        &[
+            ("province", &a.province.to_string()),
+            ("topic", topic),
+            ("unit", unit),
+        ],
+    );
+    Ok((seq as u64, headers))
 }
 
 /// Moves the application from `from` to `to` (and, for a reclassification,

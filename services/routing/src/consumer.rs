@@ -123,7 +123,17 @@ impl Consumer {
                 .map_or(now, |t| t.seconds * 1000 + i64::from(t.nanos) / 1_000_000),
             concluded_ms: None,
         };
-        if !assignments::insert(t, &a, now).await? {
+        // The application's trace from here on, now with its unit (and the
+        // place and topic intake put in its baggage).
+        let headers = acikkapi_platform::telemetry::application_headers(
+            None,
+            &[
+                ("province", &a.province.to_string()),
+                ("topic", &a.topic),
+                ("unit", &a.unit_id),
+            ],
+        );
+        if !assignments::insert(t, &a, &headers, now).await? {
             return Ok(()); // assigned already: nothing twice
         }
         assignments::insert_hop(
@@ -150,11 +160,13 @@ impl Consumer {
             rule_id,
             routed_at: Some(timestamp(now)),
             unit_name: d.unit.name.clone(),
+            seq: 1,
         };
         t.insert_outbox(&[event(
             "ApplicationRouted",
             &a.number,
             routed.encode_to_vec(),
+            headers,
         )])
         .await?;
         Ok(())

@@ -565,13 +565,14 @@ impl RoutingService for Routing {
             ));
         }
         let now = now_ms();
-        let ev = pb::ApplicationTransferred {
+        let mut ev = pb::ApplicationTransferred {
             application_number: number.clone(),
             from_unit_id: a.unit_id.clone(),
             to_unit_id: to.id.clone(),
             reason: String::new(),
             transferred_at: Some(timestamp(now)),
             to_unit_name: to.name.clone(),
+            seq: 0,
         };
         let mut t = self.platform.db.begin().await?;
         let moved = assignments::move_to(&mut t, &number, &a.unit_id, &to.id, None, now).await?;
@@ -595,8 +596,15 @@ impl RoutingService for Routing {
             },
         )
         .await?;
-        t.insert_outbox(&[event("ApplicationTransferred", &number, ev.encode_to_vec())])
-            .await?;
+        let (seq, headers) = assignments::next_event(&mut t, &a, &a.topic, &to.id).await?;
+        ev.seq = seq;
+        t.insert_outbox(&[event(
+            "ApplicationTransferred",
+            &number,
+            ev.encode_to_vec(),
+            headers,
+        )])
+        .await?;
         t.insert_audit(&[actor.entry(
             "application.transfer",
             &number,
@@ -711,11 +719,12 @@ impl RoutingService for Routing {
             ));
         }
         let now = now_ms();
-        let ev = pb::UnitResponded {
+        let mut ev = pb::UnitResponded {
             application_number: number.clone(),
             unit_id: a.unit_id.clone(),
             proposed_outcome: outcome as i32,
             responded_at: Some(timestamp(now)),
+            seq: 0,
         };
         let mut t = self.platform.db.begin().await?;
         if !assignments::set_status(
@@ -737,7 +746,9 @@ impl RoutingService for Routing {
                 .bind(serde_json::to_string(&alternatives).unwrap_or_default()).bind(&actor.actor).bind(now)
                 .execute(&mut **c).await.map_err(acikkapi_platform::PlatformError::from)?;
         });
-        t.insert_outbox(&[event("UnitResponded", &number, ev.encode_to_vec())])
+        let (seq, headers) = assignments::next_event(&mut t, &a, &a.topic, &a.unit_id).await?;
+        ev.seq = seq;
+        t.insert_outbox(&[event("UnitResponded", &number, ev.encode_to_vec(), headers)])
             .await?;
         t.insert_audit(&[actor.entry("application.respond", &number, outcome.as_str_name())])
             .await?;
@@ -769,12 +780,13 @@ impl RoutingService for Routing {
             )));
         }
         let round = a.round + 1;
-        let ev = pb::ApplicationReopened {
+        let mut ev = pb::ApplicationReopened {
             application_number: number.clone(),
             reason: String::new(),
             reopened_at: Some(timestamp(now)),
             unit_id: a.unit_id.clone(),
             round,
+            seq: 0,
         };
         let mut t = self.platform.db.begin().await?;
         if !assignments::reopen(&mut t, &number, round, now).await? {
@@ -797,8 +809,15 @@ impl RoutingService for Routing {
             },
         )
         .await?;
-        t.insert_outbox(&[event("ApplicationReopened", &number, ev.encode_to_vec())])
-            .await?;
+        let (seq, headers) = assignments::next_event(&mut t, &a, &a.topic, &a.unit_id).await?;
+        ev.seq = seq;
+        t.insert_outbox(&[event(
+            "ApplicationReopened",
+            &number,
+            ev.encode_to_vec(),
+            headers,
+        )])
+        .await?;
         t.insert_audit(&[actor.entry("application.reopen", &number, format!("round {round}"))])
             .await?;
         t.commit().await?;
@@ -834,7 +853,7 @@ impl RoutingService for Routing {
                 Status::failed_precondition("the province has no open governorship desk")
             })?;
         let now = now_ms();
-        let ev = pb::ApplicationReclassified {
+        let mut ev = pb::ApplicationReclassified {
             application_number: number.clone(),
             from_topic_code: a.topic.clone(),
             from_type_code: a.type_code.clone(),
@@ -843,6 +862,7 @@ impl RoutingService for Routing {
             unit_id: d.unit.id.clone(),
             unit_name: d.unit.name.clone(),
             reclassified_at: Some(timestamp(now)),
+            seq: 0,
         };
         let rule_id = d.rule.map(|x| x.id.clone()).unwrap_or_default();
         let mut t = self.platform.db.begin().await?;
@@ -875,10 +895,13 @@ impl RoutingService for Routing {
             },
         )
         .await?;
+        let (seq, headers) = assignments::next_event(&mut t, &a, &r.topic_code, &d.unit.id).await?;
+        ev.seq = seq;
         t.insert_outbox(&[event(
             "ApplicationReclassified",
             &number,
             ev.encode_to_vec(),
+            headers,
         )])
         .await?;
         t.insert_audit(&[actor.entry(

@@ -16,18 +16,27 @@ use acikkapi_domain::catalog::Catalog;
 use acikkapi_platform::store::{Migration, OutboxEvent};
 use acikkapi_platform::{Platform, PlatformError};
 use acikkapi_proto::v1::routing_service_server::RoutingServiceServer;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use tokio::task::JoinHandle;
 
 pub use access::policy;
 pub use consumer::ERASED_TEXT;
 
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    component: "routing",
-    version: 1,
-    sqlite: include_str!("../migrations/sqlite/0001_routing.sql"),
-    postgres: include_str!("../migrations/postgres/0001_routing.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        component: "routing",
+        version: 1,
+        sqlite: include_str!("../migrations/sqlite/0001_routing.sql"),
+        postgres: include_str!("../migrations/postgres/0001_routing.sql"),
+    },
+    Migration {
+        component: "routing",
+        version: 2,
+        sqlite: include_str!("../migrations/sqlite/0002_sequence_and_trace.sql"),
+        postgres: include_str!("../migrations/postgres/0002_sequence_and_trace.sql"),
+    },
+];
 
 pub const SERVICE_NAMES: &[&str] = &["acikkapi.v1.RoutingService"];
 
@@ -80,13 +89,19 @@ pub(crate) fn timestamp(ms: i64) -> prost_types::Timestamp {
     }
 }
 
-/// An outbox event about application `number`, in the current trace.
-pub(crate) fn event(kind: &str, number: &str, payload: Vec<u8>) -> OutboxEvent {
+/// An outbox event about application `number`, with `headers` from
+/// [`assignments::next_event`].
+pub(crate) fn event(
+    kind: &str,
+    number: &str,
+    payload: Vec<u8>,
+    headers: BTreeMap<String, String>,
+) -> OutboxEvent {
     OutboxEvent {
         event_id: uuid::Uuid::now_v7().to_string(),
         kind: kind.to_owned(),
         key: number.to_owned(),
         payload,
-        headers: acikkapi_platform::telemetry::current_context_headers(),
+        headers,
     }
 }
