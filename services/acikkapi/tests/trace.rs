@@ -3,6 +3,7 @@
 //! metadata and the bus (RabbitMQ on the production backend). No span
 //! carries personal data.
 
+use acikkapi_proto::v1 as pb;
 use acikkapi_testkit::{
     Backend, TestNode, backend_tests, effects, eventually, settings, start_recording_consumer,
     submission,
@@ -123,4 +124,205 @@ async fn one_trace_spans_submission_and_its_consumer(backend: Backend) {
     n.stop_and_clean().await;
 }
 
-backend_tests!(one_trace_spans_submission_and_its_consumer);
+/// Whether a trace's spans show a step.
+type Seen = Box<dyn Fn(&[SpanData]) -> bool>;
+
+fn attr(s: &SpanData, key: &str) -> Option<String> {
+    s.attributes
+        .iter()
+        .find(|kv| kv.key.as_str() == key)
+        .map(|kv| kv.value.as_str().into_owned())
+}
+
+/// What a monitoring team sees: the application's whole life is one
+/// trace (submission, routing, SMS, the SLA ladder, a conclusion made
+/// later by a desk in a call of its own, reports), and every span of it
+/// is searchable by number, province, topic and, once routed, unit.
+async fn the_application_is_one_searchable_trace(backend: Backend) {
+    telemetry();
+    let (mut s, _dir) = settings(backend);
+    s.escalation.sweep_interval_ms = 0;
+    s.escalation.census_interval_ms = 0;
+    let n = TestNode::start(s).await;
+    let p = n.platform().clone();
+
+    let req = submission(12);
+    let national_id = req.applicant.as_ref().unwrap().national_id.clone();
+    let root = tracing::info_span!("citizen.portal.submit");
+    let trace_id = {
+        use opentelemetry::trace::TraceContextExt;
+        use tracing_opentelemetry::OpenTelemetrySpanExt;
+        root.context().span().span_context().trace_id()
+    };
+    let number = n
+        .intake()
+        .await
+        .submit_application(req)
+        .instrument(root)
+        .await
+        .unwrap()
+        .into_inner()
+        .application_number;
+    let unit = n.routed(&number).await;
+    let clock = n.clock(&number).await;
+    // The unit's reminder is due: the sweep fires it.
+    let sla = n
+        .escalation()
+        .await
+        .get_sla(pb::GetSlaRequest {
+            application_number: number.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let due = sla.steps[0].due.as_ref().unwrap();
+    let due_ms = due.seconds * 1000 + i64::from(due.nanos) / 1_000_000;
+    acikkapi_escalation::sweep::sweep(&p, due_ms).await.unwrap();
+    // A desk concludes it later, in a call of its own trace.
+    let desk = tracing::info_span!("desk.conclude");
+    n.intake()
+        .await
+        .conclude_application(pb::ConcludeApplicationRequest {
+            application_number: number.clone(),
+            outcome: pb::Outcome::Positive as i32,
+            explanation: "Talep karşılandı.".into(),
+            alternatives: vec![],
+        })
+        .instrument(desk)
+        .await
+        .unwrap();
+
+    let consumed = |kind: &'static str, consumer: &'static str| {
+        move |spans: &[SpanData]| {
+            spans.iter().any(|s| {
+                s.name == format!("consume {kind}")
+                    && attr(s, "consumer").as_deref() == Some(consumer)
+            })
+        }
+    };
+    let expected: Vec<(&str, Seen)> = vec![
+        (
+            "routing routes",
+            Box::new(consumed("ApplicationReceived", "routing")),
+        ),
+        (
+            "escalation starts the clock",
+            Box::new(consumed("ApplicationReceived", "escalation")),
+        ),
+        (
+            "reporting counts it",
+            Box::new(consumed("ApplicationReceived", "reporting")),
+        ),
+        (
+            "intake follows the routing",
+            Box::new(consumed("ApplicationRouted", "intake-follow")),
+        ),
+        (
+            "the clock learns the unit",
+            Box::new(consumed("ApplicationRouted", "escalation")),
+        ),
+        (
+            "reporting sees the escalation",
+            Box::new(consumed("ApplicationEscalated", "reporting")),
+        ),
+        (
+            "notification hears the conclusion",
+            Box::new(consumed("ApplicationConcluded", "notification")),
+        ),
+        (
+            "the clock stops",
+            Box::new(consumed("ApplicationConcluded", "escalation")),
+        ),
+        (
+            "reporting counts the conclusion",
+            Box::new(consumed("ApplicationConcluded", "reporting")),
+        ),
+        (
+            "the ladder fires",
+            Box::new(|s: &[SpanData]| s.iter().any(|s| s.name == "sla.escalate")),
+        ),
+        (
+            "the receipt SMS",
+            Box::new(|s: &[SpanData]| {
+                s.iter().any(|s| {
+                    s.name == "sms.send" && attr(s, "template").as_deref() == Some("receipt")
+                })
+            }),
+        ),
+        (
+            "the conclusion SMS",
+            Box::new(|s: &[SpanData]| {
+                s.iter().any(|s| {
+                    s.name == "sms.send"
+                        && attr(s, "template").as_deref() == Some("concluded_positive")
+                })
+            }),
+        ),
+    ];
+    let all_there = eventually(30, || async {
+        let spans = spans_of(trace_id);
+        expected.iter().all(|(_, f)| f(&spans))
+    })
+    .await;
+    let spans = spans_of(trace_id);
+    let missing: Vec<&str> = expected
+        .iter()
+        .filter(|(_, f)| !f(&spans))
+        .map(|(what, _)| *what)
+        .collect();
+    assert!(
+        all_there,
+        "not in the application's trace: {missing:?}; spans: {:?}",
+        spans.iter().map(|s| s.name.as_ref()).collect::<Vec<_>>()
+    );
+
+    // Searchable: every span about the application names it, its province
+    // and topic; every span of what follows the routing names the unit.
+    let about: Vec<&SpanData> = spans
+        .iter()
+        .filter(|s| attr(s, "application_number").is_some())
+        .collect();
+    assert!(about.len() >= expected.len());
+    for s in &about {
+        assert_eq!(
+            attr(s, "application_number").as_deref(),
+            Some(number.as_str()),
+            "{}",
+            s.name
+        );
+        assert_eq!(attr(s, "province").as_deref(), Some("6"), "{}", s.name);
+        assert_eq!(attr(s, "topic").as_deref(), Some("H07"), "{}", s.name);
+        // (The receipt's path runs beside the routing and knows no unit.)
+        let after_routing = [
+            "consume ApplicationRouted",
+            "consume ApplicationEscalated",
+            "consume ApplicationConcluded",
+            "consume SlaConcluded",
+            "sla.escalate",
+        ]
+        .contains(&s.name.as_ref())
+            || (s.name == "sms.send"
+                && attr(s, "template").as_deref() == Some("concluded_positive"));
+        if after_routing {
+            assert_eq!(
+                attr(s, "unit").as_deref(),
+                Some(unit.as_str()),
+                "{}",
+                s.name
+            );
+        }
+    }
+    assert_eq!(clock.unit_id, unit);
+    for s in &spans {
+        let text = format!("{:?} {:?}", s.attributes, s.events);
+        for secret in [national_id.as_str(), "5321234567", "Ayşe", "Yılmaz"] {
+            assert!(!text.contains(secret), "span {} carries {secret:?}", s.name);
+        }
+    }
+    n.stop_and_clean().await;
+}
+
+backend_tests!(
+    one_trace_spans_submission_and_its_consumer,
+    the_application_is_one_searchable_trace
+);
