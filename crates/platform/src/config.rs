@@ -123,8 +123,9 @@ pub struct BusSettings {
     pub queue_expires_ms: u32,
     pub prefetch: u16,
     /// RabbitMQ queue type of the consumers' queues and their dead-letter
-    /// queues: `classic` (the default) or `quorum` (replicated across the
-    /// broker cluster; see the README's "Deployment").
+    /// queues: `quorum` (the default: replicated across the broker cluster,
+    /// see the README's "Deployment") or `classic`. A queue keeps the type
+    /// it was declared with: the broker refuses the other one for it.
     pub queue_type: String,
 }
 
@@ -438,7 +439,7 @@ impl Default for BusSettings {
             prefix: "acikkapi".into(),
             queue_expires_ms: 0,
             prefetch: 256,
-            queue_type: "classic".into(),
+            queue_type: "quorum".into(),
         }
     }
 }

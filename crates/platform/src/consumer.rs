@@ -79,7 +79,12 @@ async fn consume_loop(
         };
         loop {
             let next = tokio::select! {
-                _ = p.shutdown.cancelled() => return,
+                _ = p.shutdown.cancelled() => {
+                    if let Err(e) = sub.close().await {
+                        tracing::debug!(queue, error = %e, "closing the subscription failed");
+                    }
+                    return;
+                }
                 n = sub.next() => n,
             };
             match next {

@@ -132,6 +132,7 @@ pub fn env_of(s: &Settings) -> Vec<(String, String)> {
         ),
         ("BUS__URL", s.bus.url.expose().to_owned()),
         ("BUS__PREFIX", s.bus.prefix.clone()),
+        ("BUS__QUEUE_TYPE", s.bus.queue_type.clone()),
         ("BUS__QUEUE_EXPIRES_MS", s.bus.queue_expires_ms.to_string()),
         ("CACHE__URL", s.cache.url.expose().to_owned()),
         ("CACHE__PREFIX", s.cache.prefix.clone()),
@@ -523,7 +524,7 @@ pub async fn start_recording_consumer_of(
         .await
         .expect("test migrations");
     // Declaring the queue first makes the binding exist before we return.
-    drop(p.bus.subscribe(name, kinds).await.expect("subscribe"));
+    p.bus.declare(name, kinds).await.expect("declare");
     tokio::spawn(consumer::run(
         p.clone(),
         name,

@@ -89,7 +89,7 @@ async fn bus_routes_by_kind_and_dead_letters_rejects(backend: Backend) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(dead, 1, "the rejected message is in the dead-letter queue");
-    drop(received);
+    received.close().await.unwrap();
     bus.teardown().await.unwrap();
 }
 

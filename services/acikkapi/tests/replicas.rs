@@ -35,7 +35,7 @@ fn applied(p: &Platform) -> f64 {
 async fn three_replicas_of_every_service_apply_each_effect_once() {
     let (mut s, _dir) = settings(Backend::Production);
     s.escalation.sweep_interval_ms = 0;
-    s.bus.queue_type = "quorum".into();
+    assert_eq!(s.bus.queue_type, "quorum", "the default, as in production");
     let replicas = [
         TestNode::start(s.clone()).await,
         TestNode::start(s.clone()).await,

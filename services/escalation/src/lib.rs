@@ -53,7 +53,7 @@ pub struct EscalationParts {
 
 /// The queue escalation consumes, declared before anything is published.
 pub async fn declare_queues(p: &Platform) -> Result<(), PlatformError> {
-    drop(p.bus.subscribe(consumer::QUEUE, consumer::KINDS).await?);
+    p.bus.declare(consumer::QUEUE, consumer::KINDS).await?;
     Ok(())
 }
 

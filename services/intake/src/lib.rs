@@ -55,7 +55,7 @@ const MAX_REQUEST_BYTES: usize = 64 * 1024;
 /// The queue intake follows routing on, declared before anything is
 /// published so that no event is dropped by an exchange with no binding.
 pub async fn declare_queues(p: &Platform) -> Result<(), PlatformError> {
-    drop(p.bus.subscribe(follow::QUEUE, follow::KINDS).await?);
+    p.bus.declare(follow::QUEUE, follow::KINDS).await?;
     Ok(())
 }
 

@@ -76,7 +76,7 @@ pub fn provider(settings: &Settings) -> Arc<dyn Provider> {
 
 /// The queues notification consumes, declared before anything is published.
 pub async fn declare_queues(p: &Platform) -> Result<(), PlatformError> {
-    drop(p.bus.subscribe(consumer::QUEUE, consumer::KINDS).await?);
+    p.bus.declare(consumer::QUEUE, consumer::KINDS).await?;
     Ok(())
 }
 

@@ -57,7 +57,7 @@ pub struct ReportingParts {
 
 /// The queue reporting consumes, declared before anything is published.
 pub async fn declare_queues(p: &Platform) -> Result<(), PlatformError> {
-    drop(p.bus.subscribe(consumer::QUEUE, consumer::KINDS).await?);
+    p.bus.declare(consumer::QUEUE, consumer::KINDS).await?;
     Ok(())
 }
 

@@ -51,7 +51,7 @@ pub struct RoutingParts {
 /// The queues routing consumes, declared before anything is published so
 /// that no event is dropped by an exchange with no binding.
 pub async fn declare_queues(p: &Platform) -> Result<(), PlatformError> {
-    drop(p.bus.subscribe(consumer::QUEUE, consumer::KINDS).await?);
+    p.bus.declare(consumer::QUEUE, consumer::KINDS).await?;
     Ok(())
 }
 

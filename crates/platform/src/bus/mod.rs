@@ -69,6 +69,18 @@ impl Bus {
         }
     }
 
+    /// Declares `queue` bound to `kinds` without consuming, so that no
+    /// event published from now on is dropped for want of a binding.
+    pub async fn declare(&self, queue: &str, kinds: &[&str]) -> Result<(), PlatformError> {
+        match self {
+            Self::Memory(b) => {
+                drop(b.subscribe(queue, kinds));
+                Ok(())
+            }
+            Self::Rabbit(b) => b.declare(queue, kinds).await,
+        }
+    }
+
     /// Envelopes dead-lettered from `queue` so far (memory) or waiting in its
     /// dead-letter queue (RabbitMQ: counted, not consumed).
     pub async fn dead_letter_count(&self, queue: &str) -> Result<u64, PlatformError> {
@@ -105,6 +117,14 @@ impl Subscription {
         match self {
             Self::Memory(s) => s.next().await.map(Ok),
             Self::Rabbit(s) => s.next().await,
+        }
+    }
+
+    /// Stops consuming; deliveries not yet settled go back to the queue.
+    pub async fn close(self) -> Result<(), PlatformError> {
+        match self {
+            Self::Memory(_) => Ok(()),
+            Self::Rabbit(s) => s.close().await,
         }
     }
 }

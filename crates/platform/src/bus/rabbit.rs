@@ -8,9 +8,11 @@ use crate::PlatformError;
 use crate::config::BusSettings;
 use futures::StreamExt;
 use lapin::options::{
-    BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicPublishOptions, BasicQosOptions,
-    ConfirmSelectOptions, ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
+    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions,
+    BasicPublishOptions, BasicQosOptions, ConfirmSelectOptions, ExchangeDeclareOptions,
+    QueueBindOptions, QueueDeclareOptions,
 };
+use lapin::protocol::constants::REPLY_SUCCESS;
 use lapin::types::{AMQPValue, FieldTable, ShortString};
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, ExchangeKind};
 use std::collections::BTreeMap;
@@ -176,11 +178,45 @@ impl RabbitBus {
         format!("{}.{queue}", self.inner.settings.prefix)
     }
 
+    /// Declares `queue` (and its dead-letter queue) bound to `kinds`,
+    /// without consuming from it.
+    pub async fn declare(&self, queue: &str, kinds: &[&str]) -> Result<(), PlatformError> {
+        let ch = self.declare_on_new_channel(queue, kinds).await?;
+        ch.close(REPLY_SUCCESS, "declared".into())
+            .await
+            .map_err(err)
+    }
+
     pub async fn subscribe(
         &self,
         queue: &str,
         kinds: &[&str],
     ) -> Result<RabbitSubscription, PlatformError> {
+        let ch = self.declare_on_new_channel(queue, kinds).await?;
+        let name = self.full_queue_name(queue);
+        ch.basic_qos(self.inner.settings.prefetch, BasicQosOptions::default())
+            .await
+            .map_err(err)?;
+        let consumer = ch
+            .basic_consume(
+                name.as_str().into(),
+                "".into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+            .map_err(err)?;
+        Ok(RabbitSubscription {
+            consumer,
+            channel: ch,
+        })
+    }
+
+    async fn declare_on_new_channel(
+        &self,
+        queue: &str,
+        kinds: &[&str],
+    ) -> Result<Channel, PlatformError> {
         let (conn, _) = self.channel().await?;
         let ch = conn.create_channel().await.map_err(err)?;
         let name = self.full_queue_name(queue);
@@ -220,22 +256,7 @@ impl RabbitBus {
             .lock()
             .expect("declared lock")
             .extend([name.clone(), dlq.clone()]);
-        ch.basic_qos(self.inner.settings.prefetch, BasicQosOptions::default())
-            .await
-            .map_err(err)?;
-        let consumer = ch
-            .basic_consume(
-                name.as_str().into(),
-                "".into(),
-                BasicConsumeOptions::default(),
-                FieldTable::default(),
-            )
-            .await
-            .map_err(err)?;
-        Ok(RabbitSubscription {
-            consumer,
-            _channel: ch,
-        })
+        Ok(ch)
     }
 
     pub async fn dead_letter_count(&self, queue: &str) -> Result<u64, PlatformError> {
@@ -297,10 +318,26 @@ fn properties(e: &Envelope) -> BasicProperties {
 
 pub struct RabbitSubscription {
     consumer: lapin::Consumer,
-    _channel: Channel,
+    channel: Channel,
 }
 
 impl RabbitSubscription {
+    /// Stops consuming and closes the channel, waiting for the broker to
+    /// confirm each (deliveries not yet acknowledged go back to the queue).
+    /// Dropping a subscription does both without waiting, and lapin then
+    /// takes a cancel-ok that crosses the channel's closing (or a queue
+    /// deleted meanwhile) as a protocol error that closes the connection.
+    pub async fn close(self) -> Result<(), PlatformError> {
+        self.channel
+            .basic_cancel(self.consumer.tag(), BasicCancelOptions::default())
+            .await
+            .map_err(err)?;
+        self.channel
+            .close(REPLY_SUCCESS, "done".into())
+            .await
+            .map_err(err)
+    }
+
     pub async fn next(&mut self) -> Option<Result<Delivery, PlatformError>> {
         let d = match self.consumer.next().await? {
             Ok(d) => d,
