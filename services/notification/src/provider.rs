@@ -16,6 +16,7 @@ use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
@@ -70,15 +71,32 @@ pub trait Provider: Send + Sync {
 /// The embedded default: each message is a JSON line in `<data_dir>/sms.jsonl`.
 pub struct FileProvider {
     path: PathBuf,
-    lock: tokio::sync::Mutex<()>,
+    /// The ids the file holds, read from it once (at the first send or
+    /// look-up after start) and kept with every line written: one writer at
+    /// a time, and no re-reading of the whole file for each message.
+    ids: tokio::sync::Mutex<Option<HashSet<String>>>,
 }
 
 impl FileProvider {
     pub fn new(data_dir: &std::path::Path) -> Self {
         Self {
             path: data_dir.join("sms.jsonl"),
-            lock: tokio::sync::Mutex::new(()),
+            ids: tokio::sync::Mutex::new(None),
         }
+    }
+
+    async fn ids(&self) -> Result<tokio::sync::MutexGuard<'_, Option<HashSet<String>>>, SendError> {
+        let mut ids = self.ids.lock().await;
+        if ids.is_none() {
+            *ids = Some(
+                self.lines()
+                    .await?
+                    .iter()
+                    .filter_map(|l| l["id"].as_str().map(str::to_owned))
+                    .collect(),
+            );
+        }
+        Ok(ids)
     }
 
     pub fn path(&self) -> &std::path::Path {
@@ -107,10 +125,11 @@ impl Provider for FileProvider {
     }
 
     async fn send(&self, m: &Outgoing) -> Result<String, SendError> {
-        let _one_writer = self.lock.lock().await;
+        let mut ids = self.ids().await?;
+        let ids = ids.as_mut().expect("loaded");
         // The file is its own gateway: an id it holds is not written twice.
-        if let Known::Accepted(id) = self.lookup(&m.id).await? {
-            return Ok(id);
+        if ids.contains(&m.id) {
+            return Ok(format!("file:{}", m.id));
         }
         let line = serde_json::json!({
             "id": m.id,
@@ -131,11 +150,13 @@ impl Provider for FileProvider {
         f.flush()
             .await
             .map_err(|e| SendError::Transient(format!("flush: {e}")))?;
+        ids.insert(m.id.clone());
         Ok(format!("file:{}", m.id))
     }
 
     async fn lookup(&self, id: &str) -> Result<Known, SendError> {
-        Ok(if self.lines().await?.iter().any(|l| l["id"] == id) {
+        let ids = self.ids().await?;
+        Ok(if ids.as_ref().expect("loaded").contains(id) {
             Known::Accepted(format!("file:{id}"))
         } else {
             Known::NotSeen
