@@ -4,6 +4,7 @@
 //! run in parallel. The production backend needs PostgreSQL, RabbitMQ and
 //! Redis on loopback; when they are missing the test fails, never skips.
 
+pub mod collector;
 pub mod gateway;
 
 use acikkapi::Node;
