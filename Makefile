@@ -3,7 +3,7 @@
 SHELL := bash
 CARGO ?= cargo
 
-.PHONY: help run build release test test-unit fuzz services lint fmt clippy load-embedded load-production bench-sms bench-sla bench-report deploy-check k8s image clean
+.PHONY: help run build release test test-unit fuzz services lint fmt clippy load-embedded load-production load-pipeline bench-sms bench-sla bench-report deploy-check k8s image clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -46,6 +46,9 @@ load-embedded: release ## Load test: 10,000 submissions on the embedded default
 
 load-production: release services ## Load test: 10,000 submissions on PostgreSQL + RabbitMQ + Redis
 	./load-tests/run.sh production
+
+load-pipeline: release services ## Load test: 10,000 applications through all five services on PostgreSQL + RabbitMQ + Redis
+	./load-tests/run.sh pipeline
 
 bench-sla: services ## SLA sweep of 100,000 due among 1,000,000 open clocks, and one province's re-derivation (PostgreSQL)
 	$(CARGO) build --release -p acikkapi-load-tests --bin acikkapi-sla-bench
