@@ -269,6 +269,31 @@ impl TestNode {
             .await
     }
 
+    /// Submits `req` as the Ministry centre; the application number.
+    pub async fn submit(&self, req: pb::SubmitApplicationRequest) -> String {
+        self.intake()
+            .await
+            .submit_application(req)
+            .await
+            .expect("submit")
+            .into_inner()
+            .application_number
+    }
+
+    /// Concludes `number` positively, as the Ministry centre.
+    pub async fn conclude(&self, number: &str) {
+        self.intake()
+            .await
+            .conclude_application(pb::ConcludeApplicationRequest {
+                application_number: number.to_owned(),
+                outcome: pb::Outcome::Positive as i32,
+                explanation: "Talep karşılandı.".into(),
+                alternatives: vec![],
+            })
+            .await
+            .expect("conclude");
+    }
+
     /// A routing client calling with `token` (or none).
     pub async fn routing_as(&self, token: Option<&str>) -> RoutingClient {
         let creds = ClientCredentials::new(token).expect("token");

@@ -15,14 +15,7 @@ fn ms(t: &Option<prost_types::Timestamp>) -> i64 {
 }
 
 async fn submit(n: &TestNode, i: u64) -> String {
-    let number = n
-        .intake()
-        .await
-        .submit_application(submission(i))
-        .await
-        .unwrap()
-        .into_inner()
-        .application_number;
+    let number = n.submit(submission(i)).await;
     n.clock(&number).await;
     number
 }
@@ -618,14 +611,7 @@ async fn census_counts_open_and_overdue_by_province(backend: Backend) {
         let mut r = submission(50 + i);
         r.province_code = 34;
         r.district_code = 34035;
-        let number = n
-            .intake()
-            .await
-            .submit_application(r)
-            .await
-            .unwrap()
-            .into_inner()
-            .application_number;
+        let number = n.submit(r).await;
         n.clock(&number).await;
         istanbul.push(number);
     }
@@ -640,16 +626,7 @@ async fn census_counts_open_and_overdue_by_province(backend: Backend) {
     assert!(!before.contains_key(&1));
 
     // One Ankara application concluded, one İstanbul clock paused.
-    n.intake()
-        .await
-        .conclude_application(pb::ConcludeApplicationRequest {
-            application_number: ankara[0].clone(),
-            outcome: pb::Outcome::Positive as i32,
-            explanation: "Talep karşılandı.".into(),
-            alternatives: vec![],
-        })
-        .await
-        .unwrap();
+    n.conclude(&ankara[0]).await;
     assert!(
         eventually(20, || async {
             sla(&n, &ankara[0]).await.concluded_at.is_some()

@@ -32,6 +32,24 @@ fn at(ms: i64) -> Option<Timestamp> {
     })
 }
 
+/// Routing's event of a transfer of `number` from `from` to `to`.
+fn transferred(number: &str, from: &str, to: &str, name: &str, at_ms: i64, seq: u64) -> Envelope {
+    envelope(
+        "ApplicationTransferred",
+        number,
+        pb::ApplicationTransferred {
+            application_number: number.into(),
+            from_unit_id: from.into(),
+            to_unit_id: to.into(),
+            reason: String::new(),
+            transferred_at: at(at_ms),
+            to_unit_name: name.into(),
+            seq,
+        }
+        .encode_to_vec(),
+    )
+}
+
 /// (unit, status, routing sequence) of the application in intake.
 async fn intake_state(p: &Platform, number: &str) -> (String, i64, i64) {
     db!(&p.db, pool => {
@@ -59,14 +77,7 @@ async fn routing_events_in_reverse_end_where_routing_left_them(backend: Backend)
     s.escalation.census_interval_ms = 0;
     let n = TestNode::start(s).await;
     let p = n.platform();
-    let number = n
-        .intake()
-        .await
-        .submit_application(submission(70))
-        .await
-        .unwrap()
-        .into_inner()
-        .application_number;
+    let number = n.submit(submission(70)).await;
     assert!(
         eventually(20, || async {
             acikkapi_escalation::store::latest(&p.db, &number)
@@ -93,34 +104,8 @@ async fn routing_events_in_reverse_end_where_routing_left_them(backend: Backend)
             }
             .encode_to_vec(),
         ),
-        envelope(
-            "ApplicationTransferred",
-            &number,
-            pb::ApplicationTransferred {
-                application_number: number.clone(),
-                from_unit_id: "unit-a".into(),
-                to_unit_id: "unit-b".into(),
-                reason: String::new(),
-                transferred_at: at(t0 + 1000),
-                to_unit_name: "Birim B".into(),
-                seq: 2,
-            }
-            .encode_to_vec(),
-        ),
-        envelope(
-            "ApplicationTransferred",
-            &number,
-            pb::ApplicationTransferred {
-                application_number: number.clone(),
-                from_unit_id: "unit-b".into(),
-                to_unit_id: "unit-c".into(),
-                reason: String::new(),
-                transferred_at: at(t0 + 2000),
-                to_unit_name: "Birim C".into(),
-                seq: 3,
-            }
-            .encode_to_vec(),
-        ),
+        transferred(&number, "unit-a", "unit-b", "Birim B", t0 + 1000, 2),
+        transferred(&number, "unit-b", "unit-c", "Birim C", t0 + 2000, 3),
         envelope(
             "UnitResponded",
             &number,

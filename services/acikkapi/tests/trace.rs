@@ -37,6 +37,15 @@ fn telemetry() -> &'static Telemetry {
     })
 }
 
+/// The citizen portal's span a submission is made in, and its trace id.
+fn portal_span() -> (tracing::Span, opentelemetry::trace::TraceId) {
+    use opentelemetry::trace::TraceContextExt;
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+    let root = tracing::info_span!("citizen.portal.submit");
+    let id = root.context().span().span_context().trace_id();
+    (root, id)
+}
+
 fn spans_of(trace_id: opentelemetry::trace::TraceId) -> Vec<SpanData> {
     let t = telemetry();
     let _ = t.provider.force_flush();
@@ -58,12 +67,7 @@ async fn one_trace_spans_submission_and_its_consumer(backend: Backend) {
 
     let req = submission(11);
     let national_id = req.applicant.as_ref().unwrap().national_id.clone();
-    let root = tracing::info_span!("citizen.portal.submit");
-    let trace_id = {
-        use opentelemetry::trace::TraceContextExt;
-        use tracing_opentelemetry::OpenTelemetrySpanExt;
-        root.context().span().span_context().trace_id()
-    };
+    let (root, trace_id) = portal_span();
     let number = c
         .submit_application(req)
         .instrument(root)
@@ -124,9 +128,6 @@ async fn one_trace_spans_submission_and_its_consumer(backend: Backend) {
     n.stop_and_clean().await;
 }
 
-/// Whether a trace's spans show a step.
-type Seen = Box<dyn Fn(&[SpanData]) -> bool>;
-
 fn attr(s: &SpanData, key: &str) -> Option<String> {
     s.attributes
         .iter()
@@ -148,12 +149,7 @@ async fn the_application_is_one_searchable_trace(backend: Backend) {
 
     let req = submission(12);
     let national_id = req.applicant.as_ref().unwrap().national_id.clone();
-    let root = tracing::info_span!("citizen.portal.submit");
-    let trace_id = {
-        use opentelemetry::trace::TraceContextExt;
-        use tracing_opentelemetry::OpenTelemetrySpanExt;
-        root.context().span().span_context().trace_id()
-    };
+    let (root, trace_id) = portal_span();
     let number = n
         .intake()
         .await
@@ -180,96 +176,35 @@ async fn the_application_is_one_searchable_trace(backend: Backend) {
     acikkapi_escalation::sweep::sweep(&p, due_ms).await.unwrap();
     // A desk concludes it later, in a call of its own trace.
     let desk = tracing::info_span!("desk.conclude");
-    n.intake()
-        .await
-        .conclude_application(pb::ConcludeApplicationRequest {
-            application_number: number.clone(),
-            outcome: pb::Outcome::Positive as i32,
-            explanation: "Talep karşılandı.".into(),
-            alternatives: vec![],
-        })
-        .instrument(desk)
-        .await
-        .unwrap();
+    n.conclude(&number).instrument(desk).await;
 
-    let consumed = |kind: &'static str, consumer: &'static str| {
-        move |spans: &[SpanData]| {
-            spans.iter().any(|s| {
-                s.name == format!("consume {kind}")
-                    && attr(s, "consumer").as_deref() == Some(consumer)
-            })
-        }
-    };
-    let expected: Vec<(&str, Seen)> = vec![
-        (
-            "routing routes",
-            Box::new(consumed("ApplicationReceived", "routing")),
-        ),
-        (
-            "escalation starts the clock",
-            Box::new(consumed("ApplicationReceived", "escalation")),
-        ),
-        (
-            "reporting counts it",
-            Box::new(consumed("ApplicationReceived", "reporting")),
-        ),
-        (
-            "intake follows the routing",
-            Box::new(consumed("ApplicationRouted", "intake-follow")),
-        ),
-        (
-            "the clock learns the unit",
-            Box::new(consumed("ApplicationRouted", "escalation")),
-        ),
-        (
-            "reporting sees the escalation",
-            Box::new(consumed("ApplicationEscalated", "reporting")),
-        ),
-        (
-            "notification hears the conclusion",
-            Box::new(consumed("ApplicationConcluded", "notification")),
-        ),
-        (
-            "the clock stops",
-            Box::new(consumed("ApplicationConcluded", "escalation")),
-        ),
-        (
-            "reporting counts the conclusion",
-            Box::new(consumed("ApplicationConcluded", "reporting")),
-        ),
-        (
-            "the ladder fires",
-            Box::new(|s: &[SpanData]| s.iter().any(|s| s.name == "sla.escalate")),
-        ),
-        (
-            "the receipt SMS",
-            Box::new(|s: &[SpanData]| {
-                s.iter().any(|s| {
-                    s.name == "sms.send" && attr(s, "template").as_deref() == Some("receipt")
-                })
-            }),
-        ),
-        (
-            "the conclusion SMS",
-            Box::new(|s: &[SpanData]| {
-                s.iter().any(|s| {
-                    s.name == "sms.send"
-                        && attr(s, "template").as_deref() == Some("concluded_positive")
-                })
-            }),
-        ),
+    // (span, attribute, value): the steps the application's trace must hold.
+    let expected = [
+        ("consume ApplicationReceived", "consumer", "routing"),
+        ("consume ApplicationReceived", "consumer", "escalation"),
+        ("consume ApplicationReceived", "consumer", "reporting"),
+        ("consume ApplicationRouted", "consumer", "intake-follow"),
+        ("consume ApplicationRouted", "consumer", "escalation"),
+        ("consume ApplicationEscalated", "consumer", "reporting"),
+        ("consume ApplicationConcluded", "consumer", "notification"),
+        ("consume ApplicationConcluded", "consumer", "escalation"),
+        ("consume ApplicationConcluded", "consumer", "reporting"),
+        ("sla.escalate", "rung", "1"),
+        ("sms.send", "template", "receipt"),
+        ("sms.send", "template", "concluded_positive"),
     ];
+    let holds = |spans: &[SpanData], (name, key, value): (&str, &str, &str)| {
+        spans
+            .iter()
+            .any(|s| s.name == name && attr(s, key).as_deref() == Some(value))
+    };
     let all_there = eventually(30, || async {
         let spans = spans_of(trace_id);
-        expected.iter().all(|(_, f)| f(&spans))
+        expected.iter().all(|e| holds(&spans, *e))
     })
     .await;
     let spans = spans_of(trace_id);
-    let missing: Vec<&str> = expected
-        .iter()
-        .filter(|(_, f)| !f(&spans))
-        .map(|(what, _)| *what)
-        .collect();
+    let missing: Vec<_> = expected.iter().filter(|e| !holds(&spans, **e)).collect();
     assert!(
         all_there,
         "not in the application's trace: {missing:?}; spans: {:?}",
