@@ -11,8 +11,10 @@
 //! travel beside the trace context as W3C baggage ([`SEARCHABLE`]), set
 //! by whoever learns them ([`application_headers`]: intake at submission,
 //! routing when it assigns a unit, escalation from its clock), and every
-//! span that continues a context ([`set_parent_from_headers`],
-//! [`grpc_server_span`]) records them.
+//! span that continues an event's context ([`set_parent_from_headers`])
+//! records them. Baggage from outside (a caller's) is neither recorded
+//! nor passed on beyond these three keys, and those are set again from
+//! the platform's own data wherever an application's event is made.
 
 use crate::PlatformError;
 use crate::config::TelemetrySettings;
@@ -123,10 +125,19 @@ impl Extractor for MapExtractor<'_> {
     }
 }
 
+/// `cx` as headers, its baggage cut down to the [`SEARCHABLE`] attributes:
+/// whatever else a caller put in its baggage goes no further.
 fn inject(cx: &Context) -> BTreeMap<String, String> {
+    let mut baggage = opentelemetry::baggage::Baggage::new();
+    for (k, (v, meta)) in cx.baggage() {
+        if SEARCHABLE.contains(&k.as_str()) {
+            baggage.insert_with_metadata(k.clone(), v.clone(), meta.clone());
+        }
+    }
+    let cx = cx.with_baggage(baggage);
     let mut headers = BTreeMap::new();
     opentelemetry::global::get_text_map_propagator(|p| {
-        p.inject_context(cx, &mut MapInjector(&mut headers))
+        p.inject_context(&cx, &mut MapInjector(&mut headers))
     });
     headers
 }
@@ -214,10 +225,11 @@ pub fn grpc_server_span(req: &http::Request<()>) -> tracing::Span {
         topic = tracing::field::Empty,
         unit = tracing::field::Empty,
     );
+    // A caller's baggage is not taken as the application's attributes:
+    // the handler records what it knows (intake: the submission's own).
     let cx = opentelemetry::global::get_text_map_propagator(|p| {
         p.extract(&HttpExtractor(req.headers()))
     });
-    record_searchable(&span, &cx);
     let _ = span.set_parent(cx);
     span
 }

@@ -54,6 +54,8 @@ struct Step<'a> {
     from: &'a [St],
     status: Option<St>,
     line: String,
+    /// Routing's sequence number of the event (0: not from routing).
+    seq: u64,
 }
 
 async fn apply(t: &mut Tx, s: Step<'_>) -> Result<(), HandlerError> {
@@ -106,6 +108,7 @@ impl Handler for Follow {
                     from: &[St::Received],
                     status: Some(St::Routed),
                     line: format!("Başvurunuz {} birimine yönlendirildi.", ev.unit_name),
+                    seq: ev.seq,
                 }
             }
             "ApplicationTransferred" => {
@@ -117,6 +120,7 @@ impl Handler for Follow {
                     from: OPEN,
                     status: None,
                     line: format!("Başvurunuz {} birimine aktarıldı.", ev.to_unit_name),
+                    seq: ev.seq,
                 }
             }
             "UnitResponded" => Step {
@@ -126,6 +130,7 @@ impl Handler for Follow {
                 from: &[St::Routed, St::Reopened],
                 status: Some(St::Responded),
                 line: "İlgili birim cevap verdi; başvurunuz değerlendiriliyor.".into(),
+                seq: decode::<pb::UnitResponded>(e)?.seq,
             },
             "ApplicationReopened" => {
                 let ev: pb::ApplicationReopened = decode(e)?;
@@ -136,6 +141,7 @@ impl Handler for Follow {
                     from: &[St::Concluded],
                     status: Some(St::Reopened),
                     line: "Başvurunuz yeniden incelenmek üzere açıldı.".into(),
+                    seq: ev.seq,
                 }
             }
             "ApplicationReclassified" => {
@@ -154,6 +160,7 @@ impl Handler for Follow {
                         "Başvurunuzun türü düzeltildi ({} → {}); {} birimine yönlendirildi.",
                         ev.from_type_code, ev.type_code, ev.unit_name
                     ),
+                    seq: ev.seq,
                 }
             }
             "ApplicationEscalated" => {
@@ -175,6 +182,7 @@ impl Handler for Follow {
                     from: OPEN,
                     status: None,
                     line: format!("{why}; {to} bilgisine sunuldu."),
+                    seq: 0,
                 }
             }
             other => {
@@ -183,9 +191,7 @@ impl Handler for Follow {
                 )));
             }
         };
-        if let Some(seq) = routing_seq(e)?
-            && !in_sequence(t, &e.key, seq).await?
-        {
+        if !in_sequence(t, &e.key, step.seq).await? {
             return Ok(());
         }
         apply(t, step).await?;
@@ -194,18 +200,6 @@ impl Handler for Follow {
         let _ = self.cache.delete(&format!("track:{}", e.key)).await;
         Ok(())
     }
-}
-
-/// The routing sequence of a routing event; None for other events.
-fn routing_seq(e: &Envelope) -> Result<Option<u64>, HandlerError> {
-    Ok(match e.kind.as_str() {
-        "ApplicationRouted" => Some(decode::<pb::ApplicationRouted>(e)?.seq),
-        "ApplicationTransferred" => Some(decode::<pb::ApplicationTransferred>(e)?.seq),
-        "UnitResponded" => Some(decode::<pb::UnitResponded>(e)?.seq),
-        "ApplicationReopened" => Some(decode::<pb::ApplicationReopened>(e)?.seq),
-        "ApplicationReclassified" => Some(decode::<pb::ApplicationReclassified>(e)?.seq),
-        _ => None,
-    })
 }
 
 /// Whether routing event `seq` of `number` applies now, recording it as
