@@ -252,3 +252,38 @@ impl tonic::service::Interceptor for TraceContextInterceptor {
         Ok(req)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn baggage_of(headers: &BTreeMap<String, String>) -> Vec<String> {
+        let mut entries: Vec<String> = headers
+            .get("baggage")
+            .map(|b| b.split(',').map(|e| e.trim().to_owned()).collect())
+            .unwrap_or_default();
+        entries.sort();
+        entries
+    }
+
+    #[test]
+    fn application_headers_keep_the_trace_and_only_the_searchable_baggage() {
+        install_propagator();
+        let parent = BTreeMap::from([
+            (
+                "traceparent".to_owned(),
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".to_owned(),
+            ),
+            (
+                "baggage".to_owned(),
+                "province=34,topic=H07,session=abc,user=someone".to_owned(),
+            ),
+        ]);
+        let h = application_headers(Some(&parent), &[("topic", "H03"), ("unit", "u-1")]);
+        assert!(h["traceparent"].contains("4bf92f3577b34da6a3ce929d0e0e4736"));
+        assert_eq!(baggage_of(&h), ["province=34", "topic=H03", "unit=u-1"]);
+        // An empty value leaves what the context carried.
+        let again = application_headers(Some(&h), &[("unit", "")]);
+        assert_eq!(baggage_of(&again), ["province=34", "topic=H03", "unit=u-1"]);
+    }
+}
