@@ -385,6 +385,18 @@ impl TestNode {
             .await
     }
 
+    /// Whether escalation has started a clock for `number` (routed or not)
+    /// within 20 s.
+    pub async fn clock_started(&self, number: &str) -> bool {
+        eventually(20, || async {
+            acikkapi_escalation::store::latest(&self.platform().db, number)
+                .await
+                .expect("read clock")
+                .is_some()
+        })
+        .await
+    }
+
     /// The SLA clock of application `number` (12 digits) once escalation
     /// has it, routed (its unit known).
     pub async fn clock(&self, number: &str) -> acikkapi_escalation::store::SlaClock {

@@ -459,13 +459,8 @@ async fn an_unknown_target_goes_to_the_desk_in_working_hours(backend: Backend) {
         .into_inner()
         .application_number;
     assert!(
-        eventually(20, || async {
-            acikkapi_escalation::store::latest(&p.db, &number)
-                .await
-                .unwrap()
-                .is_some()
-        })
-        .await
+        n.clock_started(&number).await,
+        "escalation started the clock"
     );
     let first = sla(&n, &number).await.steps[0].clone();
     assert_eq!(first.target, "desk:6");

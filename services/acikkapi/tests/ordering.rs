@@ -79,13 +79,7 @@ async fn routing_events_in_reverse_end_where_routing_left_them(backend: Backend)
     let p = n.platform();
     let number = n.submit(submission(70)).await;
     assert!(
-        eventually(20, || async {
-            acikkapi_escalation::store::latest(&p.db, &number)
-                .await
-                .unwrap()
-                .is_some()
-        })
-        .await,
+        n.clock_started(&number).await,
         "escalation started the clock"
     );
 

@@ -37,13 +37,38 @@ fn telemetry() -> &'static Telemetry {
     })
 }
 
-/// The citizen portal's span a submission is made in, and its trace id.
-fn portal_span() -> (tracing::Span, opentelemetry::trace::TraceId) {
+/// Submits application `i` inside a citizen-portal span: its number, the
+/// applicant's identity number and the trace id.
+async fn submit_from_portal(
+    n: &TestNode,
+    i: u64,
+) -> (String, String, opentelemetry::trace::TraceId) {
     use opentelemetry::trace::TraceContextExt;
     use tracing_opentelemetry::OpenTelemetrySpanExt;
+    let req = submission(i);
+    let national_id = req.applicant.as_ref().unwrap().national_id.clone();
     let root = tracing::info_span!("citizen.portal.submit");
-    let id = root.context().span().span_context().trace_id();
-    (root, id)
+    let trace_id = root.context().span().span_context().trace_id();
+    let number = n
+        .intake()
+        .await
+        .submit_application(req)
+        .instrument(root)
+        .await
+        .unwrap()
+        .into_inner()
+        .application_number;
+    (number, national_id, trace_id)
+}
+
+/// No span carries the applicant's identity number, phone or name.
+fn assert_no_personal_data(spans: &[SpanData], national_id: &str) {
+    for s in spans {
+        let text = format!("{:?} {:?}", s.attributes, s.events);
+        for secret in [national_id, "5321234567", "Ayşe", "Yılmaz"] {
+            assert!(!text.contains(secret), "span {} carries {secret:?}", s.name);
+        }
+    }
 }
 
 fn spans_of(trace_id: opentelemetry::trace::TraceId) -> Vec<SpanData> {
@@ -63,18 +88,7 @@ async fn one_trace_spans_submission_and_its_consumer(backend: Backend) {
     let n = TestNode::start(s).await;
     let p = n.platform().clone();
     start_recording_consumer(&p, "trace-recorder").await;
-    let mut c = n.intake().await;
-
-    let req = submission(11);
-    let national_id = req.applicant.as_ref().unwrap().national_id.clone();
-    let (root, trace_id) = portal_span();
-    let number = c
-        .submit_application(req)
-        .instrument(root)
-        .await
-        .unwrap()
-        .into_inner()
-        .application_number;
+    let (number, national_id, trace_id) = submit_from_portal(&n, 11).await;
 
     // The recording consumer's span (routing consumes the same event, in
     // its own span of the same trace); it ends after the effect commits.
@@ -119,12 +133,7 @@ async fn one_trace_spans_submission_and_its_consumer(backend: Backend) {
             .iter()
             .any(|kv| kv.key.as_str() == "application_number" && kv.value.as_str() == number)
     );
-    for s in &spans {
-        let text = format!("{:?} {:?}", s.attributes, s.events);
-        for secret in [national_id.as_str(), "5321234567", "Ayşe", "Yılmaz"] {
-            assert!(!text.contains(secret), "span {} carries {secret:?}", s.name);
-        }
-    }
+    assert_no_personal_data(&spans, &national_id);
     n.stop_and_clean().await;
 }
 
@@ -147,18 +156,7 @@ async fn the_application_is_one_searchable_trace(backend: Backend) {
     let n = TestNode::start(s).await;
     let p = n.platform().clone();
 
-    let req = submission(12);
-    let national_id = req.applicant.as_ref().unwrap().national_id.clone();
-    let (root, trace_id) = portal_span();
-    let number = n
-        .intake()
-        .await
-        .submit_application(req)
-        .instrument(root)
-        .await
-        .unwrap()
-        .into_inner()
-        .application_number;
+    let (number, national_id, trace_id) = submit_from_portal(&n, 12).await;
     let unit = n.routed(&number).await;
     let clock = n.clock(&number).await;
     // The unit's reminder is due: the sweep fires it.
@@ -248,12 +246,7 @@ async fn the_application_is_one_searchable_trace(backend: Backend) {
         }
     }
     assert_eq!(clock.unit_id, unit);
-    for s in &spans {
-        let text = format!("{:?} {:?}", s.attributes, s.events);
-        for secret in [national_id.as_str(), "5321234567", "Ayşe", "Yılmaz"] {
-            assert!(!text.contains(secret), "span {} carries {secret:?}", s.name);
-        }
-    }
+    assert_no_personal_data(&spans, &national_id);
     n.stop_and_clean().await;
 }
 
