@@ -280,7 +280,12 @@ where
         let refuse =
             |s: tonic::Status| -> Self::Future { Box::pin(async move { Ok(s.into_http()) }) };
         let path = req.uri().path().to_owned();
-        let origin = origin_of(&req, self.client_ip_header.as_ref());
+        let mut origin = origin_of(&req, self.client_ip_header.as_ref());
+        // A channel service (the portal) speaks for its end user: the
+        // address it vouches for is the one rate limits and the audit count.
+        if let Some(end_user) = vouched_address(&req, &self.keys) {
+            origin = end_user;
+        }
         req.extensions_mut().insert(origin);
         let access = if is_infrastructure(&path) {
             Some(Access::Public)
@@ -295,12 +300,7 @@ where
             }
             Some(Access::Public) => {}
             Some(Access::Roles(roles)) => {
-                let token = req
-                    .headers()
-                    .get(http::header::AUTHORIZATION)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.strip_prefix("Bearer "));
-                let Some(token) = token else {
+                let Some(token) = bearer(&req) else {
                     return refuse(tonic::Status::unauthenticated("a bearer token is required"));
                 };
                 let claims = match self.keys.verify(token) {
@@ -321,6 +321,32 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         Box::pin(async move { inner.call(req).await })
     }
+}
+
+/// Metadata in which a channel service names its end user's address.
+pub const CLIENT_ADDRESS_HEADER: &str = "x-acikkapi-client-address";
+
+fn bearer<B>(req: &http::Request<B>) -> Option<&str> {
+    req.headers()
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+}
+
+/// The end user's address a channel service vouches for, only when its
+/// token verifies and carries that role: anyone else naming an address
+/// would choose their own rate limit.
+fn vouched_address<B>(req: &http::Request<B>, keys: &Keys) -> Option<Origin> {
+    let address = req
+        .headers()
+        .get(CLIENT_ADDRESS_HEADER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse::<std::net::IpAddr>()
+        .ok()?;
+    let claims = keys.verify(bearer(req)?).ok()?;
+    (claims.role == Role::ChannelService).then(|| Origin(address.to_string()))
 }
 
 /// Health and reflection are open on every server.

@@ -14,6 +14,7 @@ pub const ALL_SERVICES: &[&str] = &[
     "notification",
     "escalation",
     "reporting",
+    "portal",
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -37,6 +38,46 @@ pub struct Settings {
     pub notification: NotificationSettings,
     pub escalation: EscalationSettings,
     pub reporting: ReportingSettings,
+    pub portal: PortalSettings,
+}
+
+/// The citizen portal (vatandaş portalı): the web channel, a server-rendered
+/// HTML front that calls intake and notification over gRPC.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PortalSettings {
+    /// Where the portal listens for browsers (plain HTTP; TLS ends at the ingress).
+    pub addr: String,
+    /// The gRPC address of intake and notification. Empty: this node's own.
+    pub grpc_url: String,
+    /// The channel service's token the portal calls with. Empty: one issued
+    /// from `auth.keys` for the subject `portal` (the portal runs in the
+    /// platform's own binary, with its keys).
+    pub token: Secret,
+    /// `Secure` on the session cookie. Off only on the embedded default,
+    /// which serves plain HTTP on loopback.
+    pub cookie_secure: bool,
+    /// A session (and any half-filled form) is erased after this long unused.
+    pub session_idle_secs: u64,
+    /// The same on a kiosk: the next person must not find the last one's answers.
+    pub kiosk_idle_secs: u64,
+    /// Ask the applicant to confirm the mobile number with a code sent by
+    /// SMS before the application is submitted.
+    pub phone_confirmation: bool,
+}
+
+impl Default for PortalSettings {
+    fn default() -> Self {
+        Self {
+            addr: "127.0.0.1:8080".into(),
+            grpc_url: String::new(),
+            token: Secret::default(),
+            cookie_secure: false,
+            session_idle_secs: 1_800,
+            kiosk_idle_secs: 120,
+            phone_confirmation: false,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -402,6 +443,7 @@ impl Default for Settings {
             notification: NotificationSettings::default(),
             escalation: EscalationSettings::default(),
             reporting: ReportingSettings::default(),
+            portal: PortalSettings::default(),
         }
     }
 }
@@ -692,6 +734,23 @@ impl Settings {
         }
         if self.retention.batch == 0 || self.retention.batch > 5_000 {
             problems.push("retention.batch: between 1 and 5000".into());
+        }
+        let portal = &self.portal;
+        if portal.addr.parse::<std::net::SocketAddr>().is_err() {
+            problems.push(format!("portal.addr: {:?} is not host:port", portal.addr));
+        }
+        let url = &portal.grpc_url;
+        if !(url.is_empty() || url.starts_with("http://") || url.starts_with("https://")) {
+            problems.push("portal.grpc_url: http://… or https://…, or empty for this node".into());
+        }
+        if !portal.cookie_secure && self.store_kind() == StoreKind::Postgres {
+            problems.push(
+                "portal.cookie_secure: must be true in production (the portal is served over HTTPS)"
+                    .into(),
+            );
+        }
+        if portal.session_idle_secs == 0 || portal.kiosk_idle_secs == 0 {
+            problems.push("portal.session_idle_secs and kiosk_idle_secs: positive".into());
         }
         let header = &self.server.client_ip_header;
         if !header.is_empty() && http::HeaderName::from_bytes(header.as_bytes()).is_err() {

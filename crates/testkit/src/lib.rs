@@ -6,6 +6,7 @@
 
 pub mod collector;
 pub mod gateway;
+pub mod web;
 
 use acikkapi::Node;
 use acikkapi_domain::national_id;
@@ -89,6 +90,7 @@ pub fn settings(backend: Backend) -> (Settings, tempfile::TempDir) {
     };
     s.server.grpc_addr = "127.0.0.1:0".into();
     s.server.http_addr = "127.0.0.1:0".into();
+    s.portal.addr = "127.0.0.1:0".into();
     s.relay.poll_interval_ms = 50;
     s.intake.tracking_key = Secret::new("5a".repeat(32));
     s.auth.keys = Secret::new(format!(
@@ -114,6 +116,8 @@ pub fn settings(backend: Backend) -> (Settings, tempfile::TempDir) {
             std::env::var("ACIKKAPI_TEST_REDIS_URL").unwrap_or_else(|_| REDIS_URL.into()),
         );
         s.cache.prefix = format!("t:{id}");
+        // As in production: the portal's cookie is sent over HTTPS only.
+        s.portal.cookie_secure = true;
     }
     (s, dir)
 }
@@ -125,6 +129,8 @@ pub fn env_of(s: &Settings) -> Vec<(String, String)> {
     [
         ("DATA_DIR", s.data_dir.display().to_string()),
         ("SERVER__HTTP_ADDR", s.server.http_addr.clone()),
+        ("PORTAL__ADDR", s.portal.addr.clone()),
+        ("PORTAL__COOKIE_SECURE", s.portal.cookie_secure.to_string()),
         ("STORE__URL", s.store.url.expose().to_owned()),
         ("STORE__SCHEMA", s.store.schema.clone()),
         (

@@ -17,11 +17,14 @@ pub const IMPLEMENTED: &[&str] = &[
     "notification",
     "escalation",
     "reporting",
+    "portal",
 ];
 
 pub struct Node {
     pub grpc_addr: SocketAddr,
     pub http_addr: Option<SocketAddr>,
+    /// The citizen portal's address, when this node runs it.
+    pub portal_addr: Option<SocketAddr>,
     pub platform: Platform,
     task: JoinHandle<Result<(), PlatformError>>,
 }
@@ -121,13 +124,26 @@ impl Node {
             .max_decoding_message_size(acikkapi_platform::audit::MAX_REQUEST_BYTES),
         );
         names.push(acikkapi_platform::audit::SERVICE_NAME);
+        // The portal is a web channel: it has no gRPC service of its own and
+        // calls this node's (or `portal.grpc_url`'s) over gRPC like any caller.
+        let portal = if services.iter().any(|s| s == "portal") {
+            let listener = acikkapi_portal::bind(&platform).await?;
+            let addr = listener
+                .local_addr()
+                .map_err(|e| PlatformError::Internal(e.to_string()))?;
+            let router = acikkapi_portal::router(&platform, grpc_addr)?;
+            Some((addr, acikkapi_portal::serve(&platform, listener, router)))
+        } else {
+            None
+        };
+        let portal_addr = portal.as_ref().map(|(a, _)| *a);
         let relay_stop = CancellationToken::new();
         let relay_task = platform.settings.relay.enabled.then(|| {
             let mut p = platform.clone();
             p.shutdown = relay_stop.clone();
             tokio::spawn(relay::run(p))
         });
-        tracing::info!(%grpc_addr, ?http_addr, services = ?services, store = ?platform.db.kind(), "serving");
+        tracing::info!(%grpc_addr, ?http_addr, ?portal_addr, services = ?services, store = ?platform.db.kind(), "serving");
         let p = platform.clone();
         let client_ip_header = platform.settings.server.client_ip_header.clone();
         let task = tokio::spawn(async move {
@@ -145,6 +161,9 @@ impl Node {
             for w in workers {
                 let _ = w.await;
             }
+            if let Some((_, p)) = portal {
+                let _ = p.await;
+            }
             relay_stop.cancel();
             if let Some(r) = relay_task {
                 let _ = r.await;
@@ -154,6 +173,7 @@ impl Node {
         Ok(Self {
             grpc_addr,
             http_addr,
+            portal_addr,
             platform,
             task,
         })

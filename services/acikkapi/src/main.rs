@@ -30,7 +30,7 @@ struct Cli {
 enum Command {
     /// Run services: all implemented ones by default, or those named.
     Serve {
-        /// Comma-separated: intake,routing,notification,escalation,reporting.
+        /// Comma-separated: intake,routing,notification,escalation,reporting,portal.
         #[arg(long, value_delimiter = ',')]
         services: Vec<String>,
         /// gRPC listen address (default 127.0.0.1:50051).
@@ -295,7 +295,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-async fn serve(settings: Settings) -> anyhow::Result<()> {
+async fn serve(mut settings: Settings) -> anyhow::Result<()> {
+    point_links_at_the_local_portal(&mut settings);
     let telemetry = acikkapi_platform::telemetry::init(&settings.telemetry)?;
     let shutdown = CancellationToken::new();
     let node = Node::start(settings, shutdown.clone()).await?;
@@ -303,6 +304,9 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         "Açık Kapı serving gRPC on {} (metrics: {:?})",
         node.grpc_addr, node.http_addr
     );
+    if let Some(portal) = node.portal_addr {
+        println!("Açık Kapı portal: http://{portal}/");
+    }
     tokio::spawn(async move {
         wait_for_signal().await;
         tracing::info!("shutdown requested; draining");
@@ -311,6 +315,26 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let result = node.wait().await;
     telemetry.shutdown();
     Ok(result?)
+}
+
+/// On the embedded default the SMS links (receipt, conclusion, survey)
+/// lead to this laptop's portal instead of the national site, so a newcomer
+/// can follow the link in `data/sms.jsonl`. Only when the link was left at
+/// its default and the portal runs here on a fixed port.
+fn point_links_at_the_local_portal(settings: &mut Settings) {
+    use acikkapi_platform::config::{NotificationSettings, StoreKind};
+    let portal_here =
+        settings.services.is_empty() || settings.services.iter().any(|s| s == "portal");
+    let default_link =
+        settings.notification.tracking_url == NotificationSettings::default().tracking_url;
+    let fixed_port = settings
+        .portal
+        .addr
+        .parse::<std::net::SocketAddr>()
+        .is_ok_and(|a| a.port() != 0);
+    if settings.store_kind() == StoreKind::Sqlite && portal_here && default_link && fixed_port {
+        settings.notification.tracking_url = format!("http://{}/takip", settings.portal.addr);
+    }
 }
 
 async fn wait_for_signal() {

@@ -31,6 +31,7 @@ fn serve_submit_track_and_stop() {
         .args(["serve", "--grpc-addr", "127.0.0.1:0"])
         .env("ACIKKAPI__DATA_DIR", dir.path())
         .env("ACIKKAPI__SERVER__HTTP_ADDR", "127.0.0.1:0")
+        .env("ACIKKAPI__PORTAL__ADDR", "127.0.0.1:0")
         .env("ACIKKAPI__TELEMETRY__LOG_FILTER", "warn")
         // The test polls `track` until routing has run; on a busy machine
         // that is more than the 20 look-ups a minute one number is allowed

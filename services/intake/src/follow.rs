@@ -103,8 +103,12 @@ impl Handler for Follow {
                 let ev: pb::ApplicationRouted = decode(e)?;
                 Step {
                     number: &e.key,
-                    set: "unit_id = $1, status = $2",
-                    binds: vec![Bind::Text(ev.unit_id), Bind::Int(St::Routed as i32)],
+                    set: "unit_id = $1, status = $2, unit_name = $3",
+                    binds: vec![
+                        Bind::Text(ev.unit_id),
+                        Bind::Int(St::Routed as i32),
+                        Bind::Text(ev.unit_name.clone()),
+                    ],
                     from: &[St::Received],
                     status: Some(St::Routed),
                     line: format!("Başvurunuz {} birimine yönlendirildi.", ev.unit_name),
@@ -115,8 +119,11 @@ impl Handler for Follow {
                 let ev: pb::ApplicationTransferred = decode(e)?;
                 Step {
                     number: &e.key,
-                    set: "unit_id = $1",
-                    binds: vec![Bind::Text(ev.to_unit_id)],
+                    set: "unit_id = $1, unit_name = $2",
+                    binds: vec![
+                        Bind::Text(ev.to_unit_id),
+                        Bind::Text(ev.to_unit_name.clone()),
+                    ],
                     from: OPEN,
                     status: None,
                     line: format!("Başvurunuz {} birimine aktarıldı.", ev.to_unit_name),
@@ -148,11 +155,12 @@ impl Handler for Follow {
                 let ev: pb::ApplicationReclassified = decode(e)?;
                 Step {
                     number: &e.key,
-                    set: "topic = $1, type_code = $2, unit_id = $3",
+                    set: "topic = $1, type_code = $2, unit_id = $3, unit_name = $4",
                     binds: vec![
                         Bind::Text(ev.topic_code),
                         Bind::Text(ev.type_code.clone()),
                         Bind::Text(ev.unit_id),
+                        Bind::Text(ev.unit_name.clone()),
                     ],
                     from: OPEN,
                     status: None,

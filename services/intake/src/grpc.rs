@@ -259,6 +259,7 @@ impl IntakeService for Intake {
             received_at: Some(timestamp(row.received_ms)),
             topic_code: row.topic,
             type_code: row.type_code,
+            unit_name: row.unit_name,
         };
         let ttl = Duration::from_millis(self.platform.settings.cache.ttl_ms);
         if let Err(e) = cache.set(&key, &view.encode_to_vec(), ttl).await {

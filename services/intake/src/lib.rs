@@ -47,6 +47,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0004_sequence_and_trace.sql"),
         postgres: include_str!("../migrations/postgres/0004_sequence_and_trace.sql"),
     },
+    Migration {
+        component: "intake",
+        version: 5,
+        sqlite: include_str!("../migrations/sqlite/0005_unit_name.sql"),
+        postgres: include_str!("../migrations/postgres/0005_unit_name.sql"),
+    },
 ];
 
 /// Largest request intake decodes: text limits with 4-byte characters, plus room.

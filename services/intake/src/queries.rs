@@ -12,7 +12,7 @@ use prost::Message;
 use sqlx::Row;
 
 const COLUMNS: &str = "number, province, district, national_id, full_name, phone, email, channel, kind, topic, type_code, \
-                       subject, body, vulnerability, priority, status, outcome, unit_id, received_ms, erased_ms";
+                       subject, body, vulnerability, priority, status, outcome, unit_id, unit_name, received_ms, erased_ms";
 
 /// The stored row, decoded once for every view.
 pub struct StoredApplication {
@@ -34,6 +34,7 @@ pub struct StoredApplication {
     pub status: i32,
     pub outcome: i32,
     pub unit_id: Option<String>,
+    pub unit_name: String,
     pub received_ms: i64,
     /// When the retention run erased the personal data, if it did.
     pub erased_ms: Option<i64>,
@@ -60,6 +61,7 @@ macro_rules! decode_row {
             status: $r.try_get("status")?,
             outcome: $r.try_get("outcome")?,
             unit_id: $r.try_get("unit_id")?,
+            unit_name: $r.try_get("unit_name")?,
             received_ms: $r.try_get("received_ms")?,
             erased_ms: $r.try_get("erased_ms")?,
         }

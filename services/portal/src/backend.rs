@@ -1,0 +1,117 @@
+//! The portal's calls to the platform: intake, its catalogue and
+//! notification over gRPC, as the `channel-service` caller, naming the
+//! browser's address so the platform's rate limits count each citizen.
+
+use acikkapi_platform::PlatformError;
+use acikkapi_platform::auth::{CLIENT_ADDRESS_HEADER, Claims, Keys, Role};
+use acikkapi_platform::config::Settings;
+use acikkapi_platform::telemetry::TraceContextInterceptor;
+use acikkapi_proto::v1 as pb;
+use pb::catalog_service_client::CatalogServiceClient;
+use pb::intake_service_client::IntakeServiceClient;
+use pb::notification_service_client::NotificationServiceClient;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+use tonic::service::Interceptor;
+use tonic::transport::Channel;
+
+/// A token the portal issues itself lives this long and is renewed at half.
+const TOKEN_TTL: Duration = Duration::from_secs(3600);
+
+enum Token {
+    Configured(String),
+    Issued {
+        keys: Keys,
+        current: Mutex<(String, Instant)>,
+    },
+}
+
+pub struct Backend {
+    channel: Channel,
+    token: Token,
+}
+
+impl Backend {
+    /// A lazy connection: the portal starts before (or without) the
+    /// services it calls, and reconnects when they come back.
+    pub fn connect(settings: &Settings, url: &str) -> Result<Self, PlatformError> {
+        let channel = tonic::transport::Endpoint::from_shared(url.to_owned())
+            .map_err(|e| PlatformError::Config(format!("portal.grpc_url {url:?}: {e}")))?
+            .connect_timeout(Duration::from_secs(2))
+            .timeout(Duration::from_secs(10))
+            .connect_lazy();
+        let token = if settings.portal.token.is_empty() {
+            let keys = Keys::load(settings)?;
+            let first = issue(&keys)?;
+            Token::Issued {
+                keys,
+                current: Mutex::new((first, Instant::now())),
+            }
+        } else {
+            Token::Configured(settings.portal.token.expose().trim().to_owned())
+        };
+        Ok(Self { channel, token })
+    }
+
+    fn bearer(&self) -> Result<String, tonic::Status> {
+        match &self.token {
+            Token::Configured(t) => Ok(t.clone()),
+            Token::Issued { keys, current } => {
+                let mut held = current.lock().expect("token lock");
+                if held.1.elapsed() > TOKEN_TTL / 2 {
+                    let fresh = issue(keys).map_err(tonic::Status::from)?;
+                    *held = (fresh, Instant::now());
+                }
+                Ok(held.0.clone())
+            }
+        }
+    }
+
+    /// `msg` with the portal's credentials, the browser's address and the
+    /// current trace context.
+    pub fn request<T>(&self, msg: T, client: &str) -> Result<tonic::Request<T>, tonic::Status> {
+        let mut req = TraceContextInterceptor.call(tonic::Request::new(()))?;
+        let bearer = format!("Bearer {}", self.bearer()?);
+        let md = req.metadata_mut();
+        md.insert(
+            "authorization",
+            bearer
+                .parse()
+                .map_err(|_| tonic::Status::internal("token is not header text"))?,
+        );
+        if let Ok(v) = client.parse() {
+            md.insert(CLIENT_ADDRESS_HEADER, v);
+        }
+        let (metadata, extensions, ()) = req.into_parts();
+        Ok(tonic::Request::from_parts(metadata, extensions, msg))
+    }
+
+    pub fn intake(&self) -> IntakeServiceClient<Channel> {
+        IntakeServiceClient::new(self.channel.clone())
+    }
+
+    pub fn catalog(&self) -> CatalogServiceClient<Channel> {
+        CatalogServiceClient::new(self.channel.clone())
+    }
+
+    pub fn notification(&self) -> NotificationServiceClient<Channel> {
+        NotificationServiceClient::new(self.channel.clone())
+    }
+}
+
+fn issue(keys: &Keys) -> Result<String, PlatformError> {
+    keys.issue(
+        Claims {
+            sub: "portal".into(),
+            role: Role::ChannelService,
+            province: 0,
+            district: 0,
+            unit: String::new(),
+            iss: String::new(),
+            aud: String::new(),
+            iat: 0,
+            exp: 0,
+        },
+        TOKEN_TTL.as_secs(),
+    )
+}

@@ -1,0 +1,108 @@
+//! The citizen portal (vatandaş portalı): apply, track and answer the
+//! satisfaction survey in a browser. Server-rendered HTML that works
+//! without JavaScript; a backend-for-frontend that calls intake and
+//! notification over gRPC as a `channel-service` caller, so browsers never
+//! see an internal service.
+//!
+//! Journeys: [`apply`] (question pages, check answers, confirmation),
+//! [`track`] (number + code), [`survey`] (`/anket/<code>`). Sessions and
+//! their CSRF tokens: [`session`]. Pages and their templates: [`pages`].
+
+mod apply;
+mod assets;
+mod backend;
+mod fields;
+mod pages;
+mod security;
+mod session;
+mod survey;
+mod track;
+
+use acikkapi_platform::{Platform, PlatformError};
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+pub use backend::Backend;
+
+/// Largest form the portal reads: the application's text (5,000
+/// characters, up to 4 bytes each when encoded) with the other fields.
+const MAX_FORM_BYTES: usize = 32 * 1024;
+
+/// What every handler shares.
+pub struct Portal {
+    pub platform: Platform,
+    pub backend: Backend,
+    pub sessions: session::Sessions,
+    /// Where the client's address comes from (`server.client_ip_header`).
+    client_ip_header: Option<http::HeaderName>,
+    /// Sends the phone-confirmation code (when `portal.phone_confirmation`).
+    sms: Arc<dyn acikkapi_notification::provider::Provider>,
+}
+
+pub type State = Arc<Portal>;
+
+/// The portal's router. `grpc_addr` is this node's gRPC server, used when
+/// `portal.grpc_url` is empty.
+pub fn router(platform: &Platform, grpc_addr: SocketAddr) -> Result<Router, PlatformError> {
+    let settings = &platform.settings;
+    let url = if settings.portal.grpc_url.is_empty() {
+        format!("http://{grpc_addr}")
+    } else {
+        settings.portal.grpc_url.clone()
+    };
+    let header = &settings.server.client_ip_header;
+    let state = Arc::new(Portal {
+        backend: Backend::connect(settings, &url)?,
+        sessions: session::Sessions::new(platform),
+        client_ip_header: (!header.is_empty())
+            .then(|| http::HeaderName::from_bytes(header.as_bytes()).ok())
+            .flatten(),
+        sms: acikkapi_notification::provider(settings),
+        platform: platform.clone(),
+    });
+    Ok(Router::new()
+        .route("/", get(pages::start))
+        .route("/kiosk", get(pages::kiosk))
+        .route("/kiosk/bitir", get(pages::kiosk_end))
+        .route("/erisilebilirlik", get(pages::accessibility))
+        .route("/gizlilik", get(pages::privacy))
+        .route("/manifest.webmanifest", get(assets::manifest))
+        .route("/assets/{name}", get(assets::serve))
+        .merge(apply::routes())
+        .merge(track::routes())
+        .merge(survey::routes())
+        .fallback(pages::not_found)
+        .layer(DefaultBodyLimit::max(MAX_FORM_BYTES))
+        .layer(axum::middleware::from_fn(security::headers))
+        .with_state(state))
+}
+
+/// Binds `portal.addr` (port 0 allowed).
+pub async fn bind(platform: &Platform) -> Result<TcpListener, PlatformError> {
+    let addr = &platform.settings.portal.addr;
+    TcpListener::bind(addr)
+        .await
+        .map_err(|e| PlatformError::Config(format!("portal.addr {addr}: {e}")))
+}
+
+/// Serves `router` on `listener` until the platform shuts down; requests
+/// in flight finish first.
+pub fn serve(platform: &Platform, listener: TcpListener, router: Router) -> JoinHandle<()> {
+    let shutdown = platform.shutdown.clone();
+    tokio::spawn(async move {
+        let served = axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await;
+        if let Err(e) = served {
+            tracing::error!(error = %e, "portal stopped");
+        }
+    })
+}
