@@ -3,7 +3,7 @@
 SHELL := bash
 CARGO ?= cargo
 
-.PHONY: help run build release test test-unit fuzz services lint fmt clippy load-embedded load-production load-pipeline bench-sms bench-sla bench-report deploy-check k8s image clean
+.PHONY: help run build release test test-unit browser-deps screenshots load-portal fuzz services lint fmt clippy load-embedded load-production load-pipeline bench-sms bench-sla bench-report deploy-check k8s image clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -20,12 +20,19 @@ release: ## Build the acikkapi binary and the load generator, optimised
 services: ## Make sure PostgreSQL, RabbitMQ and Redis answer on 127.0.0.1 (starts or installs them)
 	./scripts/ensure-services.sh
 
-test: services ## All tests, on SQLite + in-process bus AND on PostgreSQL + RabbitMQ + Redis
+browser-deps: ## Debian's Chromium, Node.js and the browser tests' pinned npm packages (installs what is missing)
+	./scripts/browser-deps.sh
+
+test: services browser-deps ## All tests, on SQLite + in-process bus AND on PostgreSQL + RabbitMQ + Redis, the portal in Chromium too
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
 	  $(CARGO) nextest run --workspace --no-fail-fast; \
 	else \
 	  $(CARGO) test --workspace --no-fail-fast; \
 	fi
+
+screenshots: browser-deps ## The portal's pages in Chromium (phone and desktop, JavaScript on and off) into target/screenshots
+	ACIKKAPI_SCREENSHOTS=$(CURDIR)/target/screenshots $(CARGO) test -p acikkapi --test browser -- embedded
+	@echo "screenshots: $(CURDIR)/target/screenshots"
 
 test-unit: ## Only the tests that need no services (domain rules, config)
 	$(CARGO) test -p acikkapi-domain -p acikkapi-platform -p acikkapi-intake --lib

@@ -268,10 +268,18 @@ async fn result(S(state): S<State>, headers: HeaderMap, peer: ConnectInfo<Socket
         timeline: view
             .timeline
             .iter()
-            .map(|t| Stage {
-                at: local_time(t.at.map(|a| a.seconds * 1000).unwrap_or(0)),
-                status: status_name(t.status),
-                description: t.description.clone(),
+            .map(|t| {
+                let status = status_name(t.status);
+                Stage {
+                    at: local_time(t.at.map(|a| a.seconds * 1000).unwrap_or(0)),
+                    status,
+                    // "Başvurunuz alındı" twice in a row says nothing more.
+                    description: if t.description == status {
+                        String::new()
+                    } else {
+                        t.description.clone()
+                    },
+                }
             })
             .collect(),
     };

@@ -1,0 +1,205 @@
+//! The citizen portal in Debian's headless Chromium, on both backends:
+//! a citizen applies at a phone width and at a desktop width, with
+//! JavaScript on and off, follows the application through routing and
+//! conclusion on the tracking page, and answers the survey from the SMS
+//! link; axe-core (WCAG 2.0–2.2, A and AA) runs on every page the browser
+//! visits and any violation fails. The browser steps are
+//! `services/portal/browser-tests/portal.mjs` (playwright-core driving
+//! /usr/bin/chromium); `make browser-deps` installs both. They are never
+//! skipped: a missing browser or package fails the test.
+//!
+//! Screenshots of the embedded run go to `ACIKKAPI_SCREENSHOTS` (default
+//! `target/screenshots`): `make screenshots`.
+
+use acikkapi_testkit::{Backend, TestNode, backend_tests, national_id, settings};
+use std::path::PathBuf;
+use std::process::Command;
+
+backend_tests!(a_citizen_applies_tracks_and_answers_in_chromium);
+
+fn driver_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../portal/browser-tests")
+}
+
+fn screenshots() -> PathBuf {
+    std::env::var_os("ACIKKAPI_SCREENSHOTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots")
+        })
+}
+
+/// Fails (never skips) when the browser or the driver's packages are missing.
+fn require_browser() {
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(
+        std::path::Path::new(&chromium).exists(),
+        "{chromium} is missing: run `make browser-deps` (Debian's chromium)"
+    );
+    for package in ["playwright-core", "axe-core"] {
+        assert!(
+            driver_dir().join("node_modules").join(package).exists(),
+            "{package} is missing: run `make browser-deps` (npm ci in services/portal/browser-tests)"
+        );
+    }
+}
+
+/// Runs one browser step; its JSON result. Panics with the driver's
+/// output (the axe violations, the page's text) when the step fails.
+async fn step(step: &str, url: &str, options: serde_json::Value) -> serde_json::Value {
+    let dir = driver_dir();
+    let url = url.to_owned();
+    let step = step.to_owned();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .current_dir(&dir)
+            .arg("portal.mjs")
+            .arg(&step)
+            .arg(&url)
+            .arg(options.to_string())
+            .output()
+            .expect("run node (is Node.js installed?)")
+    })
+    .await
+    .expect("browser step");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "browser step failed:\n{}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let last = stdout.lines().last().expect("the step's result");
+    serde_json::from_str(last).unwrap_or_else(|e| panic!("{e}: {last}"))
+}
+
+/// Every page audited by axe, as the driver reports it.
+fn audited(result: &serde_json::Value) -> Vec<String> {
+    result["checked"]
+        .as_array()
+        .expect("checked pages")
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn a_citizen_applies_tracks_and_answers_in_chromium(backend: Backend) {
+    require_browser();
+    let (mut s, _dir) = settings(backend);
+    s.notification.survey = "link".into();
+    let n = TestNode::start(s).await;
+    let url = format!("http://{}", n.node.portal_addr.expect("portal"));
+    let shots = if backend == Backend::Embedded {
+        screenshots().display().to_string()
+    } else {
+        String::new()
+    };
+    let mut applied = Vec::new();
+    for (i, (width, js)) in [(375, true), (375, false), (1280, true), (1280, false)]
+        .into_iter()
+        .enumerate()
+    {
+        let tag = format!(
+            "{}-{}-",
+            if width < 641 { "phone" } else { "desktop" },
+            if js { "js" } else { "nojs" }
+        );
+        let r = step(
+            "apply",
+            &url,
+            serde_json::json!({
+                "js": js, "width": width, "shots": shots, "tag": tag,
+                "national_id": national_id(100 + i as u64),
+            }),
+        )
+        .await;
+        let pages = audited(&r);
+        for page in ["start", "apply-error", "check-answers", "confirmation"] {
+            assert!(pages.iter().any(|p| p == page), "{page} audited: {pages:?}");
+        }
+        let number: String = r["number"]
+            .as_str()
+            .unwrap()
+            .chars()
+            .filter(char::is_ascii_digit)
+            .collect();
+        applied.push((
+            number,
+            r["code"].as_str().unwrap().to_owned(),
+            width,
+            js,
+            tag,
+        ));
+    }
+    // Each browser's application was recorded once, on the web channel.
+    assert_eq!(
+        acikkapi_testkit::count(n.platform(), "applications").await,
+        4
+    );
+
+    // Routed, then concluded: each browser follows its application.
+    for (number, code, width, js, tag) in &applied {
+        n.routed(number).await;
+        let pretty = acikkapi_domain::application_number::ApplicationNumber::parse(number)
+            .unwrap()
+            .to_string();
+        let r = step(
+            "track",
+            &url,
+            serde_json::json!({
+                "js": js, "width": width, "shots": shots, "tag": tag,
+                "number": pretty, "code": code,
+                "expect": ["İlgili birimde inceleniyor", "Cevap verecek birim", "7 iş günü"],
+                "shot_name": "tracking-routed",
+            }),
+        )
+        .await;
+        assert!(audited(&r).iter().any(|p| p == "tracking"));
+        n.conclude(number).await;
+        step(
+            "track",
+            &url,
+            serde_json::json!({
+                "js": js, "width": width, "shots": shots, "tag": tag,
+                "number": pretty, "code": code,
+                "expect": ["Başvurunuz sonuçlandı", "Olumlu", "Talep karşılandı."],
+                "shot_name": "tracking-concluded",
+            }),
+        )
+        .await;
+        // The survey, from the link in the SMS the applicant received.
+        let sms = n.sms_in(number, "survey_link", "sent").await;
+        let link = sms
+            .body
+            .split_whitespace()
+            .find(|w| w.contains("/anket/"))
+            .expect("a survey link")
+            .to_owned();
+        let path = &link[link.find("/takip/anket/").expect("under the tracking url")..];
+        step(
+            "survey",
+            &url,
+            serde_json::json!({ "js": js, "width": width, "shots": shots, "tag": tag, "path": path }),
+        )
+        .await;
+    }
+    let p = n.platform();
+    let answered = acikkapi_testkit::count(p, "sms_surveys WHERE score = 4").await;
+    assert_eq!(answered, 4, "every browser's survey answer recorded");
+
+    // The pages outside the journeys, at both widths, JavaScript on and off.
+    for (width, js) in [(375, false), (1280, true)] {
+        let tag = format!(
+            "{}-{}-",
+            if width < 641 { "phone" } else { "desktop" },
+            if js { "js" } else { "nojs" }
+        );
+        let r = step(
+            "pages",
+            &url,
+            serde_json::json!({ "js": js, "width": width, "shots": shots, "tag": tag }),
+        )
+        .await;
+        assert_eq!(audited(&r).len(), 5);
+    }
+    n.stop_and_clean().await;
+}

@@ -1,0 +1,250 @@
+// The citizen portal in a real browser: Debian's Chromium driven by
+// playwright-core (no browser download), with axe-core (vendored from npm)
+// run on every page a step visits. One step per invocation; the Rust test
+// services/acikkapi/tests/browser.rs starts the platform, runs the steps
+// and does what staff would do in between (routing, conclusion).
+//
+//   node portal.mjs <step> <portal-url> <options as JSON>
+//
+// Steps: apply, track, survey, pages. Options: js (true/false), width
+// (px), shots (folder for screenshots, "" for none), tag (prefix of the
+// screenshot names), and per step: number, code, path.
+// The last line on stdout is the step's result as JSON; any failure exits 1.
+
+import { chromium } from "playwright-core";
+import { readFileSync, mkdirSync } from "node:fs";
+import { createRequire } from "node:module";
+
+const require = createRequire(import.meta.url);
+const AXE = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
+const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
+// WCAG 2.0, 2.1 and 2.2, levels A and AA.
+const TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22a", "wcag22aa"];
+
+const [step, base, raw] = process.argv.slice(2);
+const opt = { js: true, width: 1280, shots: "", tag: "", ...JSON.parse(raw || "{}") };
+
+function fail(message) {
+  console.error(`FAIL [${step} js=${opt.js} width=${opt.width}]: ${message}`);
+  process.exit(1);
+}
+
+const checked = [];
+
+let auditor = null;
+
+/// The page to run axe in. With JavaScript on, the page itself. With it
+/// off, Chromium runs no script at all (axe's too), so the exact HTML the
+/// no-JS browser received is shown at the same URL, with the same
+/// stylesheet, in a second context with scripts on and the page's own
+/// script tag removed: the DOM a no-JS visitor has, which axe can read.
+async function auditPage(page) {
+  if (opt.js) return page;
+  const html = (await page.content()).replace(/<script[^>]*><\/script>/g, "");
+  if (!auditor) {
+    const context = await page.context().browser().newContext({
+      viewport: page.viewportSize(),
+      isMobile: opt.width < 641,
+      locale: "tr-TR",
+    });
+    auditor = await context.newPage();
+  }
+  const url = page.url();
+  await auditor.route(url, (route) => route.fulfill({ status: 200, contentType: "text/html; charset=utf-8", body: html }));
+  await auditor.goto(url);
+  await auditor.unroute(url);
+  return auditor;
+}
+
+/// axe-core on the page as it is now; any WCAG A/AA violation fails the run.
+/// Injected with evaluate (not a script tag), so the page's CSP does not
+/// stop it.
+async function audit(shown, what) {
+  const page = await auditPage(shown);
+  await page.evaluate(AXE);
+  const result = await page.evaluate(
+    (tags) => window.axe.run(document, { runOnly: { type: "tag", values: tags }, resultTypes: ["violations"] }),
+    TAGS,
+  );
+  checked.push(what);
+  if (result.violations.length > 0) {
+    const lines = result.violations.map(
+      (v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`,
+    );
+    fail(`axe on ${what} (${page.url()}):\n  ${lines.join("\n  ")}`);
+  }
+}
+
+async function shot(page, name) {
+  if (!opt.shots) return;
+  mkdirSync(opt.shots, { recursive: true });
+  await page.screenshot({ path: `${opt.shots}/${opt.tag}${name}.png`, fullPage: true });
+}
+
+async function expectText(page, text) {
+  const body = await page.locator("body").innerText();
+  if (!body.includes(text)) fail(`expected "${text}" on ${page.url()}, page says:\n${body.slice(0, 1500)}`);
+}
+
+async function expectTitle(page, prefix) {
+  const title = await page.title();
+  if (!title.startsWith(prefix)) fail(`title "${title}" does not start with "${prefix}" at ${page.url()}`);
+}
+
+/// Presses a button and waits for the page it leads to.
+async function press(page, name) {
+  await Promise.all([page.waitForLoadState("load"), page.getByRole("button", { name }).click()]);
+  await page.waitForLoadState("load");
+}
+
+async function apply(page) {
+  await page.goto(`${base}/`);
+  await expectText(page, "7 iş günü içinde");
+  await audit(page, "start");
+  await shot(page, "start");
+  await page.getByRole("button", { name: "Başvuruya başla" }).click();
+  await page.waitForURL(/\/basvuru\/kisi$/);
+  // Continue with nothing filled in: the error summary and the fields.
+  await press(page, "Devam et");
+  await expectTitle(page, "Hata: ");
+  await expectText(page, "Bir sorun var");
+  await expectText(page, "T.C. kimlik numaranızı veya yabancı kimlik numaranızı girin");
+  if (opt.js) {
+    // The enhancement moves focus to the summary for screen readers.
+    const focused = await page.evaluate(() => document.activeElement?.className || "");
+    if (!focused.includes("error-summary")) fail(`focus is on "${focused}", not the error summary`);
+  }
+  await audit(page, "apply-error");
+  await shot(page, "apply-error");
+  // A summary link leads to its field.
+  await page.getByRole("link", { name: "Cep telefonu numaranızı girin" }).click();
+  const at = await page.evaluate(() => location.hash || document.activeElement?.id);
+  if (!String(at).includes("mobile_phone")) fail(`the summary link led to ${at}`);
+
+  await page.getByLabel("T.C. kimlik numarası veya yabancı kimlik numarası").fill(opt.national_id);
+  await page.getByLabel("Adınız ve soyadınız").fill("Ayşe Yılmaz");
+  await page.getByLabel("Cep telefonu numarası").fill("0532 123 45 67");
+  await press(page, "Devam et");
+  await page.getByLabel("Başvurunuz hangi ille ilgili?").selectOption({ label: "Ankara" });
+  await audit(page, "province");
+  await press(page, "Devam et");
+  await page.getByLabel("Ankara ilinin hangi ilçesiyle ilgili?").selectOption({ label: "Çankaya" });
+  await audit(page, "district");
+  await press(page, "Devam et");
+  await page.getByLabel("Başvurunuz hangi konuda?").selectOption({ value: "H07" });
+  await audit(page, "topic");
+  await press(page, "Devam et");
+  await page.getByLabel("Başvurunuzun türü nedir?").selectOption({ index: 1 });
+  await audit(page, "type");
+  await press(page, "Devam et");
+  await page.getByLabel("Şikâyet: bir sorunu bildiriyorum").check();
+  await page.getByLabel("Konu").fill("Kaldırım bozuk");
+  await page.getByLabel("Başvurunuzu yazın").fill("Sokağımızdaki kaldırım aylardır bozuk; yaşlılar düşüyor.");
+  await page.getByLabel("65 yaş ve üzerindeyim").check();
+  await audit(page, "details");
+  await press(page, "Devam et");
+  await expectText(page, "Başvurunuzu göndermeden önce kontrol edin");
+  await expectText(page, "Çankaya");
+  await audit(page, "check-answers");
+  await shot(page, "check-answers");
+  // Change a answer from the check page and come back to it.
+  await page.getByRole("link", { name: "Değiştir ilçe" }).click();
+  await page.getByLabel("Ankara ilinin hangi ilçesiyle ilgili?").selectOption({ label: "Keçiören" });
+  await press(page, "Devam et");
+  await expectText(page, "Keçiören");
+  await press(page, "Başvuruyu gönder");
+  await expectText(page, "Başvurunuz alındı");
+  await expectText(page, "Bundan sonra ne olacak");
+  await audit(page, "confirmation");
+  await shot(page, "confirmation");
+  const number = (await page.locator("strong.number").innerText()).trim();
+  const code = (await page.locator("strong.code").innerText()).trim();
+  // Back from the confirmation does not send again.
+  await page.goBack();
+  await page.waitForLoadState("load");
+  return { number, code };
+}
+
+async function track(page) {
+  await page.goto(`${base}/takip`);
+  await audit(page, "track-form");
+  // A wrong code first: the same page as an unknown number.
+  await page.getByLabel("Başvuru numarası").fill(opt.number);
+  await page.getByLabel("Takip kodu").fill("ZZZZ ZZZZ");
+  await press(page, "Sorgula");
+  await expectText(page, "bulunamadı");
+  await audit(page, "track-not-found");
+  // The code as a citizen might type or paste it: lower case with a space.
+  const typed = `${opt.code.slice(0, 4).toLowerCase()} ${opt.code.slice(4).toLowerCase()}`;
+  await page.getByLabel("Takip kodu").fill(typed);
+  await press(page, "Sorgula");
+  await expectText(page, "Aşamalar");
+  for (const t of opt.expect || []) await expectText(page, t);
+  await audit(page, "tracking");
+  await shot(page, opt.shot_name || "tracking");
+  return { url: page.url() };
+}
+
+async function survey(page) {
+  await page.goto(`${base}${opt.path}`);
+  await audit(page, "survey");
+  await press(page, "Gönder");
+  await expectTitle(page, "Hata: ");
+  await audit(page, "survey-error");
+  await page.getByLabel("4 – Memnun kaldım").check();
+  await press(page, "Gönder");
+  await expectText(page, "Teşekkür ederiz");
+  await audit(page, "survey-thanks");
+  await shot(page, "survey-thanks");
+  return {};
+}
+
+async function pages(page) {
+  for (const [path, text, name] of [
+    ["/erisilebilirlik", "Erişilebilirlik beyanı", "accessibility"],
+    ["/gizlilik", "Kişisel verilerin korunması", "privacy"],
+    ["/yok-boyle-bir-sayfa", "Sayfa bulunamadı", "not-found"],
+    ["/kiosk", "Kiosk", "kiosk"],
+    ["/anket/ABCD1234", "memnun", "survey-form"],
+  ]) {
+    await page.goto(`${base}${path}`);
+    await expectText(page, text);
+    await audit(page, name);
+    await shot(page, name);
+  }
+  return {};
+}
+
+const STEPS = { apply, track, survey, pages };
+if (!STEPS[step]) fail(`unknown step ${step}`);
+
+const browser = await chromium.launch({
+  executablePath: CHROMIUM,
+  args: [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+  ],
+});
+try {
+  const phone = opt.width < 641;
+  const context = await browser.newContext({
+    javaScriptEnabled: opt.js,
+    viewport: { width: opt.width, height: phone ? 740 : 900 },
+    isMobile: phone,
+    hasTouch: phone,
+    locale: "tr-TR",
+  });
+  const page = await context.newPage();
+  page.setDefaultTimeout(15000);
+  const result = await STEPS[step](page);
+  console.log(JSON.stringify({ ...result, checked }));
+} catch (e) {
+  fail(e.stack || String(e));
+} finally {
+  await browser.close();
+}
