@@ -93,6 +93,11 @@ async fn a_citizen_applies_tracks_and_answers_in_chromium(backend: Backend) {
     } else {
         String::new()
     };
+    // The accessibility gate can fail: a page with known faults is reported.
+    for js in [true, false] {
+        let r = step("selfcheck", &url, serde_json::json!({ "js": js })).await;
+        assert_eq!(r["found"].as_array().map(Vec::len), Some(5), "{r}");
+    }
     let mut applied = Vec::new();
     for (i, (width, js)) in [(375, true), (375, false), (1280, true), (1280, false)]
         .into_iter()

@@ -67,6 +67,7 @@ async function audit(shown, what) {
     TAGS,
   );
   checked.push(what);
+  if (opt.selfcheck) return result.violations.map((v) => v.id);
   if (result.violations.length > 0) {
     const lines = result.violations.map(
       (v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`,
@@ -215,7 +216,21 @@ async function pages(page) {
   return {};
 }
 
-const STEPS = { apply, track, survey, pages };
+/// The gate itself: a page with known faults, served at the portal's
+/// address, must be reported, with JavaScript on and off alike.
+async function selfcheck(page) {
+  opt.selfcheck = true;
+  const broken = '<!DOCTYPE html><html><head></head><body><img src="x.png"><input type="text"><p style="color:#ccc">soluk</p></body></html>';
+  await page.route(`${base}/selfcheck`, (r) => r.fulfill({ status: 200, contentType: "text/html", body: broken }));
+  await page.goto(`${base}/selfcheck`);
+  const found = await audit(page, "selfcheck");
+  for (const id of ["image-alt", "label", "html-has-lang", "document-title", "color-contrast"]) {
+    if (!found.includes(id)) fail(`axe missed ${id} on a broken page (found ${found})`);
+  }
+  return { found };
+}
+
+const STEPS = { apply, track, survey, pages, selfcheck };
 if (!STEPS[step]) fail(`unknown step ${step}`);
 
 const browser = await chromium.launch({
