@@ -48,8 +48,12 @@ pub struct Settings {
 pub struct PortalSettings {
     /// Where the portal listens for browsers (plain HTTP; TLS ends at the ingress).
     pub addr: String,
-    /// The gRPC address of intake and notification. Empty: this node's own.
+    /// The gRPC address of intake (applications, tracking, the catalogue).
+    /// Empty: this node's own.
     pub grpc_url: String,
+    /// The gRPC address of notification (the survey), when it runs apart
+    /// from intake (one Deployment per service). Empty: `grpc_url`.
+    pub notification_url: String,
     /// The channel service's token the portal calls with. Empty: one issued
     /// from `auth.keys` for the subject `portal` (the portal runs in the
     /// platform's own binary, with its keys).
@@ -71,6 +75,7 @@ impl Default for PortalSettings {
         Self {
             addr: "127.0.0.1:8080".into(),
             grpc_url: String::new(),
+            notification_url: String::new(),
             token: Secret::default(),
             cookie_secure: false,
             session_idle_secs: 1_800,
@@ -739,9 +744,13 @@ impl Settings {
         if portal.addr.parse::<std::net::SocketAddr>().is_err() {
             problems.push(format!("portal.addr: {:?} is not host:port", portal.addr));
         }
-        let url = &portal.grpc_url;
-        if !(url.is_empty() || url.starts_with("http://") || url.starts_with("https://")) {
-            problems.push("portal.grpc_url: http://… or https://…, or empty for this node".into());
+        for (key, url) in [
+            ("grpc_url", &portal.grpc_url),
+            ("notification_url", &portal.notification_url),
+        ] {
+            if !(url.is_empty() || url.starts_with("http://") || url.starts_with("https://")) {
+                problems.push(format!("portal.{key}: http://… or https://…, or empty"));
+            }
         }
         if !portal.cookie_secure && self.store_kind() == StoreKind::Postgres {
             problems.push(

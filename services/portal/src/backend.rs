@@ -27,19 +27,32 @@ enum Token {
 }
 
 pub struct Backend {
+    /// Intake and its catalogue.
     channel: Channel,
+    /// Notification (the survey); the same channel when it runs with intake.
+    notification: Channel,
     token: Token,
 }
 
+/// A lazy connection: the portal starts before (or without) the services
+/// it calls, and reconnects when they come back.
+fn channel(key: &str, url: &str) -> Result<Channel, PlatformError> {
+    Ok(tonic::transport::Endpoint::from_shared(url.to_owned())
+        .map_err(|e| PlatformError::Config(format!("portal.{key} {url:?}: {e}")))?
+        .connect_timeout(Duration::from_secs(2))
+        .timeout(Duration::from_secs(10))
+        .connect_lazy())
+}
+
 impl Backend {
-    /// A lazy connection: the portal starts before (or without) the
-    /// services it calls, and reconnects when they come back.
+    /// `url` is intake's; notification's is `portal.notification_url`, or
+    /// the same.
     pub fn connect(settings: &Settings, url: &str) -> Result<Self, PlatformError> {
-        let channel = tonic::transport::Endpoint::from_shared(url.to_owned())
-            .map_err(|e| PlatformError::Config(format!("portal.grpc_url {url:?}: {e}")))?
-            .connect_timeout(Duration::from_secs(2))
-            .timeout(Duration::from_secs(10))
-            .connect_lazy();
+        let intake = channel("grpc_url", url)?;
+        let notification = match settings.portal.notification_url.as_str() {
+            "" => intake.clone(),
+            other => channel("notification_url", other)?,
+        };
         let token = if settings.portal.token.is_empty() {
             let keys = Keys::load(settings)?;
             let first = issue(&keys)?;
@@ -50,7 +63,11 @@ impl Backend {
         } else {
             Token::Configured(settings.portal.token.expose().trim().to_owned())
         };
-        Ok(Self { channel, token })
+        Ok(Self {
+            channel: intake,
+            notification,
+            token,
+        })
     }
 
     fn bearer(&self) -> Result<String, tonic::Status> {
@@ -95,7 +112,7 @@ impl Backend {
     }
 
     pub fn notification(&self) -> NotificationServiceClient<Channel> {
-        NotificationServiceClient::new(self.channel.clone())
+        NotificationServiceClient::new(self.notification.clone())
     }
 }
 
