@@ -57,6 +57,10 @@ load-production: release services ## Load test: 10,000 submissions on PostgreSQL
 load-pipeline: release services ## Load test: 10,000 applications through all five services on PostgreSQL + RabbitMQ + Redis
 	./load-tests/run.sh pipeline
 
+load-portal: release services ## Load test: citizens applying through the portal (HTTP form posts), on both backends
+	./load-tests/run.sh portal-embedded
+	./load-tests/run.sh portal-production
+
 bench-sla: services ## SLA sweep of 100,000 due among 1,000,000 open clocks, and one province's re-derivation (PostgreSQL)
 	$(CARGO) build --release -p acikkapi-load-tests --bin acikkapi-sla-bench
 	./target/release/acikkapi-sla-bench --clocks 1000000

@@ -3,17 +3,21 @@
 #   load-tests/run.sh embedded     SQLite + in-process bus + in-memory cache
 #   load-tests/run.sh production   PostgreSQL + RabbitMQ + Redis on loopback
 #   load-tests/run.sh pipeline     the same, all five services in one process
+#   load-tests/run.sh portal-embedded | portal-production
+#                                  citizens applying through the portal
+#                                  (HTTP form posts) to intake on that backend
 # Two runs of 10,000 submissions each: closed loop at 32 concurrent clients
 # (throughput), then 1,000/s offered by 32 clients (latency at that rate).
 # `pipeline` makes one closed-loop run and then waits until every
 # application is routed, followed by intake, on an SLA clock, receipted by
 # SMS (to the file gateway) and in the reports: the whole platform's rate.
 set -euo pipefail
-mode="${1:?usage: load-tests/run.sh embedded|production}"
+mode="${1:?usage: load-tests/run.sh embedded|production|pipeline|portal-embedded|portal-production}"
 cd "$(dirname "$0")/.."
 bin=target/release/acikkapi
 load=target/release/acikkapi-load
-[ -x "$bin" ] && [ -x "$load" ] || { echo "build first: make release" >&2; exit 1; }
+portal_load=target/release/acikkapi-portal-load
+[ -x "$bin" ] && [ -x "$load" ] && [ -x "$portal_load" ] || { echo "build first: make release" >&2; exit 1; }
 
 work=$(mktemp -d)
 stamp=$(date +%s)
@@ -27,8 +31,8 @@ export ACIKKAPI__TELEMETRY__LOG_FILTER=warn
 # include what the limiter costs. Identity numbers are all distinct.
 export ACIKKAPI__LIMITS__SUBMIT_PER_CLIENT_PER_MINUTE="${ACIKKAPI__LIMITS__SUBMIT_PER_CLIENT_PER_MINUTE:-100000000}"
 case "$mode" in
-  embedded) ;;
-  production|pipeline)
+  embedded|portal-embedded) ;;
+  production|pipeline|portal-production)
     export ACIKKAPI__STORE__URL=postgres://postgres@127.0.0.1:5432/test
     export ACIKKAPI__STORE__SCHEMA="load_$stamp"
     export ACIKKAPI__BUS__URL='amqp://guest:guest@127.0.0.1:5672/%2f'
@@ -58,12 +62,19 @@ if [ "$mode" = pipeline ]; then
   export ACIKKAPI__NOTIFICATION__PROVIDER=file
   export ACIKKAPI__NOTIFICATION__RATE_PER_SECOND=100000
 fi
+if [[ "$mode" == portal-* ]]; then
+  services=intake,portal
+  export ACIKKAPI__PORTAL__ADDR=127.0.0.1:8181
+  # Each simulated citizen comes from its own address, as the ingress says.
+  export ACIKKAPI__SERVER__CLIENT_IP_HEADER=x-forwarded-for
+  [ "$mode" = portal-production ] && export ACIKKAPI__PORTAL__COOKIE_SECURE=true
+fi
 "$bin" serve --services "$services" >"$work/serve.log" 2>&1 &
 pid=$!
 cleanup() {
   kill "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
-  if [ "$mode" = production ]; then
+  if [ "$mode" != embedded ] && [ "$mode" != portal-embedded ]; then
     psql -h 127.0.0.1 -U postgres -d test -qc "DROP SCHEMA IF EXISTS load_$stamp CASCADE" >/dev/null 2>&1 || true
   fi
   rm -rf "$work"
@@ -106,6 +117,18 @@ if [ "$mode" = pipeline ]; then
   sleep 1
   awk -v n="$total" -v a="$(commits)" -v b="$commits_before" \
     'BEGIN{printf "postgresql: %.1f committed transactions an application (every service, the polling included)\n", (a-b)/n}'
+  grep -E "ERROR|WARN" "$work/serve.log" | head -5 || true
+  exit 0
+fi
+if [[ "$mode" == portal-* ]]; then
+  # Closed loop: 32 citizens at once, each journey 18 requests (every
+  # question page, check answers, submission, confirmation, a look-up).
+  "$portal_load" --addr 127.0.0.1:8181 --total 2000 --concurrency 32 \
+    --label "$mode, closed loop, 32 citizens" --seed 0
+  # Open loop: 200 page requests/s offered (about 11 applications/s),
+  # page time from each request's due time.
+  "$portal_load" --addr 127.0.0.1:8181 --total 700 --concurrency 64 --rate 200 \
+    --label "$mode, 200 requests/s offered" --seed 100000
   grep -E "ERROR|WARN" "$work/serve.log" | head -5 || true
   exit 0
 fi

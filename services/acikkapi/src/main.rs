@@ -76,6 +76,23 @@ enum Command {
     Reporting(ReportingCommand),
     /// Submit an application to a running server.
     Submit(Box<SubmitArgs>),
+    /// Conclude an application as a desk officer would (needs a token of a
+    /// role that may conclude, e.g. desk-officer of its province).
+    Conclude {
+        #[arg(long, default_value = "http://127.0.0.1:50051")]
+        server: String,
+        /// The application number, with or without dashes.
+        number: String,
+        /// positive, negative, partial or unanswerable.
+        #[arg(long, default_value = "positive")]
+        outcome: String,
+        /// What the citizen will read on the tracking page.
+        #[arg(long)]
+        text: String,
+        /// For `unanswerable`: the alternatives offered (repeatable).
+        #[arg(long)]
+        alternative: Vec<String>,
+    },
     /// Show an application's progress: number plus tracking code.
     Track {
         #[arg(long, default_value = "http://127.0.0.1:50051")]
@@ -292,6 +309,34 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             number,
             code,
         } => track(&server, &number, &code, cli.token.as_deref()).await,
+        Command::Conclude {
+            server,
+            number,
+            outcome,
+            text,
+            alternative,
+        } => {
+            let outcome = match outcome.as_str() {
+                "positive" => pb::Outcome::Positive,
+                "negative" => pb::Outcome::Negative,
+                "partial" => pb::Outcome::Partial,
+                "unanswerable" => pb::Outcome::Unanswerable,
+                other => bail!("--outcome {other}: positive, negative, partial or unanswerable"),
+            };
+            let req = pb::ConcludeApplicationRequest {
+                application_number: number.chars().filter(char::is_ascii_digit).collect(),
+                outcome: outcome as i32,
+                explanation: text,
+                alternatives: alternative,
+            };
+            client(&server, cli.token.as_deref())
+                .await?
+                .conclude_application(req)
+                .await
+                .map_err(status_error)?;
+            println!("application {number}: concluded {}", outcome.as_str_name());
+            Ok(())
+        }
     }
 }
 

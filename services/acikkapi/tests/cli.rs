@@ -27,11 +27,16 @@ fn run(args: &[&str]) -> Output {
 #[test]
 fn serve_submit_track_and_stop() {
     let dir = tempfile::tempdir().unwrap();
+    // A fixed portal port, as `make run` has: the SMS links then lead to it.
+    let portal = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
     let mut child = Command::new(BIN)
         .args(["serve", "--grpc-addr", "127.0.0.1:0"])
         .env("ACIKKAPI__DATA_DIR", dir.path())
         .env("ACIKKAPI__SERVER__HTTP_ADDR", "127.0.0.1:0")
-        .env("ACIKKAPI__PORTAL__ADDR", "127.0.0.1:0")
+        .env("ACIKKAPI__PORTAL__ADDR", portal.to_string())
         .env("ACIKKAPI__TELEMETRY__LOG_FILTER", "warn")
         // The test polls `track` until routing has run; on a busy machine
         // that is more than the 20 look-ups a minute one number is allowed
@@ -188,9 +193,14 @@ fn serve_submit_track_and_stop() {
     assert!(
         said.starts_with("Ankara Valiliği Açık Kapı: başvurunuz alındı.")
             && said.contains(&number)
-            && said.contains(&code),
-        "{said}"
+            && said.contains(&code)
+            && said.contains(&format!("http://{portal}/takip")),
+        "the receipt links to this laptop's portal: {said}"
     );
+    let page = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(acikkapi_testkit::http_get(portal, "/takip"));
+    assert!(page.contains("Başvuru sorgulama"), "{page}");
 
     let wrong = run(&["track", "--server", &url, &number, "AAAAAAAA"]);
     assert!(!wrong.status.success());
@@ -204,6 +214,44 @@ fn serve_submit_track_and_stop() {
         !said.contains("H01") && !said.contains("STATUS"),
         "a wrong code reveals nothing: {said}"
     );
+
+    // The desk concludes it; the citizen sees the outcome.
+    let concluded = run(&[
+        "--token",
+        &token,
+        "conclude",
+        "--server",
+        &url,
+        &number,
+        "--outcome",
+        "positive",
+        "--text",
+        "Randevunuz 10 Aralık'ta saat 10:00'da.",
+    ]);
+    assert!(
+        concluded.status.success(),
+        "{}",
+        String::from_utf8_lossy(&concluded.stderr)
+    );
+    let tracked = run(&["track", "--server", &url, &number, &code]);
+    let shown = String::from_utf8_lossy(&tracked.stdout);
+    assert!(
+        shown.contains("STATUS_CONCLUDED") && shown.contains("OUTCOME_POSITIVE"),
+        "{shown}"
+    );
+    let refused = run(&[
+        "--token",
+        &token,
+        "conclude",
+        "--server",
+        &url,
+        &number,
+        "--outcome",
+        "maybe",
+        "--text",
+        "x",
+    ]);
+    assert!(!refused.status.success());
 
     let bad = run(&[
         "--token",
