@@ -364,8 +364,9 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
 
 /// On the embedded default the SMS links (receipt, conclusion, survey)
 /// lead to this laptop's portal instead of the national site, so a newcomer
-/// can follow the link in `data/sms.jsonl`. Only when the link was left at
-/// its default and the portal runs here on a fixed port.
+/// can follow the link in `data/sms.jsonl`, and the survey comes as a link.
+/// Only when the link was left at its default and the portal runs here on
+/// a fixed port.
 fn point_links_at_the_local_portal(settings: &mut Settings) {
     use acikkapi_platform::config::{NotificationSettings, StoreKind};
     let portal_here =
@@ -379,6 +380,11 @@ fn point_links_at_the_local_portal(settings: &mut Settings) {
         .is_ok_and(|a| a.port() != 0);
     if settings.store_kind() == StoreKind::Sqlite && portal_here && default_link && fixed_port {
         settings.notification.tracking_url = format!("http://{}/takip", settings.portal.addr);
+        // Nobody can reply to an SMS written to a file: the survey is
+        // answered on the portal's page instead.
+        if settings.notification.provider == "file" && settings.notification.survey == "reply" {
+            settings.notification.survey = "link".into();
+        }
     }
 }
 

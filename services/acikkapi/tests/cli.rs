@@ -239,6 +239,32 @@ fn serve_submit_track_and_stop() {
         shown.contains("STATUS_CONCLUDED") && shown.contains("OUTCOME_POSITIVE"),
         "{shown}"
     );
+    // The survey SMS links to the portal's page (no one can reply to a file).
+    let survey_link = format!("http://{portal}/takip/anket/");
+    let mut link = None;
+    for _ in 0..200 {
+        link = std::fs::read_to_string(&sms)
+            .unwrap_or_default()
+            .split(|c: char| c.is_whitespace() || c == '"')
+            .find(|w| w.starts_with(&survey_link))
+            .map(str::to_owned);
+        if link.is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let link = link.expect("a survey SMS with the portal's link");
+    let page = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(acikkapi_testkit::http_get(
+            portal,
+            &link[link.find("/takip/").unwrap()..],
+        ));
+    assert!(
+        page.starts_with("HTTP/1.0 200") || page.starts_with("HTTP/1.1 200"),
+        "{page}"
+    );
+    assert!(page.contains("memnun kaldınız"), "{page}");
     let refused = run(&[
         "--token",
         &token,
