@@ -40,6 +40,9 @@ case "$mode" in
     export ACIKKAPI__BUS__QUEUE_EXPIRES_MS=600000
     export ACIKKAPI__CACHE__URL=redis://127.0.0.1:6379/
     export ACIKKAPI__CACHE__PREFIX="load$stamp"
+    # Production's portal sends its cookie over HTTPS only (the load client
+    # keeps it all the same).
+    export ACIKKAPI__PORTAL__COOKIE_SECURE=true
     export ACIKKAPI__INTAKE__TRACKING_KEY=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
     export ACIKKAPI__AUTH__KEYS="load:$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
     export ACIKKAPI__PRIVACY__KEYS="load:$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
@@ -67,7 +70,6 @@ if [[ "$mode" == portal-* ]]; then
   export ACIKKAPI__PORTAL__ADDR=127.0.0.1:8181
   # Each simulated citizen comes from its own address, as the ingress says.
   export ACIKKAPI__SERVER__CLIENT_IP_HEADER=x-forwarded-for
-  [ "$mode" = portal-production ] && export ACIKKAPI__PORTAL__COOKIE_SECURE=true
 fi
 "$bin" serve --services "$services" >"$work/serve.log" 2>&1 &
 pid=$!
@@ -123,7 +125,7 @@ fi
 if [[ "$mode" == portal-* ]]; then
   # Closed loop: 32 citizens at once, each journey 18 requests (every
   # question page, check answers, submission, confirmation, a look-up).
-  "$portal_load" --addr 127.0.0.1:8181 --total 2000 --concurrency 32 \
+  "$portal_load" --addr 127.0.0.1:8181 --total 6000 --concurrency 32 \
     --label "$mode, closed loop, 32 citizens" --seed 0
   # Open loop: 200 page requests/s offered (about 11 applications/s),
   # page time from each request's due time.
