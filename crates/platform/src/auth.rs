@@ -114,6 +114,8 @@ pub struct Keys {
     issuer: String,
     /// Whether `acikkapi token` may issue with these keys (embedded default only).
     pub local_issuer: bool,
+    /// The identity provider whose RS256/ES256 tokens are accepted too.
+    idp: Option<Arc<crate::idp::Idp>>,
 }
 
 pub const AUDIENCE: &str = "acikkapi";
@@ -144,7 +146,25 @@ impl Keys {
             verifying: Arc::new(verifying),
             issuer: settings.auth.issuer.clone(),
             local_issuer: local,
+            idp: crate::idp::Idp::from_settings(&settings.auth).map(Arc::new),
         })
+    }
+
+    /// The identity provider, when one is configured.
+    pub fn idp(&self) -> Option<&crate::idp::Idp> {
+        self.idp.as_deref()
+    }
+
+    /// Verifies a token of the platform's own keys (HS256) or of the
+    /// identity provider (RS256/ES256, fetching its keys when needed).
+    pub async fn verify_any(&self, token: &str) -> Result<Claims, String> {
+        let header =
+            jsonwebtoken::decode_header(token).map_err(|_| "malformed token".to_owned())?;
+        match (&header.alg, &self.idp) {
+            (Algorithm::HS256, _) => self.verify(token),
+            (_, Some(idp)) => idp.verify(token, &header).await,
+            (_, None) => Err("token algorithm not accepted".into()),
+        }
     }
 
     /// Signs a token for `claims` (its iss/aud/iat/exp are set here).
@@ -277,49 +297,62 @@ where
     }
 
     fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
-        let refuse =
-            |s: tonic::Status| -> Self::Future { Box::pin(async move { Ok(s.into_http()) }) };
         let path = req.uri().path().to_owned();
-        let mut origin = origin_of(&req, self.client_ip_header.as_ref());
-        // A channel service (the portal) speaks for its end user: the
-        // address it vouches for is the one rate limits and the audit count.
-        if let Some(end_user) = vouched_address(&req, &self.keys) {
-            origin = end_user;
-        }
-        req.extensions_mut().insert(origin);
+        let origin = origin_of(&req, self.client_ip_header.as_ref());
         let access = if is_infrastructure(&path) {
             Some(Access::Public)
         } else {
             (self.policy)(&path)
         };
-        match access {
-            None => {
-                return refuse(tonic::Status::permission_denied(
-                    "no access policy for this method",
-                ));
-            }
-            Some(Access::Public) => {}
-            Some(Access::Roles(roles)) => {
-                let Some(token) = bearer(&req) else {
-                    return refuse(tonic::Status::unauthenticated("a bearer token is required"));
-                };
-                let claims = match self.keys.verify(token) {
-                    Ok(c) => c,
-                    Err(e) => return refuse(tonic::Status::unauthenticated(e)),
-                };
-                if !roles.contains(&claims.role) {
-                    tracing::info!(role = claims.role.as_str(), method = %path, "role not allowed");
-                    return refuse(tonic::Status::permission_denied(format!(
-                        "role {} may not call this method",
-                        claims.role.as_str()
-                    )));
-                }
-                req.extensions_mut().insert::<Caller>(Arc::new(claims));
-            }
-        }
+        let keys = self.keys.clone();
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        Box::pin(async move { inner.call(req).await })
+        // Verification may fetch the identity provider's keys (a rotation),
+        // so it runs in the call's future.
+        Box::pin(async move {
+            let refuse = |s: tonic::Status| Ok(s.into_http());
+            let claims = match bearer(&req) {
+                Some(token) => Some(keys.verify_any(token).await),
+                None => None,
+            };
+            // A channel service (the portal) speaks for its end user: the
+            // address it vouches for is the one rate limits and the audit
+            // count. Believed only from a verified channel-service token:
+            // anyone else naming an address would choose their own limit.
+            let vouched = match &claims {
+                Some(Ok(c)) if c.role == Role::ChannelService => vouched_address(&req),
+                _ => None,
+            };
+            req.extensions_mut().insert(vouched.unwrap_or(origin));
+            match access {
+                None => {
+                    return refuse(tonic::Status::permission_denied(
+                        "no access policy for this method",
+                    ));
+                }
+                Some(Access::Public) => {}
+                Some(Access::Roles(roles)) => {
+                    let claims = match claims {
+                        None => {
+                            return refuse(tonic::Status::unauthenticated(
+                                "a bearer token is required",
+                            ));
+                        }
+                        Some(Err(e)) => return refuse(tonic::Status::unauthenticated(e)),
+                        Some(Ok(c)) => c,
+                    };
+                    if !roles.contains(&claims.role) {
+                        tracing::info!(role = claims.role.as_str(), method = %path, "role not allowed");
+                        return refuse(tonic::Status::permission_denied(format!(
+                            "role {} may not call this method",
+                            claims.role.as_str()
+                        )));
+                    }
+                    req.extensions_mut().insert::<Caller>(Arc::new(claims));
+                }
+            }
+            inner.call(req).await
+        })
     }
 }
 
@@ -333,10 +366,9 @@ fn bearer<B>(req: &http::Request<B>) -> Option<&str> {
         .and_then(|v| v.strip_prefix("Bearer "))
 }
 
-/// The end user's address a channel service vouches for, only when its
-/// token verifies and carries that role: anyone else naming an address
-/// would choose their own rate limit.
-fn vouched_address<B>(req: &http::Request<B>, keys: &Keys) -> Option<Origin> {
+/// The end user's address a channel service names (its token is checked
+/// by the caller of this).
+fn vouched_address<B>(req: &http::Request<B>) -> Option<Origin> {
     let address = req
         .headers()
         .get(CLIENT_ADDRESS_HEADER)?
@@ -345,8 +377,7 @@ fn vouched_address<B>(req: &http::Request<B>, keys: &Keys) -> Option<Origin> {
         .trim()
         .parse::<std::net::IpAddr>()
         .ok()?;
-    let claims = keys.verify(bearer(req)?).ok()?;
-    (claims.role == Role::ChannelService).then(|| Origin(address.to_string()))
+    Some(Origin(address.to_string()))
 }
 
 /// Health and reflection are open on every server.

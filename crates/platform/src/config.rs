@@ -68,6 +68,15 @@ pub struct PortalSettings {
     /// Ask the applicant to confirm the mobile number with a code sent by
     /// SMS before the application is submitted.
     pub phone_confirmation: bool,
+    /// The portal's address as browsers reach it (for the staff console's
+    /// sign-in redirect). Empty: `http://<portal.addr>`.
+    pub public_url: String,
+    /// The staff console's OpenID Connect client at `auth.oidc_issuer`.
+    /// Empty: no sign-in through the identity provider.
+    pub console_client_id: String,
+    pub console_client_secret: Secret,
+    /// A staff session unused this long is signed out.
+    pub console_idle_secs: u64,
 }
 
 impl Default for PortalSettings {
@@ -81,6 +90,10 @@ impl Default for PortalSettings {
             session_idle_secs: 1_800,
             kiosk_idle_secs: 120,
             phone_confirmation: false,
+            public_url: String::new(),
+            console_client_id: String::new(),
+            console_client_secret: Secret::default(),
+            console_idle_secs: 900,
         }
     }
 }
@@ -105,6 +118,19 @@ pub struct AuthSettings {
     /// verify (rotation). Empty: a key generated once in `<data_dir>/auth.key`
     /// (embedded default only), which `acikkapi token` may sign with.
     pub keys: Secret,
+    /// The identity provider (OpenID Connect issuer URL) whose RS256/ES256
+    /// tokens every service accepts, by its published keys. Empty: none.
+    pub oidc_issuer: String,
+    /// The audience the provider's tokens must name.
+    pub oidc_audience: String,
+    /// Its key set's URL. Empty: the discovery document's `jwks_uri`.
+    pub oidc_jwks_url: String,
+    /// The provider's claims that carry the platform's role (by the
+    /// platform's names, e.g. `desk-officer`) and scope codes.
+    pub oidc_role_claim: String,
+    pub oidc_province_claim: String,
+    pub oidc_district_claim: String,
+    pub oidc_unit_claim: String,
 }
 
 impl Default for AuthSettings {
@@ -112,6 +138,13 @@ impl Default for AuthSettings {
         Self {
             issuer: "acikkapi".into(),
             keys: Secret::default(),
+            oidc_issuer: String::new(),
+            oidc_audience: "acikkapi".into(),
+            oidc_jwks_url: String::new(),
+            oidc_role_claim: "acikkapi_role".into(),
+            oidc_province_claim: "acikkapi_province".into(),
+            oidc_district_claim: "acikkapi_district".into(),
+            oidc_unit_claim: "acikkapi_unit".into(),
         }
     }
 }
@@ -740,6 +773,10 @@ impl Settings {
         if self.retention.batch == 0 || self.retention.batch > 5_000 {
             problems.push("retention.batch: between 1 and 5000".into());
         }
+        let issuer = &self.auth.oidc_issuer;
+        if !(issuer.is_empty() || issuer.starts_with("https://") || issuer.starts_with("http://")) {
+            problems.push("auth.oidc_issuer: the provider's https:// issuer URL, or empty".into());
+        }
         let portal = &self.portal;
         if portal.addr.parse::<std::net::SocketAddr>().is_err() {
             problems.push(format!("portal.addr: {:?} is not host:port", portal.addr));
@@ -758,8 +795,16 @@ impl Settings {
                     .into(),
             );
         }
-        if portal.session_idle_secs == 0 || portal.kiosk_idle_secs == 0 {
-            problems.push("portal.session_idle_secs and kiosk_idle_secs: positive".into());
+        if !portal.console_client_id.is_empty() && self.auth.oidc_issuer.is_empty() {
+            problems.push("portal.console_client_id: needs auth.oidc_issuer".into());
+        }
+        if portal.session_idle_secs == 0
+            || portal.kiosk_idle_secs == 0
+            || portal.console_idle_secs == 0
+        {
+            problems.push(
+                "portal.session_idle_secs, kiosk_idle_secs and console_idle_secs: positive".into(),
+            );
         }
         let header = &self.server.client_ip_header;
         if !header.is_empty() && http::HeaderName::from_bytes(header.as_bytes()).is_err() {
@@ -873,7 +918,9 @@ mod tests {
         let s = Settings::default();
         s.validate().unwrap();
         assert_eq!(s.store_kind(), StoreKind::Sqlite);
-        assert_eq!(s.enabled_services().len(), 5);
+        // The five gRPC services and the citizen portal.
+        assert_eq!(s.enabled_services().len(), 6);
+        assert!(s.enabled_services().iter().any(|x| x == "portal"));
         assert_eq!(format!("{:?}", Secret::new("hunter2")), "***");
     }
 

@@ -10,6 +10,7 @@ pub mod clock;
 pub mod config;
 pub mod consumer;
 pub mod error;
+pub mod idp;
 pub mod limits;
 pub mod metrics;
 pub mod privacy;

@@ -6,6 +6,7 @@
 
 pub mod collector;
 pub mod gateway;
+pub mod oidc;
 pub mod web;
 
 use acikkapi::Node;

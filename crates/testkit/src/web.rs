@@ -69,6 +69,8 @@ pub struct WebClient {
     pub cookies: BTreeMap<String, String>,
     /// Sent as the ingress's client-address header, when set.
     pub forwarded_for: Option<String>,
+    /// Sent with every request (e.g. an `Origin` another site would send).
+    pub headers: Vec<(String, String)>,
     /// The CSRF token of the last page that had a form.
     csrf: String,
 }
@@ -81,6 +83,7 @@ impl WebClient {
             client: Client::builder(TokioExecutor::new()).build_http(),
             cookies: BTreeMap::new(),
             forwarded_for: None,
+            headers: Vec::new(),
             csrf: String::new(),
         }
     }
@@ -118,6 +121,29 @@ impl WebClient {
         panic!("more than 10 redirects");
     }
 
+    /// GETs `url` at another server (an identity provider): no cookies of
+    /// this site go there. A URL of this site is fetched as a path.
+    pub async fn get_url(&mut self, url: &str) -> Page {
+        if let Some(path) = url.strip_prefix(&self.base) {
+            return self.get(path).await;
+        }
+        let req = Request::get(url)
+            .body(Full::new(Bytes::new()))
+            .expect("request");
+        let res = self
+            .client
+            .request(req)
+            .await
+            .expect("reach the other server");
+        let (parts, body) = res.into_parts();
+        let bytes = body.collect().await.expect("read body").to_bytes();
+        Page {
+            status: parts.status,
+            headers: parts.headers,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        }
+    }
+
     pub async fn send(&mut self, method: Method, path: &str, form: Option<String>) -> Page {
         let mut req = Request::builder()
             .method(method)
@@ -132,6 +158,9 @@ impl WebClient {
         }
         if let Some(a) = &self.forwarded_for {
             req = req.header("x-forwarded-for", a);
+        }
+        for (k, v) in &self.headers {
+            req = req.header(k.as_str(), v.as_str());
         }
         let body = match form {
             Some(f) => {

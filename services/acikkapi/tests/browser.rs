@@ -99,10 +99,15 @@ async fn a_citizen_applies_tracks_and_answers_in_chromium(backend: Backend) {
         assert_eq!(r["found"].as_array().map(Vec::len), Some(5), "{r}");
     }
     let mut applied = Vec::new();
-    for (i, (width, js)) in [(375, true), (375, false), (1280, true), (1280, false)]
-        .into_iter()
-        .enumerate()
-    {
+    // Every width with JavaScript on and off on the embedded backend; two
+    // of the four on the production backend, whose pages are the same HTML
+    // (Chromium is the slow part of the suite on two cores).
+    let matrix: &[(u32, bool)] = if backend == Backend::Embedded {
+        &[(375, true), (375, false), (1280, true), (1280, false)]
+    } else {
+        &[(375, true), (1280, false)]
+    };
+    for (i, &(width, js)) in matrix.iter().enumerate() {
         let tag = format!(
             "{}-{}-",
             if width < 641 { "phone" } else { "desktop" },
@@ -189,7 +194,11 @@ async fn a_citizen_applies_tracks_and_answers_in_chromium(backend: Backend) {
     }
     let p = n.platform();
     let answered = acikkapi_testkit::count(p, "sms_surveys WHERE score = 4").await;
-    assert_eq!(answered, 4, "every browser's survey answer recorded");
+    assert_eq!(
+        answered,
+        matrix.len() as i64,
+        "every browser's survey answer recorded"
+    );
 
     // The pages outside the journeys, at both widths, JavaScript on and off.
     for (width, js) in [(375, false), (1280, true)] {

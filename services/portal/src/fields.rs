@@ -24,6 +24,9 @@ pub enum Field {
     TrackNumber,
     TrackCode,
     Score,
+    /// The console's local sign-in asks these.
+    Role,
+    StaffId,
 }
 
 impl Field {
@@ -44,6 +47,8 @@ impl Field {
             Field::PhoneCode | Field::TrackCode => "code",
             Field::TrackNumber => "number",
             Field::Score => "score",
+            Field::Role => "role",
+            Field::StaffId => "sub",
         }
     }
 
@@ -61,6 +66,7 @@ impl Field {
             Field::PhoneCode => "/basvuru/telefon",
             Field::TrackNumber | Field::TrackCode => "/takip",
             Field::Score => "/anket",
+            Field::Role | Field::StaffId => "/konsol/giris",
         }
     }
 
@@ -119,6 +125,8 @@ impl Field {
             (Field::TrackNumber, _) => "Başvuru numaranızı SMS'teki gibi girin",
             (Field::TrackCode, _) => "Takip kodunuzu SMS'teki gibi girin",
             (Field::Score, _) => "Memnuniyetinizi 1 ile 5 arasında bir puanla belirtin",
+            (Field::Role, _) => "Rolünüzü seçin",
+            (Field::StaffId, _) => "Personel kimliğinizi girin",
         }
     }
 }

@@ -11,6 +11,7 @@
 mod apply;
 mod assets;
 mod backend;
+mod console;
 mod fields;
 mod pages;
 mod security;
@@ -42,13 +43,37 @@ pub struct Portal {
     client_ip_header: Option<http::HeaderName>,
     /// Sends the phone-confirmation code (when `portal.phone_confirmation`).
     sms: Arc<dyn acikkapi_notification::provider::Provider>,
+    /// Verifies the identity provider's tokens and, on the embedded
+    /// default, signs the console's local sign-in.
+    keys: acikkapi_platform::auth::Keys,
+    /// The portal as browsers reach it.
+    public_url: String,
+}
+
+impl Portal {
+    /// Whether the console signs in through the identity provider.
+    fn oidc_enabled(&self) -> bool {
+        self.keys.idp().is_some() && !self.platform.settings.portal.console_client_id.is_empty()
+    }
+
+    fn redirect_uri(&self) -> String {
+        format!(
+            "{}/konsol/giris/donus",
+            self.public_url.trim_end_matches('/')
+        )
+    }
 }
 
 pub type State = Arc<Portal>;
 
 /// The portal's router. `grpc_addr` is this node's gRPC server, used when
-/// `portal.grpc_url` is empty.
-pub fn router(platform: &Platform, grpc_addr: SocketAddr) -> Result<Router, PlatformError> {
+/// `portal.grpc_url` is empty; `bound` is where the portal listens, its
+/// public address when `portal.public_url` is empty.
+pub fn router(
+    platform: &Platform,
+    grpc_addr: SocketAddr,
+    bound: SocketAddr,
+) -> Result<Router, PlatformError> {
     let settings = &platform.settings;
     let url = if settings.portal.grpc_url.is_empty() {
         format!("http://{grpc_addr}")
@@ -63,6 +88,12 @@ pub fn router(platform: &Platform, grpc_addr: SocketAddr) -> Result<Router, Plat
             .then(|| http::HeaderName::from_bytes(header.as_bytes()).ok())
             .flatten(),
         sms: acikkapi_notification::provider(settings),
+        keys: acikkapi_platform::auth::Keys::load(settings)?,
+        public_url: if settings.portal.public_url.is_empty() {
+            format!("http://{bound}")
+        } else {
+            settings.portal.public_url.clone()
+        },
         platform: platform.clone(),
     });
     Ok(Router::new()
@@ -76,6 +107,7 @@ pub fn router(platform: &Platform, grpc_addr: SocketAddr) -> Result<Router, Plat
         .merge(apply::routes())
         .merge(track::routes())
         .merge(survey::routes())
+        .merge(console::routes())
         .fallback(pages::not_found)
         .layer(DefaultBodyLimit::max(MAX_FORM_BYTES))
         .layer(axum::middleware::from_fn(security::headers))

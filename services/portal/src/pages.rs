@@ -26,6 +26,10 @@ pub struct Layout {
     pub css: String,
     pub js: String,
     pub icon: String,
+    /// The signed-in staff member, shown with a sign-out button (console).
+    pub staff: String,
+    /// Where the header's name leads.
+    pub home: String,
 }
 
 impl Layout {
@@ -40,6 +44,12 @@ impl Layout {
             css: assets::url("app.css"),
             js: assets::url("app.js"),
             icon: assets::url("icon.svg"),
+            staff: String::new(),
+            home: if s.kiosk() {
+                "/kiosk".into()
+            } else {
+                "/".into()
+            },
         }
     }
 

@@ -195,7 +195,7 @@ struct TrackResult {
     timeline: Vec<Stage>,
 }
 
-fn status_name(s: i32) -> &'static str {
+pub fn status_name(s: i32) -> &'static str {
     match pb::Status::try_from(s).unwrap_or(pb::Status::Unspecified) {
         pb::Status::Received => "Başvurunuz alındı",
         pb::Status::Routed => "İlgili birimde inceleniyor",

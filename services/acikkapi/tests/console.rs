@@ -1,0 +1,247 @@
+//! The staff console's sign-in and its first pages, on both backends,
+//! against an OpenID Connect provider the test starts (a real HTTP server):
+//! the authorization-code flow with PKCE, a new session id at sign-in (a
+//! planted one gains nothing), the person's own token on every call (a
+//! desk officer of Ankara sees Ankara's applications and gets "not found"
+//! for İstanbul's, exactly as for a number that does not exist), sign-out
+//! (the old cookie is worthless), idle expiry, a POST from another origin
+//! refused, a forged state refused, and the embedded default's local
+//! sign-in, refused wherever keys are configured.
+
+use acikkapi_platform::config::{Secret, Settings};
+use acikkapi_testkit::oidc::{CLIENT_ID, CLIENT_SECRET, OidcProvider, Person};
+use acikkapi_testkit::web::{Page, WebClient};
+use acikkapi_testkit::{Backend, TestNode, backend_tests, settings, submission};
+use axum::http::StatusCode;
+
+backend_tests!(
+    staff_sign_in_through_the_identity_provider_and_see_only_their_scope,
+    a_planted_session_a_forged_state_another_origin_and_idle_time_gain_nothing,
+    the_local_sign_in_is_for_the_embedded_default_only,
+);
+
+async fn start(
+    backend: Backend,
+    change: impl FnOnce(&mut Settings),
+) -> (TestNode, OidcProvider, tempfile::TempDir) {
+    let idp = OidcProvider::start().await;
+    let (mut s, dir) = settings(backend);
+    s.auth.oidc_issuer = idp.issuer();
+    s.portal.console_client_id = CLIENT_ID.into();
+    s.portal.console_client_secret = Secret::new(CLIENT_SECRET);
+    change(&mut s);
+    (TestNode::start(s).await, idp, dir)
+}
+
+fn browser(n: &TestNode) -> WebClient {
+    WebClient::new(n.node.portal_addr.expect("portal"))
+}
+
+fn cookie(b: &WebClient) -> String {
+    b.cookies.get("ak_personel").cloned().unwrap_or_default()
+}
+
+/// The whole sign-in as a browser does it; the console's first page.
+async fn sign_in(b: &mut WebClient, idp: &OidcProvider, person: Person) -> Page {
+    let page = b.get("/konsol/giris").await;
+    assert!(page.shows("Kurum hesabınızla giriş yapın"), "{}", page.body);
+    idp.sign_in_as(person);
+    let to_idp = b.get("/konsol/giris/baslat").await;
+    assert_eq!(to_idp.status, StatusCode::SEE_OTHER);
+    let authorize = to_idp.location().to_owned();
+    assert!(authorize.starts_with(&idp.issuer()), "{authorize}");
+    assert!(
+        authorize.contains("code_challenge_method=S256"),
+        "{authorize}"
+    );
+    let back = b.get_url(&authorize).await;
+    assert!(back.status.is_redirection(), "{}", back.body);
+    let returned = b.get_url(back.location()).await;
+    assert_eq!(returned.status, StatusCode::SEE_OTHER, "{}", returned.body);
+    assert_eq!(returned.location(), "/konsol");
+    b.get("/konsol").await
+}
+
+async fn number_in(n: &TestNode, province: u32, district: u32, i: u64) -> String {
+    let mut req = submission(i);
+    req.province_code = province;
+    req.district_code = district;
+    n.submit(req).await
+}
+
+async fn staff_sign_in_through_the_identity_provider_and_see_only_their_scope(backend: Backend) {
+    let (n, idp, _dir) = start(backend, |_| {}).await;
+    let ankara = number_in(&n, 6, 6010, 1).await;
+    let istanbul = number_in(&n, 34, 0, 2).await;
+
+    let mut b = browser(&n);
+    assert_eq!(b.get("/konsol").await.location(), "/konsol/giris");
+    let before = {
+        b.get("/konsol/giris").await;
+        cookie(&b)
+    };
+    let home = sign_in(&mut b, &idp, Person::new("masa-06-1", "desk-officer", 6)).await;
+    assert_ne!(cookie(&b), before, "a new session id at sign-in");
+    assert_eq!(home.status, StatusCode::OK);
+    assert!(home.shows("Açık Kapı bürosu · masa-06-1"), "{}", home.body);
+    let pretty = |n: &str| {
+        acikkapi_domain::application_number::ApplicationNumber::parse(n)
+            .unwrap()
+            .to_string()
+    };
+    assert!(
+        home.shows(&pretty(&ankara)),
+        "Ankara's application is listed"
+    );
+    assert!(!home.shows(&pretty(&istanbul)), "İstanbul's is not");
+    let set = home
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect::<Vec<_>>();
+    assert!(
+        set.iter().any(|c| c.contains("ak_personel=")
+            && c.contains("HttpOnly")
+            && c.contains("SameSite=Strict")
+            && c.contains("Path=/konsol")),
+        "{set:?}"
+    );
+
+    // The application, read with the person's own token (and audited there).
+    let page = b.get(&format!("/konsol/basvuru/{ankara}")).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.shows("Ayşe Yılmaz"));
+    // Another province's, and one that does not exist: the same page.
+    let other = b.get(&format!("/konsol/basvuru/{istanbul}")).await;
+    let never = acikkapi_domain::application_number::ApplicationNumber::new(2026, 6, 9_999_999)
+        .unwrap()
+        .digits();
+    let missing = b.get(&format!("/konsol/basvuru/{never}")).await;
+    for p in [&other, &missing] {
+        assert_eq!(p.status, StatusCode::NOT_FOUND);
+        assert!(p.shows("Başvuru bulunamadı"));
+        assert!(!p.shows("Ayşe"));
+    }
+
+    // The Ministry sees the country.
+    let mut m = browser(&n);
+    let home = sign_in(
+        &mut m,
+        &idp,
+        Person::new("bakanlik-1", "ministry-officer", 0),
+    )
+    .await;
+    assert!(home.shows(&pretty(&ankara)) && home.shows(&pretty(&istanbul)));
+
+    // Sign-out: the session is gone, and its cookie with it.
+    let old = b.cookies.clone();
+    let out = b.post("/konsol/cikis", &[]).await;
+    assert_eq!(out.location(), "/konsol/giris?cikis=1");
+    assert!(b.get("/konsol/giris?cikis=1").await.shows("Çıkış yaptınız"));
+    let mut thief = browser(&n);
+    thief.cookies = old;
+    assert_eq!(thief.get("/konsol").await.location(), "/konsol/giris");
+    n.stop_and_clean().await;
+}
+
+async fn a_planted_session_a_forged_state_another_origin_and_idle_time_gain_nothing(
+    backend: Backend,
+) {
+    let (n, idp, _dir) = start(backend, |s| s.portal.console_idle_secs = 2).await;
+    number_in(&n, 6, 6010, 3).await;
+
+    // Fixation: the attacker's own pre-sign-in session, planted in the
+    // victim's browser, is not the one the victim's sign-in makes.
+    let mut attacker = browser(&n);
+    attacker.get("/konsol/giris").await;
+    let planted = attacker.cookies.clone();
+    let mut victim = browser(&n);
+    victim.cookies = planted.clone();
+    sign_in(&mut victim, &idp, Person::new("vali-06", "governor", 6)).await;
+    assert_ne!(victim.cookies, planted);
+    assert_eq!(attacker.get("/konsol").await.location(), "/konsol/giris");
+
+    // A forged or replayed state at the return address.
+    let mut b = browser(&n);
+    idp.sign_in_as(Person::new("masa-06-2", "desk-officer", 6));
+    let to_idp = b.get("/konsol/giris/baslat").await;
+    let back = b.get_url(to_idp.location()).await;
+    let forged = back.location().replace("state=", "state=00");
+    let refused = b.get_url(&forged).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert_eq!(b.get("/konsol").await.location(), "/konsol/giris");
+
+    // A POST another site makes the browser send, cookie and all.
+    victim
+        .headers
+        .push(("origin".into(), "https://kotu.example".into()));
+    let p = victim.post("/konsol/cikis", &[]).await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN);
+    victim.headers.clear();
+    assert_eq!(
+        victim.get("/konsol").await.status,
+        StatusCode::OK,
+        "still signed in"
+    );
+
+    // Idle: unused past console_idle_secs (2 s here), the session is gone.
+    tokio::time::sleep(std::time::Duration::from_millis(3_500)).await;
+    assert_eq!(victim.get("/konsol").await.location(), "/konsol/giris");
+    n.stop_and_clean().await;
+}
+
+async fn the_local_sign_in_is_for_the_embedded_default_only(backend: Backend) {
+    // Keys configured (as every test's are, and production's must be): no
+    // local sign-in, whatever is posted.
+    let (n, _idp, _dir) = start(backend, |_| {}).await;
+    let mut b = browser(&n);
+    let page = b.get("/konsol/giris").await;
+    assert!(!page.shows("Yerel giriş"));
+    let p = b
+        .post(
+            "/konsol/giris",
+            &[("role", "ministry-officer"), ("sub", "x")],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN);
+    assert_eq!(b.get("/konsol").await.location(), "/konsol/giris");
+    n.stop_and_clean().await;
+    if backend == Backend::Production {
+        return;
+    }
+    // The embedded default with its own generated key: the local page.
+    let (n, _idp, _dir) = start(backend, |s| {
+        s.auth.keys = Secret::default();
+        s.auth.oidc_issuer.clear();
+        s.portal.console_client_id.clear();
+    })
+    .await;
+    number_in(&n, 6, 6010, 4).await;
+    let mut b = browser(&n);
+    let page = b.get("/konsol/giris").await;
+    assert!(page.shows("Yerel giriş"));
+    let bad = b
+        .post(
+            "/konsol/giris",
+            &[("role", ""), ("province", ""), ("sub", "")],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.title().starts_with("Hata: "));
+    let ok = b
+        .post(
+            "/konsol/giris",
+            &[
+                ("role", "desk-officer"),
+                ("province", "6"),
+                ("sub", "masa-06-1"),
+            ],
+        )
+        .await;
+    assert_eq!(ok.location(), "/konsol");
+    let home = b.get("/konsol").await;
+    assert!(home.shows("Başvurular: Ankara"), "{}", home.body);
+    assert!(home.shows("26-06-"));
+    n.stop_and_clean().await;
+}
