@@ -54,6 +54,8 @@ pub struct PortalSettings {
     /// The gRPC address of notification (the survey), when it runs apart
     /// from intake (one Deployment per service). Empty: `grpc_url`.
     pub notification_url: String,
+    /// The gRPC address of routing (the console's unit inbox). Empty: `grpc_url`.
+    pub routing_url: String,
     /// The channel service's token the portal calls with. Empty: one issued
     /// from `auth.keys` for the subject `portal` (the portal runs in the
     /// platform's own binary, with its keys).
@@ -85,6 +87,7 @@ impl Default for PortalSettings {
             addr: "127.0.0.1:8080".into(),
             grpc_url: String::new(),
             notification_url: String::new(),
+            routing_url: String::new(),
             token: Secret::default(),
             cookie_secure: false,
             session_idle_secs: 1_800,
@@ -784,6 +787,7 @@ impl Settings {
         for (key, url) in [
             ("grpc_url", &portal.grpc_url),
             ("notification_url", &portal.notification_url),
+            ("routing_url", &portal.routing_url),
         ] {
             if !(url.is_empty() || url.starts_with("http://") || url.starts_with("https://")) {
                 problems.push(format!("portal.{key}: http://… or https://…, or empty"));

@@ -18,6 +18,7 @@ backend_tests!(
     staff_sign_in_through_the_identity_provider_and_see_only_their_scope,
     a_planted_session_a_forged_state_another_origin_and_idle_time_gain_nothing,
     the_local_sign_in_is_for_the_embedded_default_only,
+    the_unit_answers_from_its_inbox_and_the_desk_concludes,
 );
 
 async fn start(
@@ -243,5 +244,136 @@ async fn the_local_sign_in_is_for_the_embedded_default_only(backend: Backend) {
     let home = b.get("/konsol").await;
     assert!(home.shows("Başvurular: Ankara"), "{}", home.body);
     assert!(home.shows("26-06-"));
+    n.stop_and_clean().await;
+}
+
+/// Polls the console's application page until it shows `text`.
+async fn until_shown(b: &mut WebClient, path: &str, text: &str) -> Page {
+    for _ in 0..200 {
+        let p = b.get(path).await;
+        if p.shows(text) {
+            return p;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("{path} never showed {text:?}");
+}
+
+async fn the_unit_answers_from_its_inbox_and_the_desk_concludes(backend: Backend) {
+    let (n, idp, _dir) = start(backend, |s| s.limits.track_per_number_per_minute = 0).await;
+    let number = number_in(&n, 6, 6010, 5).await;
+    let unit = n.routed(&number).await;
+    let page = format!("/konsol/basvuru/{number}");
+
+    // The unit: its inbox lists the application; it answers.
+    let mut u = browser(&n);
+    let mut officer = Person::new("birim-06-1", "unit-officer", 6);
+    officer.unit = unit.clone();
+    sign_in(&mut u, &idp, officer).await;
+    let inbox = u.get("/konsol/gelen").await;
+    assert_eq!(inbox.status, StatusCode::OK, "{}", inbox.body);
+    let pretty = acikkapi_domain::application_number::ApplicationNumber::parse(&number)
+        .unwrap()
+        .to_string();
+    assert!(inbox.shows(&pretty), "{}", inbox.body);
+    let shown = u.get(&page).await;
+    assert!(shown.shows("Birimin cevabı") && !shown.shows("Sonuçlandırın"));
+    let empty = u
+        .post(
+            &format!("{page}/cevap"),
+            &[("answer", ""), ("outcome", "positive")],
+        )
+        .await;
+    assert_eq!(empty.status, StatusCode::BAD_REQUEST, "{}", empty.body);
+    assert!(empty.title().starts_with("Hata: "));
+    assert!(empty.body.contains("id=\"answer-error\""));
+    let answered = u
+        .post(
+            &format!("{page}/cevap"),
+            &[
+                ("answer", "Kaldırım 10 Aralık'ta onarılacak."),
+                ("outcome", "positive"),
+            ],
+        )
+        .await;
+    assert_eq!(answered.location(), page, "{}", answered.body);
+    until_shown(&mut u, &page, "Birimin cevabı değerlendiriliyor").await;
+
+    // A governor has no conclusion form; a forged one is refused by intake.
+    let mut g = browser(&n);
+    sign_in(&mut g, &idp, Person::new("vali-06", "governor", 6)).await;
+    assert!(!g.get(&page).await.shows("Sonuçlandırın"));
+    let forged = g
+        .post(
+            &format!("{page}/sonuclandir"),
+            &[("outcome", "positive"), ("explanation", "x")],
+        )
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN, "{}", forged.body);
+
+    // The desk: errors at their fields, a note, then the conclusion.
+    let mut d = browser(&n);
+    sign_in(&mut d, &idp, Person::new("masa-06-1", "desk-officer", 6)).await;
+    let p = d
+        .post(
+            &format!("{page}/sonuclandir"),
+            &[("explanation", "Onarılacak.")],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::BAD_REQUEST);
+    assert!(p.body.contains("id=\"outcome-error\""), "{}", p.body);
+    assert!(
+        p.body.contains(">Onarılacak.</textarea>"),
+        "what was typed stays"
+    );
+    let p = d
+        .post(
+            &format!("{page}/sonuclandir"),
+            &[
+                ("outcome", "unanswerable"),
+                ("explanation", "Yetki dışında."),
+            ],
+        )
+        .await;
+    assert!(p.body.contains("id=\"alternatives-error\""), "{}", p.body);
+    let noted = d
+        .post(
+            &format!("{page}/not"),
+            &[("note", "Birimle telefonda görüşüldü.")],
+        )
+        .await;
+    assert_eq!(noted.location(), page);
+    assert!(d.get(&page).await.shows("Birimle telefonda görüşüldü."));
+    let done = d
+        .post(
+            &format!("{page}/sonuclandir"),
+            &[
+                ("outcome", "positive"),
+                ("explanation", "Kaldırımınız 10 Aralık'ta onarılacak."),
+            ],
+        )
+        .await;
+    assert_eq!(done.location(), page, "{}", done.body);
+    let concluded = until_shown(&mut d, &page, "Başvurunuz sonuçlandı").await;
+    assert!(
+        !concluded.shows("Sonuçlandırın"),
+        "no second conclusion form"
+    );
+    // The citizen reads the desk's text.
+    let view = n
+        .intake()
+        .await
+        .get_application(acikkapi_proto::v1::GetApplicationRequest {
+            application_number: number.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(view.status, acikkapi_proto::v1::Status::Concluded as i32);
+    assert!(
+        view.timeline
+            .iter()
+            .any(|t| t.description.contains("10 Aralık'ta onarılacak"))
+    );
     n.stop_and_clean().await;
 }

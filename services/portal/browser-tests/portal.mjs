@@ -230,7 +230,44 @@ async function selfcheck(page) {
   return { found };
 }
 
-const STEPS = { apply, track, survey, pages, selfcheck };
+/// The staff console on the embedded default: local sign-in as a desk
+/// officer of Ankara, the scope's list, an application, a conclusion with
+/// an error first, sign-out.
+async function konsol(page) {
+  await page.goto(`${base}/konsol`);
+  await expectText(page, "Personel girişi");
+  await audit(page, "console-sign-in");
+  await shot(page, "console-sign-in");
+  await press(page, "Giriş yap");
+  await expectTitle(page, "Hata: ");
+  await audit(page, "console-sign-in-error");
+  await page.getByLabel("Rol").selectOption({ value: "desk-officer" });
+  await page.getByLabel("İl plaka kodu").fill("6");
+  await page.getByLabel("Personel kimliği").fill("masa-06-1");
+  await press(page, "Giriş yap");
+  await expectText(page, "Başvurular: Ankara");
+  await audit(page, "console-list");
+  await shot(page, "console-list");
+  await page.getByRole("link", { name: opt.number }).click();
+  await page.waitForLoadState("load");
+  await expectText(page, "Sonuçlandırın");
+  await audit(page, "console-application");
+  await shot(page, "console-application");
+  await press(page, "Sonuçlandır");
+  await expectTitle(page, "Hata: ");
+  await audit(page, "console-conclude-error");
+  await shot(page, "console-conclude-error");
+  await page.getByLabel("Olumlu", { exact: true }).check();
+  await page.getByLabel("Vatandaşın okuyacağı açıklama").fill("Kaldırımınız bu hafta onarılacak.");
+  await press(page, "Sonuçlandır");
+  await expectText(page, "Kaldırımınız bu hafta onarılacak.");
+  await press(page, "Çıkış yap");
+  await expectText(page, "Çıkış yaptınız");
+  await audit(page, "console-signed-out");
+  return {};
+}
+
+const STEPS = { apply, track, survey, pages, selfcheck, konsol };
 if (!STEPS[step]) fail(`unknown step ${step}`);
 
 const browser = await chromium.launch({

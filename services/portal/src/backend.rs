@@ -10,6 +10,7 @@ use acikkapi_proto::v1 as pb;
 use pb::catalog_service_client::CatalogServiceClient;
 use pb::intake_service_client::IntakeServiceClient;
 use pb::notification_service_client::NotificationServiceClient;
+use pb::routing_service_client::RoutingServiceClient;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use tonic::service::Interceptor;
@@ -31,6 +32,7 @@ pub struct Backend {
     channel: Channel,
     /// Notification (the survey); the same channel when it runs with intake.
     notification: Channel,
+    routing: Channel,
     token: Token,
 }
 
@@ -53,6 +55,10 @@ impl Backend {
             "" => intake.clone(),
             other => channel("notification_url", other)?,
         };
+        let routing = match settings.portal.routing_url.as_str() {
+            "" => intake.clone(),
+            other => channel("routing_url", other)?,
+        };
         let token = if settings.portal.token.is_empty() {
             let keys = Keys::load(settings)?;
             let first = issue(&keys)?;
@@ -66,6 +72,7 @@ impl Backend {
         Ok(Self {
             channel: intake,
             notification,
+            routing,
             token,
         })
     }
@@ -109,6 +116,12 @@ impl Backend {
 
     pub fn catalog(&self) -> CatalogServiceClient<Channel> {
         CatalogServiceClient::new(self.channel.clone())
+    }
+
+    /// Routing (the unit's inbox and answer). In the chart routing runs
+    /// apart; its address is `portal.routing_url`, or intake's.
+    pub fn routing(&self) -> RoutingServiceClient<Channel> {
+        RoutingServiceClient::new(self.routing.clone())
     }
 
     pub fn notification(&self) -> NotificationServiceClient<Channel> {

@@ -44,6 +44,10 @@ pub fn routes() -> Router<State> {
         .route("/konsol/giris/donus", get(sign_in_return))
         .route("/konsol/cikis", post(sign_out))
         .route("/konsol/basvuru/{number}", get(application))
+        .route("/konsol/basvuru/{number}/sonuclandir", post(conclude))
+        .route("/konsol/basvuru/{number}/not", post(note))
+        .route("/konsol/basvuru/{number}/cevap", post(respond_as_unit))
+        .route("/konsol/gelen", get(inbox))
 }
 
 /// A sign-in under way at the identity provider.
@@ -553,6 +557,7 @@ struct Home {
     scope: String,
     rows: Vec<Row>,
     can_list: bool,
+    unit_officer: bool,
 }
 
 fn scope_name(s: &Staff) -> String {
@@ -612,6 +617,7 @@ async fn home(S(state): S<State>, headers: HeaderMap) -> Response {
         scope: scope_name(&s),
         rows,
         can_list,
+        unit_officer: role == Some(Role::UnitOfficer),
     };
     respond(&state, &s, page).await
 }
@@ -648,18 +654,84 @@ fn row(a: &pb::ApplicationSummary) -> Row {
 struct ApplicationPage {
     l: Layout,
     number: String,
+    digits: String,
     status: &'static str,
     rows: Vec<(&'static str, String)>,
     text: String,
+    notes: Vec<(String, String)>,
     timeline: Vec<crate::track::Stage>,
+    /// Which forms the person's role has (the service decides again).
+    can_conclude: bool,
+    can_answer: bool,
+    open: bool,
+    typed: Typed,
+}
+
+/// What was typed into a form that came back with an error.
+#[derive(Default, Clone)]
+pub struct Typed {
+    pub outcome: String,
+    pub explanation: String,
+    pub alternatives: String,
+    pub note: String,
+    pub answer: String,
+}
+
+pub struct OutcomeChoice {
+    pub value: &'static str,
+    pub label: &'static str,
+}
+
+pub const OUTCOMES: &[(&str, &str)] = &[
+    ("positive", "Olumlu"),
+    ("negative", "Olumsuz"),
+    ("partial", "Kısmen olumlu, kısmen olumsuz"),
+    ("unanswerable", "Cevaplanamıyor (seçenekler sunulur)"),
+];
+
+impl ApplicationPage {
+    pub fn outcomes(&self) -> Vec<OutcomeChoice> {
+        OUTCOMES
+            .iter()
+            .map(|(value, label)| OutcomeChoice { value, label })
+            .collect()
+    }
+}
+
+fn outcome_of(v: &str) -> pb::Outcome {
+    match v {
+        "positive" => pb::Outcome::Positive,
+        "negative" => pb::Outcome::Negative,
+        "partial" => pb::Outcome::Partial,
+        "unanswerable" => pb::Outcome::Unanswerable,
+        _ => pb::Outcome::Unspecified,
+    }
 }
 
 async fn application(S(state): S<State>, headers: HeaderMap, Path(raw): Path<String>) -> Response {
     let s = load(&state, &headers).await;
+    show_application(
+        &state,
+        s,
+        &raw,
+        crate::fields::Problems::default(),
+        Typed::default(),
+    )
+    .await
+}
+
+async fn show_application(
+    state: &State,
+    s: Staff,
+    raw: &str,
+    problems: crate::fields::Problems,
+    typed: Typed,
+) -> Response {
+    let state = state.clone();
     if !s.signed_in() {
         return Redirect::to("/konsol/giris").into_response();
     }
-    let Ok(number) = ApplicationNumber::parse(&raw) else {
+    let Ok(number) = ApplicationNumber::parse(raw) else {
         return not_found(&state, &s).await;
     };
     let req = match as_person(
@@ -697,9 +769,37 @@ async fn application(S(state): S<State>, headers: HeaderMap, Path(raw): Path<Str
         .district(a.district_code)
         .map(|d| d.name.clone())
         .unwrap_or("İlin geneli".into());
+    let role = Role::parse(&s.role);
+    let open = a.status != pb::Status::Concluded as i32;
+    let status_code = if problems.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_REQUEST
+    };
     let page = ApplicationPage {
-        l: layout(&state, &s, &format!("Başvuru {number}")).back("/konsol"),
+        l: layout(&state, &s, &format!("Başvuru {number}"))
+            .back("/konsol")
+            .problems(problems),
         number: number.to_string(),
+        digits: number.digits(),
+        can_conclude: matches!(role, Some(Role::DeskOfficer | Role::MinistryOfficer)),
+        can_answer: role == Some(Role::UnitOfficer),
+        open,
+        typed,
+        notes: a
+            .notes
+            .iter()
+            .map(|n| {
+                (
+                    format!(
+                        "{} · {}",
+                        crate::track::local_time(n.added_at.map(|x| x.seconds * 1000).unwrap_or(0)),
+                        n.author
+                    ),
+                    n.text.clone(),
+                )
+            })
+            .collect(),
         status: crate::track::status_name(a.status),
         rows: vec![
             ("Başvuru sahibi", applicant.full_name),
@@ -730,15 +830,258 @@ async fn application(S(state): S<State>, headers: HeaderMap, Path(raw): Path<Str
             ),
         ],
         text: a.text.clone(),
-        timeline: a
-            .timeline
-            .iter()
-            .map(|t| crate::track::Stage {
-                at: crate::track::local_time(t.at.map(|x| x.seconds * 1000).unwrap_or(0)),
-                status: crate::track::status_name(t.status),
-                description: t.description.clone(),
-            })
-            .collect(),
+        timeline: a.timeline.iter().map(crate::track::stage).collect(),
+    };
+    respond(&state, &s, (status_code, page)).await
+}
+
+#[derive(Deserialize, Default)]
+struct ActionForm {
+    #[serde(default, rename = "_csrf")]
+    csrf: String,
+    #[serde(default)]
+    outcome: String,
+    #[serde(default)]
+    explanation: String,
+    #[serde(default)]
+    alternatives: String,
+    #[serde(default)]
+    note: String,
+    #[serde(default)]
+    answer: String,
+}
+
+impl ActionForm {
+    fn typed(&self) -> Typed {
+        Typed {
+            outcome: self.outcome.clone(),
+            explanation: self.explanation.clone(),
+            alternatives: self.alternatives.clone(),
+            note: self.note.clone(),
+            answer: self.answer.clone(),
+        }
+    }
+}
+
+/// The person's POST, checked for origin and token; the session, or the
+/// answer to give instead.
+async fn guard(state: &State, headers: &HeaderMap, csrf: &str) -> Result<Staff, Response> {
+    let s = load(state, headers).await;
+    if cross_origin(state, headers) || !constant_time_eq(&s.csrf, csrf) {
+        return Err(forbidden(state, &s).await);
+    }
+    if !s.signed_in() {
+        return Err(Redirect::to("/konsol/giris").into_response());
+    }
+    Ok(s)
+}
+
+/// A service's verdict on a form: back to the page with the error at the
+/// field it names, the page of a refusal, or the application again.
+/// Which of the application page's forms was posted.
+#[derive(Clone, Copy)]
+enum Action {
+    Conclude,
+    Note,
+    Answer,
+}
+
+async fn after_action(
+    state: &State,
+    s: Staff,
+    raw: &str,
+    (form, f): (Action, &ActionForm),
+    done: Result<(), tonic::Status>,
+) -> Response {
+    match done {
+        Ok(()) => respond(state, &s, Redirect::to(&format!("/konsol/basvuru/{raw}"))).await,
+        Err(e) if e.code() == tonic::Code::InvalidArgument => {
+            let field = e.message().split(':').next().unwrap_or("").trim();
+            let (id, message) = match (form, field) {
+                (Action::Conclude, "outcome") => ("outcome", "Sonucu seçin"),
+                (Action::Conclude, "alternatives") => (
+                    "alternatives",
+                    "Cevaplanamayan başvuruda vatandaşa sunulan seçenekleri her satıra bir tane yazın",
+                ),
+                (Action::Conclude, _) => (
+                    "explanation",
+                    "Vatandaşın okuyacağı açıklamayı 1 ile 2.000 karakter arasında yazın",
+                ),
+                (Action::Note, _) => ("note", "Notu 1 ile 2.000 karakter arasında yazın"),
+                (Action::Answer, "proposed_outcome") => ("outcome", "Önerilen sonucu seçin"),
+                (Action::Answer, _) => ("answer", "Cevabı 1 ile 2.000 karakter arasında yazın"),
+            };
+            let mut p = crate::fields::Problems::default();
+            p.add(crate::fields::Problem {
+                field: crate::fields::Field::Console(id),
+                message: message.into(),
+            });
+            show_application(state, s, raw, p, f.typed()).await
+        }
+        Err(e) if matches!(e.code(), tonic::Code::NotFound) => not_found(state, &s).await,
+        Err(e) if e.code() == tonic::Code::Unauthenticated => expired(state, &s).await,
+        Err(e) => staff_failure(state, &s, &e).await,
+    }
+}
+
+async fn conclude(
+    S(state): S<State>,
+    headers: HeaderMap,
+    Path(raw): Path<String>,
+    Form(f): Form<ActionForm>,
+) -> Response {
+    let s = match guard(&state, &headers, &f.csrf).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let alternatives: Vec<String> = f
+        .alternatives
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let msg = pb::ConcludeApplicationRequest {
+        application_number: raw.clone(),
+        outcome: outcome_of(&f.outcome) as i32,
+        explanation: f.explanation.trim().replace("\r\n", "\n"),
+        alternatives,
+    };
+    let done = match as_person(&s, msg) {
+        Ok(r) => state
+            .backend
+            .intake()
+            .conclude_application(r)
+            .await
+            .map(drop),
+        Err(e) => Err(e),
+    };
+    after_action(&state, s, &raw, (Action::Conclude, &f), done).await
+}
+
+async fn note(
+    S(state): S<State>,
+    headers: HeaderMap,
+    Path(raw): Path<String>,
+    Form(f): Form<ActionForm>,
+) -> Response {
+    let s = match guard(&state, &headers, &f.csrf).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let msg = pb::AddNoteRequest {
+        application_number: raw.clone(),
+        author: s.sub.clone(),
+        text: f.note.trim().replace("\r\n", "\n"),
+    };
+    let done = match as_person(&s, msg) {
+        Ok(r) => state.backend.intake().add_note(r).await.map(drop),
+        Err(e) => Err(e),
+    };
+    after_action(&state, s, &raw, (Action::Note, &f), done).await
+}
+
+async fn respond_as_unit(
+    S(state): S<State>,
+    headers: HeaderMap,
+    Path(raw): Path<String>,
+    Form(f): Form<ActionForm>,
+) -> Response {
+    let s = match guard(&state, &headers, &f.csrf).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let msg = pb::RespondToApplicationRequest {
+        application_number: raw.chars().filter(char::is_ascii_digit).collect(),
+        unit_id: s.unit.clone(),
+        text: f.answer.trim().replace("\r\n", "\n"),
+        proposed_outcome: outcome_of(&f.outcome) as i32,
+        alternatives: vec![],
+    };
+    let done = match as_person(&s, msg) {
+        Ok(r) => state
+            .backend
+            .routing()
+            .respond_to_application(r)
+            .await
+            .map(drop),
+        Err(e) => Err(e),
+    };
+    after_action(&state, s, &raw, (Action::Answer, &f), done).await
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "konsol_gelen.html")]
+struct Inbox {
+    l: Layout,
+    unit: String,
+    rows: Vec<InboxRow>,
+}
+
+pub struct InboxRow {
+    pub number: String,
+    pub href: String,
+    pub topic: String,
+    pub status: &'static str,
+    pub deadline: String,
+    pub overdue: bool,
+    pub priority: bool,
+}
+
+/// The unit's inbox, soonest deadline first, overdue marked.
+async fn inbox(S(state): S<State>, headers: HeaderMap) -> Response {
+    let s = load(&state, &headers).await;
+    if !s.signed_in() {
+        return Redirect::to("/konsol/giris").into_response();
+    }
+    let msg = pb::ListInboxRequest {
+        unit_id: s.unit.clone(),
+        page: None,
+    };
+    let listed = match as_person(&s, msg) {
+        Ok(r) => state.backend.routing().list_inbox(r).await,
+        Err(e) => Err(e),
+    };
+    let items = match listed {
+        Ok(r) => r.into_inner().items,
+        Err(e) if e.code() == tonic::Code::Unauthenticated => return expired(&state, &s).await,
+        Err(e) => return staff_failure(&state, &s, &e).await,
+    };
+    let c = Catalog::builtin();
+    let now = acikkapi_platform::store::now_ms();
+    let mut rows: Vec<(i64, InboxRow)> = items
+        .iter()
+        .map(|i| {
+            let due = i.deadline.map(|d| d.seconds * 1000).unwrap_or(i64::MAX);
+            let number = ApplicationNumber::parse(&i.application_number)
+                .map(|n| n.to_string())
+                .unwrap_or(i.application_number.clone());
+            (
+                due,
+                InboxRow {
+                    href: format!("/konsol/basvuru/{}", i.application_number),
+                    number,
+                    topic: c
+                        .topic(&i.topic_code)
+                        .map(|t| t.name.clone())
+                        .unwrap_or_default(),
+                    status: crate::track::status_name(i.status),
+                    deadline: if due == i64::MAX {
+                        "Henüz yok".into()
+                    } else {
+                        crate::track::local_time(due)
+                    },
+                    overdue: due < now,
+                    priority: i.priority,
+                },
+            )
+        })
+        .collect();
+    rows.sort_by_key(|(due, _)| *due);
+    let page = Inbox {
+        l: layout(&state, &s, "Birimin gelen kutusu").back("/konsol"),
+        unit: s.unit.clone(),
+        rows: rows.into_iter().map(|(_, r)| r).collect(),
     };
     respond(&state, &s, page).await
 }

@@ -27,6 +27,8 @@ pub enum Field {
     /// The console's local sign-in asks these.
     Role,
     StaffId,
+    /// A console form's field, by its input's id.
+    Console(&'static str),
 }
 
 impl Field {
@@ -49,6 +51,7 @@ impl Field {
             Field::Score => "score",
             Field::Role => "role",
             Field::StaffId => "sub",
+            Field::Console(id) => id,
         }
     }
 
@@ -67,6 +70,7 @@ impl Field {
             Field::TrackNumber | Field::TrackCode => "/takip",
             Field::Score => "/anket",
             Field::Role | Field::StaffId => "/konsol/giris",
+            Field::Console(_) => "/konsol",
         }
     }
 
@@ -127,6 +131,7 @@ impl Field {
             (Field::Score, _) => "Memnuniyetinizi 1 ile 5 arasında bir puanla belirtin",
             (Field::Role, _) => "Rolünüzü seçin",
             (Field::StaffId, _) => "Personel kimliğinizi girin",
+            (Field::Console(_), _) => "Bu alanı düzeltin",
         }
     }
 }

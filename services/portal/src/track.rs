@@ -265,25 +265,24 @@ async fn result(S(state): S<State>, headers: HeaderMap, peer: ConnectInfo<Socket
         outcome,
         outcome_class,
         explanation,
-        timeline: view
-            .timeline
-            .iter()
-            .map(|t| {
-                let status = status_name(t.status);
-                Stage {
-                    at: local_time(t.at.map(|a| a.seconds * 1000).unwrap_or(0)),
-                    status,
-                    // "Başvurunuz alındı" twice in a row says nothing more.
-                    description: if t.description == status {
-                        String::new()
-                    } else {
-                        t.description.clone()
-                    },
-                }
-            })
-            .collect(),
+        timeline: view.timeline.iter().map(stage).collect(),
     };
     state.sessions.respond(&s, page).await
+}
+
+/// A timeline entry as a page shows it (citizen's and staff's alike).
+pub fn stage(t: &pb::TimelineEntry) -> Stage {
+    let status = status_name(t.status);
+    Stage {
+        at: local_time(t.at.map(|a| a.seconds * 1000).unwrap_or(0)),
+        status,
+        // "Başvurunuz alındı" twice in a row says nothing more.
+        description: if t.description == status {
+            String::new()
+        } else {
+            t.description.clone()
+        },
+    }
 }
 
 /// Türkiye time (UTC+3 all year), as citizens read it.
