@@ -68,6 +68,10 @@ async function audit(shown, what) {
   );
   checked.push(what);
   if (opt.selfcheck) return result.violations.map((v) => v.id);
+  // Reflow (WCAG 1.4.10), which axe does not check: nothing wider than the
+  // viewport, so no page scrolls sideways at 320 px.
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  if (overflow > 0) fail(`${what} is ${overflow} px wider than the ${opt.width} px viewport (${page.url()})`);
   if (result.violations.length > 0) {
     const lines = result.violations.map(
       (v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`,
