@@ -19,6 +19,7 @@ backend_tests!(
     a_planted_session_a_forged_state_another_origin_and_idle_time_gain_nothing,
     the_local_sign_in_is_for_the_embedded_default_only,
     the_unit_answers_from_its_inbox_and_the_desk_concludes,
+    the_desk_records_a_public_day_application,
 );
 
 async fn start(
@@ -375,5 +376,93 @@ async fn the_unit_answers_from_its_inbox_and_the_desk_concludes(backend: Backend
             .iter()
             .any(|t| t.description.contains("10 Aralık'ta onarılacak"))
     );
+    n.stop_and_clean().await;
+}
+
+async fn the_desk_records_a_public_day_application(backend: Backend) {
+    let (n, idp, _dir) = start(backend, |_| {}).await;
+    let mut d = browser(&n);
+    let home = sign_in(&mut d, &idp, Person::new("masa-06-1", "desk-officer", 6)).await;
+    assert!(home.shows("Başvuru kaydedin"));
+    let form = d.get("/konsol/yeni").await;
+    assert_eq!(form.status, StatusCode::OK);
+    let key = acikkapi_testkit::web::between(&form.body, "name=\"key\" value=\"", "\"")
+        .unwrap()
+        .to_owned();
+    // Nothing chosen: the errors at their fields, nothing written.
+    let empty = d.post("/konsol/yeni", &[("key", &key)]).await;
+    assert_eq!(empty.status, StatusCode::BAD_REQUEST);
+    for id in ["channel", "type_code", "kind"] {
+        assert!(
+            empty.body.contains(&format!("id=\"{id}-error\"")),
+            "{id}: {}",
+            empty.body
+        );
+    }
+    let id = acikkapi_testkit::national_id(77);
+    let mut fields = vec![
+        ("key", key.as_str()),
+        ("channel", "public-day"),
+        ("national_id", id.as_str()),
+        ("full_name", "Hatice Demir"),
+        ("mobile_phone", "0312 123 45 67"),
+        ("district", "6010"),
+        ("type_code", "H07-01"),
+        ("kind", "request"),
+        ("subject", "Yol yapımı"),
+        (
+            "text",
+            "Köyümüzün yolu kışın kapanıyor, yapılmasını istiyoruz.",
+        ),
+        ("vulnerability", "elderly"),
+    ];
+    // Intake's verdict (a landline) comes back at its field.
+    let landline = d.post("/konsol/yeni", &fields).await;
+    assert_eq!(
+        landline.status,
+        StatusCode::BAD_REQUEST,
+        "{}",
+        landline.body
+    );
+    assert!(
+        landline.body.contains("id=\"mobile_phone-error\""),
+        "{}",
+        landline.body
+    );
+    assert!(
+        landline.body.contains("value=\"Hatice Demir\""),
+        "what was typed stays"
+    );
+    assert_eq!(
+        acikkapi_testkit::count(n.platform(), "applications").await,
+        0
+    );
+    fields[4].1 = "0532 123 45 67";
+    let recorded = d.post("/konsol/yeni", &fields).await;
+    assert_eq!(recorded.status, StatusCode::SEE_OTHER, "{}", recorded.body);
+    let to = recorded.location().to_owned();
+    assert!(to.starts_with("/konsol/basvuru/26"), "{to}");
+    // A second press (same form, same key) records nothing twice.
+    let again = d.post("/konsol/yeni", &fields).await;
+    assert_eq!(again.location(), to);
+    assert_eq!(
+        acikkapi_testkit::count(n.platform(), "applications").await,
+        1
+    );
+    let number = to.trim_start_matches("/konsol/basvuru/").to_owned();
+    let view = n
+        .intake()
+        .await
+        .get_application(acikkapi_proto::v1::GetApplicationRequest {
+            application_number: number.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(view.channel, acikkapi_proto::v1::Channel::PublicDay as i32);
+    assert!(view.priority, "an elderly applicant is prioritised");
+    assert_eq!(view.province_code, 6);
+    // The applicant gets the number by SMS.
+    n.sms_in(&number, "receipt", "sent").await;
     n.stop_and_clean().await;
 }

@@ -252,6 +252,14 @@ async function konsol(page) {
   await expectText(page, "Başvurular: Ankara");
   await audit(page, "console-list");
   await shot(page, "console-list");
+  await page.getByRole("button", { name: "Başvuru kaydedin" }).click();
+  await page.waitForLoadState("load");
+  await audit(page, "console-record");
+  await press(page, "Başvuruyu kaydet");
+  await expectTitle(page, "Hata: ");
+  await audit(page, "console-record-error");
+  await shot(page, "console-record-error");
+  await page.goto(`${base}/konsol`);
   await page.getByRole("link", { name: opt.number }).click();
   await page.waitForLoadState("load");
   await expectText(page, "Sonuçlandırın");
