@@ -12,7 +12,6 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -256,7 +255,7 @@ async fn token(State((addr, inner)): S, headers: HeaderMap, Form(f): Form<TokenF
     let Some(grant) = i.grants.remove(&f.code) else {
         return refuse("code");
     };
-    let challenge = base64url(&Sha256::digest(f.code_verifier.as_bytes()));
+    let challenge = acikkapi_platform::idp::pkce_challenge(&f.code_verifier);
     if challenge != grant.challenge {
         return refuse("code_verifier");
     }
@@ -276,17 +275,4 @@ async fn token(State((addr, inner)): S, headers: HeaderMap, Form(f): Form<TokenF
         "access_token": access, "id_token": id, "token_type": "Bearer", "expires_in": 600,
     }))
     .into_response()
-}
-
-pub fn base64url(bytes: &[u8]) -> String {
-    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let n =
-            chunk.iter().fold(0u32, |acc, b| (acc << 8) | u32::from(*b)) << (8 * (3 - chunk.len()));
-        for k in 0..=chunk.len() {
-            out.push(A[((n >> (18 - 6 * k)) & 63) as usize] as char);
-        }
-    }
-    out
 }

@@ -31,7 +31,6 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use std::time::Duration;
 
 pub const COOKIE: &str = "ak_personel";
@@ -304,7 +303,7 @@ async fn sign_in_start(S(state): S<State>, headers: HeaderMap) -> Response {
             crate::session::random_token()
         ),
     };
-    let challenge = base64url(&Sha256::digest(pending.verifier.as_bytes()));
+    let challenge = acikkapi_platform::idp::pkce_challenge(&pending.verifier);
     let q = form_urlencoded::Serializer::new(String::new())
         .append_pair("response_type", "code")
         .append_pair(
@@ -1469,34 +1468,4 @@ async fn staff_failure(state: &State, s: &Staff, e: &tonic::Status) -> Response 
         ("/konsol", "Konsola dönün"),
     )
     .await
-}
-
-fn base64url(bytes: &[u8]) -> String {
-    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let n =
-            chunk.iter().fold(0u32, |acc, b| (acc << 8) | u32::from(*b)) << (8 * (3 - chunk.len()));
-        for k in 0..=chunk.len() {
-            out.push(A[((n >> (18 - 6 * k)) & 63) as usize] as char);
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_pkce_challenge_is_unpadded_base64url_of_sha256() {
-        // Expected values from Python's base64.urlsafe_b64encode(sha256(v)),
-        // padding removed: an implementation other than this one.
-        let challenge = base64url(&Sha256::digest(
-            b"dBjftJeZ4CVP-mJ92K7qfHk9P1xcnbsTsKXrAjsLplk",
-        ));
-        assert_eq!(challenge, "nJiRD8K5Uuj-y3KzjCqDqUhtPZGYAizRV2j-EtTTq6w");
-        assert_eq!(base64url(b"\xfb\xff"), "-_8");
-        assert_eq!(base64url(b""), "");
-    }
 }
