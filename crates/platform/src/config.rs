@@ -56,6 +56,8 @@ pub struct PortalSettings {
     pub notification_url: String,
     /// The gRPC address of routing (the console's unit inbox). Empty: `grpc_url`.
     pub routing_url: String,
+    /// The gRPC address of reporting (the console's figures). Empty: `grpc_url`.
+    pub reporting_url: String,
     /// The channel service's token the portal calls with. Empty: one issued
     /// from `auth.keys` for the subject `portal` (the portal runs in the
     /// platform's own binary, with its keys).
@@ -88,6 +90,7 @@ impl Default for PortalSettings {
             grpc_url: String::new(),
             notification_url: String::new(),
             routing_url: String::new(),
+            reporting_url: String::new(),
             token: Secret::default(),
             cookie_secure: false,
             session_idle_secs: 1_800,
@@ -788,6 +791,7 @@ impl Settings {
             ("grpc_url", &portal.grpc_url),
             ("notification_url", &portal.notification_url),
             ("routing_url", &portal.routing_url),
+            ("reporting_url", &portal.reporting_url),
         ] {
             if !(url.is_empty() || url.starts_with("http://") || url.starts_with("https://")) {
                 problems.push(format!("portal.{key}: http://… or https://…, or empty"));

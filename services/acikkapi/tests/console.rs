@@ -126,7 +126,10 @@ async fn staff_sign_in_through_the_identity_provider_and_see_only_their_scope(ba
         assert!(!p.shows("Ayşe"));
     }
 
-    // The Ministry sees the country.
+    // A desk has no management figures.
+    assert!(!home.shows("Son 12 ay"));
+    // The Ministry sees the country, and its figures once reporting has
+    // folded both applications.
     let mut m = browser(&n);
     let home = sign_in(
         &mut m,
@@ -135,6 +138,22 @@ async fn staff_sign_in_through_the_identity_provider_and_see_only_their_scope(ba
     )
     .await;
     assert!(home.shows(&pretty(&ankara)) && home.shows(&pretty(&istanbul)));
+    let figures = until_shown(
+        &mut m,
+        "/konsol",
+        "Alınan</dt><dd class=\"tiles__value\">2</dd>",
+    )
+    .await;
+    assert!(figures.shows("Açık</dt><dd class=\"tiles__value\">2</dd>"));
+    // A governor's figures are the province's own.
+    let mut g = browser(&n);
+    sign_in(&mut g, &idp, Person::new("vali-06", "governor", 6)).await;
+    until_shown(
+        &mut g,
+        "/konsol",
+        "Alınan</dt><dd class=\"tiles__value\">1</dd>",
+    )
+    .await;
 
     // Sign-out: the session is gone, and its cookie with it.
     let old = b.cookies.clone();

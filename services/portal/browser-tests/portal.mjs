@@ -276,6 +276,14 @@ async function konsol(page) {
   await press(page, "Çıkış yap");
   await expectText(page, "Çıkış yaptınız");
   await audit(page, "console-signed-out");
+  // The governor: the province's figures above its applications.
+  await page.getByLabel("Rol").selectOption({ value: "governor" });
+  await page.getByLabel("İl plaka kodu").fill("6");
+  await page.getByLabel("Personel kimliği").fill("vali-06");
+  await press(page, "Giriş yap");
+  await expectText(page, "Son 12 ay");
+  await audit(page, "console-governor");
+  await shot(page, "console-governor");
   return {};
 }
 

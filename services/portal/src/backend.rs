@@ -10,6 +10,7 @@ use acikkapi_proto::v1 as pb;
 use pb::catalog_service_client::CatalogServiceClient;
 use pb::intake_service_client::IntakeServiceClient;
 use pb::notification_service_client::NotificationServiceClient;
+use pb::reporting_service_client::ReportingServiceClient;
 use pb::routing_service_client::RoutingServiceClient;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -33,6 +34,7 @@ pub struct Backend {
     /// Notification (the survey); the same channel when it runs with intake.
     notification: Channel,
     routing: Channel,
+    reporting: Channel,
     token: Token,
 }
 
@@ -59,6 +61,10 @@ impl Backend {
             "" => intake.clone(),
             other => channel("routing_url", other)?,
         };
+        let reporting = match settings.portal.reporting_url.as_str() {
+            "" => intake.clone(),
+            other => channel("reporting_url", other)?,
+        };
         let token = if settings.portal.token.is_empty() {
             let keys = Keys::load(settings)?;
             let first = issue(&keys)?;
@@ -73,6 +79,7 @@ impl Backend {
             channel: intake,
             notification,
             routing,
+            reporting,
             token,
         })
     }
@@ -122,6 +129,11 @@ impl Backend {
     /// apart; its address is `portal.routing_url`, or intake's.
     pub fn routing(&self) -> RoutingServiceClient<Channel> {
         RoutingServiceClient::new(self.routing.clone())
+    }
+
+    /// Reporting (the console's figures); `portal.reporting_url`, or intake's.
+    pub fn reporting(&self) -> ReportingServiceClient<Channel> {
+        ReportingServiceClient::new(self.reporting.clone())
     }
 
     pub fn notification(&self) -> NotificationServiceClient<Channel> {

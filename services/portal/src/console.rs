@@ -559,6 +559,68 @@ struct Home {
     can_list: bool,
     unit_officer: bool,
     can_record: bool,
+    /// The scope's figures for the last 12 months (management roles).
+    tiles: Vec<(&'static str, String)>,
+}
+
+/// Figures of the person's scope over the last 12 months, from reporting,
+/// for governors, kaymakams and the Ministry; none for other roles.
+async fn tiles(state: &State, s: &Staff) -> Result<Vec<(&'static str, String)>, tonic::Status> {
+    let management = matches!(
+        Role::parse(&s.role),
+        Some(
+            Role::Governor
+                | Role::DeputyGovernor
+                | Role::Kaymakam
+                | Role::MinistryOfficer
+                | Role::MinistryAnalyst
+        )
+    );
+    if !management {
+        return Ok(Vec::new());
+    }
+    let now = acikkapi_platform::store::now_ms() / 1000;
+    let at = |secs: i64| prost_types::Timestamp {
+        seconds: secs,
+        nanos: 0,
+    };
+    let msg = pb::ReportRequest {
+        scope: Some(pb::Scope {
+            province_code: s.province,
+            district_code: s.district,
+            unit_id: String::new(),
+        }),
+        period: Some(pb::TimeRange {
+            from: Some(at(now - 365 * 86_400)),
+            to: Some(at(now + 60)),
+        }),
+        limit: 0,
+    };
+    let t = state
+        .backend
+        .reporting()
+        .get_totals(as_person(s, msg)?)
+        .await?
+        .into_inner();
+    let pct = |x: f64| format!("%{:.0}", x * 100.0);
+    Ok(vec![
+        ("Alınan", t.received.to_string()),
+        ("Açık", t.open.to_string()),
+        ("Sonuçlanan", t.concluded.to_string()),
+        (
+            "Olumlu",
+            format!("{} ({})", t.positive, pct(t.positive_rate)),
+        ),
+        (
+            "Olumsuz",
+            format!("{} ({})", t.negative, pct(t.negative_rate)),
+        ),
+        ("Süresinde sonuçlanan", pct(t.concluded_within_sla_rate)),
+        (
+            "Ortanca sonuçlanma süresi",
+            format!("{:.1} saat", t.median_resolution_hours),
+        ),
+    ])
 }
 
 fn scope_name(s: &Staff) -> String {
@@ -620,6 +682,11 @@ async fn home(S(state): S<State>, headers: HeaderMap) -> Response {
         can_list,
         unit_officer: role == Some(Role::UnitOfficer),
         can_record: role == Some(Role::DeskOfficer) && s.province != 0,
+        tiles: match tiles(&state, &s).await {
+            Ok(t) => t,
+            Err(e) if e.code() == tonic::Code::Unauthenticated => return expired(&state, &s).await,
+            Err(e) => return staff_failure(&state, &s, &e).await,
+        },
     };
     respond(&state, &s, page).await
 }
