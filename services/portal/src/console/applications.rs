@@ -1,0 +1,631 @@
+//! The scope's applications and figures, an application and what the desk
+//! and the unit do on it, the unit's inbox.
+
+use super::*;
+
+pub struct Row {
+    pub number: String,
+    pub href: String,
+    pub place: String,
+    pub topic: String,
+    pub status: &'static str,
+    pub received: String,
+    pub priority: bool,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "konsol.html")]
+pub(super) struct Home {
+    l: Layout,
+    who: String,
+    scope: String,
+    rows: Vec<Row>,
+    can_list: bool,
+    unit_officer: bool,
+    can_record: bool,
+    /// The scope's figures for the last 12 months (management roles).
+    tiles: Vec<(&'static str, String)>,
+}
+
+/// Figures of the person's scope over the last 12 months, from reporting,
+/// for governors, kaymakams and the Ministry; none for other roles.
+pub(super) async fn tiles(
+    state: &State,
+    s: &Staff,
+) -> Result<Vec<(&'static str, String)>, tonic::Status> {
+    let management = matches!(
+        Role::parse(&s.role),
+        Some(
+            Role::Governor
+                | Role::DeputyGovernor
+                | Role::Kaymakam
+                | Role::MinistryOfficer
+                | Role::MinistryAnalyst
+        )
+    );
+    if !management {
+        return Ok(Vec::new());
+    }
+    let now = acikkapi_platform::store::now_ms() / 1000;
+    let at = |secs: i64| prost_types::Timestamp {
+        seconds: secs,
+        nanos: 0,
+    };
+    let msg = pb::ReportRequest {
+        scope: Some(pb::Scope {
+            province_code: s.province,
+            district_code: s.district,
+            unit_id: String::new(),
+        }),
+        period: Some(pb::TimeRange {
+            from: Some(at(now - 365 * 86_400)),
+            to: Some(at(now + 60)),
+        }),
+        limit: 0,
+    };
+    let t = state
+        .backend
+        .reporting()
+        .get_totals(as_person(s, msg)?)
+        .await?
+        .into_inner();
+    let pct = |x: f64| format!("%{:.0}", x * 100.0);
+    Ok(vec![
+        ("Alınan", t.received.to_string()),
+        ("Açık", t.open.to_string()),
+        ("Sonuçlanan", t.concluded.to_string()),
+        (
+            "Olumlu",
+            format!("{} ({})", t.positive, pct(t.positive_rate)),
+        ),
+        (
+            "Olumsuz",
+            format!("{} ({})", t.negative, pct(t.negative_rate)),
+        ),
+        ("Süresinde sonuçlanan", pct(t.concluded_within_sla_rate)),
+        (
+            "Ortanca sonuçlanma süresi",
+            format!("{:.1} saat", t.median_resolution_hours),
+        ),
+    ])
+}
+
+pub(super) fn scope_name(s: &Staff) -> String {
+    let c = Catalog::builtin();
+    let province = c.province(s.province).map(|p| p.name.clone());
+    let district = c.district(s.district).map(|d| d.name.clone());
+    match (province, district) {
+        (Some(p), Some(d)) => format!("{p} / {d}"),
+        (Some(p), None) => p,
+        _ => "Türkiye".into(),
+    }
+}
+
+/// The request with the signed-in person's token, never a super-token.
+pub(super) fn as_person<T>(s: &Staff, msg: T) -> Result<tonic::Request<T>, tonic::Status> {
+    use tonic::service::Interceptor;
+    let mut req =
+        acikkapi_platform::telemetry::TraceContextInterceptor.call(tonic::Request::new(()))?;
+    let bearer = format!("Bearer {}", s.token)
+        .parse()
+        .map_err(|_| tonic::Status::unauthenticated("token"))?;
+    req.metadata_mut().insert("authorization", bearer);
+    let (metadata, extensions, ()) = req.into_parts();
+    Ok(tonic::Request::from_parts(metadata, extensions, msg))
+}
+
+pub(super) async fn home(S(state): S<State>, headers: HeaderMap) -> Response {
+    let s = load(&state, &headers).await;
+    if !s.signed_in() {
+        return Redirect::to("/konsol/giris").into_response();
+    }
+    let role = Role::parse(&s.role);
+    let can_list = !matches!(role, Some(Role::MinistryAnalyst | Role::PlatformOperator));
+    let mut rows = Vec::new();
+    if can_list {
+        let req = as_person(
+            &s,
+            pb::ListApplicationsRequest {
+                province_code: s.province,
+                district_code: s.district,
+                ..Default::default()
+            },
+        );
+        let listed = match req {
+            Ok(r) => state.backend.intake().list_applications(r).await,
+            Err(e) => Err(e),
+        };
+        match listed {
+            Ok(r) => rows = r.into_inner().applications.iter().map(row).collect(),
+            Err(e) if e.code() == tonic::Code::Unauthenticated => return expired(&state, &s).await,
+            Err(e) => return staff_failure(&state, &s, &e).await,
+        }
+    }
+    let page = Home {
+        l: layout(&state, &s, "Başvurular"),
+        who: format!("{} · {}", role_name(&s.role), s.sub),
+        scope: scope_name(&s),
+        rows,
+        can_list,
+        unit_officer: role == Some(Role::UnitOfficer),
+        can_record: role == Some(Role::DeskOfficer) && s.province != 0,
+        tiles: match tiles(&state, &s).await {
+            Ok(t) => t,
+            Err(e) if e.code() == tonic::Code::Unauthenticated => return expired(&state, &s).await,
+            Err(e) => return staff_failure(&state, &s, &e).await,
+        },
+    };
+    respond(&state, &s, page).await
+}
+
+pub(super) fn row(a: &pb::ApplicationSummary) -> Row {
+    let c = Catalog::builtin();
+    let number = ApplicationNumber::parse(&a.application_number)
+        .map(|n| n.to_string())
+        .unwrap_or(a.application_number.clone());
+    let province = c
+        .province(a.province_code)
+        .map(|p| p.name.clone())
+        .unwrap_or_default();
+    let place = match c.district(a.district_code) {
+        Some(d) => format!("{province} / {}", d.name),
+        None => province,
+    };
+    Row {
+        href: format!("/konsol/basvuru/{}", a.application_number),
+        number,
+        place,
+        topic: c
+            .topic(&a.topic_code)
+            .map(|t| t.name.clone())
+            .unwrap_or_default(),
+        status: crate::track::status_name(a.status),
+        received: crate::track::local_time(a.received_at.map(|t| t.seconds * 1000).unwrap_or(0)),
+        priority: a.priority,
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "konsol_basvuru.html")]
+pub(super) struct ApplicationPage {
+    l: Layout,
+    number: String,
+    digits: String,
+    status: &'static str,
+    rows: Vec<(&'static str, String)>,
+    text: String,
+    notes: Vec<(String, String)>,
+    timeline: Vec<crate::track::Stage>,
+    /// Which forms the person's role has (the service decides again).
+    can_conclude: bool,
+    can_answer: bool,
+    open: bool,
+    typed: Typed,
+}
+
+/// What was typed into a form that came back with an error.
+#[derive(Default, Clone)]
+pub struct Typed {
+    pub outcome: String,
+    pub explanation: String,
+    pub alternatives: String,
+    pub note: String,
+    pub answer: String,
+}
+
+pub struct OutcomeChoice {
+    pub value: &'static str,
+    pub label: &'static str,
+}
+
+pub const OUTCOMES: &[(&str, &str)] = &[
+    ("positive", "Olumlu"),
+    ("negative", "Olumsuz"),
+    ("partial", "Kısmen olumlu, kısmen olumsuz"),
+    ("unanswerable", "Cevaplanamıyor (seçenekler sunulur)"),
+];
+
+impl ApplicationPage {
+    pub fn outcomes(&self) -> Vec<OutcomeChoice> {
+        OUTCOMES
+            .iter()
+            .map(|(value, label)| OutcomeChoice { value, label })
+            .collect()
+    }
+}
+
+pub(super) fn outcome_of(v: &str) -> pb::Outcome {
+    match v {
+        "positive" => pb::Outcome::Positive,
+        "negative" => pb::Outcome::Negative,
+        "partial" => pb::Outcome::Partial,
+        "unanswerable" => pb::Outcome::Unanswerable,
+        _ => pb::Outcome::Unspecified,
+    }
+}
+
+pub(super) async fn application(
+    S(state): S<State>,
+    headers: HeaderMap,
+    Path(raw): Path<String>,
+) -> Response {
+    let s = load(&state, &headers).await;
+    show_application(
+        &state,
+        s,
+        &raw,
+        crate::fields::Problems::default(),
+        Typed::default(),
+    )
+    .await
+}
+
+pub(super) async fn show_application(
+    state: &State,
+    s: Staff,
+    raw: &str,
+    problems: crate::fields::Problems,
+    typed: Typed,
+) -> Response {
+    let state = state.clone();
+    if !s.signed_in() {
+        return Redirect::to("/konsol/giris").into_response();
+    }
+    let Ok(number) = ApplicationNumber::parse(raw) else {
+        return not_found(&state, &s).await;
+    };
+    let req = match as_person(
+        &s,
+        pb::GetApplicationRequest {
+            application_number: number.digits(),
+        },
+    ) {
+        Ok(r) => r,
+        Err(e) => return staff_failure(&state, &s, &e).await,
+    };
+    let a = match state.backend.intake().get_application(req).await {
+        Ok(a) => a.into_inner(),
+        // Outside the person's scope reads exactly as not there at all.
+        Err(e)
+            if matches!(
+                e.code(),
+                tonic::Code::NotFound
+                    | tonic::Code::PermissionDenied
+                    | tonic::Code::InvalidArgument
+            ) =>
+        {
+            return not_found(&state, &s).await;
+        }
+        Err(e) if e.code() == tonic::Code::Unauthenticated => return expired(&state, &s).await,
+        Err(e) => return staff_failure(&state, &s, &e).await,
+    };
+    let c = Catalog::builtin();
+    let applicant = a.applicant.clone().unwrap_or_default();
+    let province = c
+        .province(a.province_code)
+        .map(|p| p.name.clone())
+        .unwrap_or_default();
+    let district = c
+        .district(a.district_code)
+        .map(|d| d.name.clone())
+        .unwrap_or("İlin geneli".into());
+    let role = Role::parse(&s.role);
+    let open = a.status != pb::Status::Concluded as i32;
+    let status_code = if problems.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    let page = ApplicationPage {
+        l: layout(&state, &s, &format!("Başvuru {number}"))
+            .back("/konsol")
+            .problems(problems),
+        number: number.to_string(),
+        digits: number.digits(),
+        can_conclude: matches!(role, Some(Role::DeskOfficer | Role::MinistryOfficer)),
+        can_answer: role == Some(Role::UnitOfficer),
+        open,
+        typed,
+        notes: a
+            .notes
+            .iter()
+            .map(|n| {
+                (
+                    format!(
+                        "{} · {}",
+                        crate::track::local_time(n.added_at.map(|x| x.seconds * 1000).unwrap_or(0)),
+                        n.author
+                    ),
+                    n.text.clone(),
+                )
+            })
+            .collect(),
+        status: crate::track::status_name(a.status),
+        rows: vec![
+            ("Başvuru sahibi", applicant.full_name),
+            ("Kimlik numarası", applicant.national_id),
+            ("Cep telefonu", applicant.mobile_phone),
+            ("Yer", format!("{province} / {district}")),
+            (
+                "Konu başlığı",
+                c.topic(&a.topic_code)
+                    .map(|t| t.name.clone())
+                    .unwrap_or_default(),
+            ),
+            (
+                "Başvuru türü",
+                c.application_type(&a.type_code)
+                    .map(|t| t.name.clone())
+                    .unwrap_or_default(),
+            ),
+            ("Konu", a.subject.clone()),
+            ("Birim", a.unit_id.clone()),
+            (
+                "Öncelik",
+                if a.priority {
+                    "Öncelikli (refakat)".into()
+                } else {
+                    "Yok".into()
+                },
+            ),
+        ],
+        text: a.text.clone(),
+        timeline: a.timeline.iter().map(crate::track::stage).collect(),
+    };
+    respond(&state, &s, (status_code, page)).await
+}
+
+#[derive(Deserialize, Default)]
+pub(super) struct ActionForm {
+    #[serde(default, rename = "_csrf")]
+    csrf: String,
+    #[serde(default)]
+    outcome: String,
+    #[serde(default)]
+    explanation: String,
+    #[serde(default)]
+    alternatives: String,
+    #[serde(default)]
+    note: String,
+    #[serde(default)]
+    answer: String,
+}
+
+impl ActionForm {
+    fn typed(&self) -> Typed {
+        Typed {
+            outcome: self.outcome.clone(),
+            explanation: self.explanation.clone(),
+            alternatives: self.alternatives.clone(),
+            note: self.note.clone(),
+            answer: self.answer.clone(),
+        }
+    }
+}
+
+/// The person's POST, checked for origin and token; the session, or the
+/// answer to give instead.
+pub(super) async fn guard(
+    state: &State,
+    headers: &HeaderMap,
+    csrf: &str,
+) -> Result<Staff, Response> {
+    let s = load(state, headers).await;
+    if cross_origin(state, headers) || !constant_time_eq(&s.csrf, csrf) {
+        return Err(forbidden(state, &s).await);
+    }
+    if !s.signed_in() {
+        return Err(Redirect::to("/konsol/giris").into_response());
+    }
+    Ok(s)
+}
+
+/// A service's verdict on a form: back to the page with the error at the
+/// field it names, the page of a refusal, or the application again.
+/// Which of the application page's forms was posted.
+#[derive(Clone, Copy)]
+pub(super) enum Action {
+    Conclude,
+    Note,
+    Answer,
+}
+
+pub(super) async fn after_action(
+    state: &State,
+    s: Staff,
+    raw: &str,
+    (form, f): (Action, &ActionForm),
+    done: Result<(), tonic::Status>,
+) -> Response {
+    match done {
+        Ok(()) => respond(state, &s, Redirect::to(&format!("/konsol/basvuru/{raw}"))).await,
+        Err(e) if e.code() == tonic::Code::InvalidArgument => {
+            let field = e.message().split(':').next().unwrap_or("").trim();
+            let (id, message) = match (form, field) {
+                (Action::Conclude, "outcome") => ("outcome", "Sonucu seçin"),
+                (Action::Conclude, "alternatives") => (
+                    "alternatives",
+                    "Cevaplanamayan başvuruda vatandaşa sunulan seçenekleri her satıra bir tane yazın",
+                ),
+                (Action::Conclude, _) => (
+                    "explanation",
+                    "Vatandaşın okuyacağı açıklamayı 1 ile 2.000 karakter arasında yazın",
+                ),
+                (Action::Note, _) => ("note", "Notu 1 ile 2.000 karakter arasında yazın"),
+                (Action::Answer, "proposed_outcome") => ("outcome", "Önerilen sonucu seçin"),
+                (Action::Answer, _) => ("answer", "Cevabı 1 ile 2.000 karakter arasında yazın"),
+            };
+            let mut p = crate::fields::Problems::default();
+            p.add(crate::fields::Problem {
+                field: crate::fields::Field::Console(id),
+                message: message.into(),
+            });
+            show_application(state, s, raw, p, f.typed()).await
+        }
+        Err(e) if matches!(e.code(), tonic::Code::NotFound) => not_found(state, &s).await,
+        Err(e) if e.code() == tonic::Code::Unauthenticated => expired(state, &s).await,
+        Err(e) => staff_failure(state, &s, &e).await,
+    }
+}
+
+pub(super) async fn conclude(
+    S(state): S<State>,
+    headers: HeaderMap,
+    Path(raw): Path<String>,
+    Form(f): Form<ActionForm>,
+) -> Response {
+    let s = match guard(&state, &headers, &f.csrf).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let alternatives: Vec<String> = f
+        .alternatives
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let msg = pb::ConcludeApplicationRequest {
+        application_number: raw.clone(),
+        outcome: outcome_of(&f.outcome) as i32,
+        explanation: f.explanation.trim().replace("\r\n", "\n"),
+        alternatives,
+    };
+    let done = match as_person(&s, msg) {
+        Ok(r) => state
+            .backend
+            .intake()
+            .conclude_application(r)
+            .await
+            .map(drop),
+        Err(e) => Err(e),
+    };
+    after_action(&state, s, &raw, (Action::Conclude, &f), done).await
+}
+
+pub(super) async fn note(
+    S(state): S<State>,
+    headers: HeaderMap,
+    Path(raw): Path<String>,
+    Form(f): Form<ActionForm>,
+) -> Response {
+    let s = match guard(&state, &headers, &f.csrf).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let msg = pb::AddNoteRequest {
+        application_number: raw.clone(),
+        author: s.sub.clone(),
+        text: f.note.trim().replace("\r\n", "\n"),
+    };
+    let done = match as_person(&s, msg) {
+        Ok(r) => state.backend.intake().add_note(r).await.map(drop),
+        Err(e) => Err(e),
+    };
+    after_action(&state, s, &raw, (Action::Note, &f), done).await
+}
+
+pub(super) async fn respond_as_unit(
+    S(state): S<State>,
+    headers: HeaderMap,
+    Path(raw): Path<String>,
+    Form(f): Form<ActionForm>,
+) -> Response {
+    let s = match guard(&state, &headers, &f.csrf).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let msg = pb::RespondToApplicationRequest {
+        application_number: raw.chars().filter(char::is_ascii_digit).collect(),
+        unit_id: s.unit.clone(),
+        text: f.answer.trim().replace("\r\n", "\n"),
+        proposed_outcome: outcome_of(&f.outcome) as i32,
+        alternatives: vec![],
+    };
+    let done = match as_person(&s, msg) {
+        Ok(r) => state
+            .backend
+            .routing()
+            .respond_to_application(r)
+            .await
+            .map(drop),
+        Err(e) => Err(e),
+    };
+    after_action(&state, s, &raw, (Action::Answer, &f), done).await
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "konsol_gelen.html")]
+pub(super) struct Inbox {
+    l: Layout,
+    unit: String,
+    rows: Vec<InboxRow>,
+}
+
+pub struct InboxRow {
+    pub number: String,
+    pub href: String,
+    pub topic: String,
+    pub status: &'static str,
+    pub deadline: String,
+    pub overdue: bool,
+    pub priority: bool,
+}
+
+/// The unit's inbox, soonest deadline first, overdue marked.
+pub(super) async fn inbox(S(state): S<State>, headers: HeaderMap) -> Response {
+    let s = load(&state, &headers).await;
+    if !s.signed_in() {
+        return Redirect::to("/konsol/giris").into_response();
+    }
+    let msg = pb::ListInboxRequest {
+        unit_id: s.unit.clone(),
+        page: None,
+    };
+    let listed = match as_person(&s, msg) {
+        Ok(r) => state.backend.routing().list_inbox(r).await,
+        Err(e) => Err(e),
+    };
+    let items = match listed {
+        Ok(r) => r.into_inner().items,
+        Err(e) if e.code() == tonic::Code::Unauthenticated => return expired(&state, &s).await,
+        Err(e) => return staff_failure(&state, &s, &e).await,
+    };
+    let c = Catalog::builtin();
+    let now = acikkapi_platform::store::now_ms();
+    let mut rows: Vec<(i64, InboxRow)> = items
+        .iter()
+        .map(|i| {
+            let due = i.deadline.map(|d| d.seconds * 1000).unwrap_or(i64::MAX);
+            let number = ApplicationNumber::parse(&i.application_number)
+                .map(|n| n.to_string())
+                .unwrap_or(i.application_number.clone());
+            (
+                due,
+                InboxRow {
+                    href: format!("/konsol/basvuru/{}", i.application_number),
+                    number,
+                    topic: c
+                        .topic(&i.topic_code)
+                        .map(|t| t.name.clone())
+                        .unwrap_or_default(),
+                    status: crate::track::status_name(i.status),
+                    deadline: if due == i64::MAX {
+                        "Henüz yok".into()
+                    } else {
+                        crate::track::local_time(due)
+                    },
+                    overdue: due < now,
+                    priority: i.priority,
+                },
+            )
+        })
+        .collect();
+    rows.sort_by_key(|(due, _)| *due);
+    let page = Inbox {
+        l: layout(&state, &s, "Birimin gelen kutusu").back("/konsol"),
+        unit: s.unit.clone(),
+        rows: rows.into_iter().map(|(_, r)| r).collect(),
+    };
+    respond(&state, &s, page).await
+}
