@@ -48,7 +48,7 @@ async fn a_desk_officer_concludes_in_the_console_in_chromium() {
             }),
         )
         .await;
-        assert_eq!(audited(&r).len(), 9, "{r}");
+        assert_eq!(audited(&r).len(), 10, "{r}");
         let view = n
             .intake()
             .await

@@ -20,6 +20,7 @@ backend_tests!(
     the_local_sign_in_is_for_the_embedded_default_only,
     the_unit_answers_from_its_inbox_and_the_desk_concludes,
     the_desk_records_a_public_day_application,
+    the_desk_reclassifies_and_reopens,
 );
 
 async fn start(
@@ -483,5 +484,65 @@ async fn the_desk_records_a_public_day_application(backend: Backend) {
     assert_eq!(view.province_code, 6);
     // The applicant gets the number by SMS.
     n.sms_in(&number, "receipt", "sent").await;
+    n.stop_and_clean().await;
+}
+
+async fn the_desk_reclassifies_and_reopens(backend: Backend) {
+    let (n, idp, _dir) = start(backend, |_| {}).await;
+    let number = number_in(&n, 6, 6010, 6).await;
+    n.routed(&number).await;
+    let page = format!("/konsol/basvuru/{number}");
+    let mut d = browser(&n);
+    sign_in(&mut d, &idp, Person::new("masa-06-1", "desk-officer", 6)).await;
+    assert!(d.get(&page).await.shows("Yeniden sınıflandırın"));
+    // No reason; then the classification it already has.
+    let p = d
+        .post(
+            &format!("{page}/yeniden-siniflandir"),
+            &[("type_code", "H07-02"), ("reason", "")],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::BAD_REQUEST, "{}", p.body);
+    assert!(p.body.contains("id=\"reason-error\""), "{}", p.body);
+    let p = d
+        .post(
+            &format!("{page}/yeniden-siniflandir"),
+            &[("type_code", "H07-01"), ("reason", "Aynı")],
+        )
+        .await;
+    assert!(p.body.contains("id=\"type_code-error\""), "{}", p.body);
+    let done = d
+        .post(
+            &format!("{page}/yeniden-siniflandir"),
+            &[
+                ("type_code", "H07-02"),
+                ("reason", "Başvuru su ve kanalizasyonla ilgili."),
+            ],
+        )
+        .await;
+    assert_eq!(done.location(), page, "{}", done.body);
+    let h07_02 = acikkapi_domain::catalog::Catalog::builtin()
+        .application_type("H07-02")
+        .unwrap()
+        .name
+        .clone();
+    until_shown(&mut d, &page, &h07_02).await;
+    // Concluded, then reopened with a reason.
+    n.conclude(&number).await;
+    let concluded = d.get(&page).await;
+    assert!(concluded.shows("Yeniden açın") && !concluded.shows("Yeniden sınıflandırın"));
+    let p = d
+        .post(&format!("{page}/yeniden-ac"), &[("reason", "")])
+        .await;
+    assert_eq!(p.status, StatusCode::BAD_REQUEST);
+    assert!(p.body.contains("id=\"reason-error\""));
+    let done = d
+        .post(
+            &format!("{page}/yeniden-ac"),
+            &[("reason", "Vatandaş sonuca itiraz etti.")],
+        )
+        .await;
+    assert_eq!(done.location(), page, "{}", done.body);
+    until_shown(&mut d, &page, "Yeniden inceleniyor").await;
     n.stop_and_clean().await;
 }

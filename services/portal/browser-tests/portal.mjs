@@ -273,6 +273,8 @@ async function konsol(page) {
   await page.getByLabel("Vatandaşın okuyacağı açıklama").fill("Kaldırımınız bu hafta onarılacak.");
   await press(page, "Sonuçlandır");
   await expectText(page, "Kaldırımınız bu hafta onarılacak.");
+  await expectText(page, "Yeniden açın");
+  await audit(page, "console-concluded");
   await press(page, "Çıkış yap");
   await expectText(page, "Çıkış yaptınız");
   await audit(page, "console-signed-out");

@@ -201,6 +201,8 @@ pub(super) struct ApplicationPage {
     can_answer: bool,
     open: bool,
     typed: Typed,
+    /// For reclassification: every type, the current one selected.
+    types: Vec<Pick>,
 }
 
 /// What was typed into a form that came back with an error.
@@ -211,6 +213,8 @@ pub struct Typed {
     pub alternatives: String,
     pub note: String,
     pub answer: String,
+    pub reason: String,
+    pub type_code: String,
 }
 
 pub struct OutcomeChoice {
@@ -325,6 +329,11 @@ pub(super) async fn show_application(
         can_conclude: matches!(role, Some(Role::DeskOfficer | Role::MinistryOfficer)),
         can_answer: role == Some(Role::UnitOfficer),
         open,
+        types: type_picks(if typed.type_code.is_empty() {
+            &a.type_code
+        } else {
+            &typed.type_code
+        }),
         typed,
         notes: a
             .notes
@@ -389,6 +398,10 @@ pub(super) struct ActionForm {
     note: String,
     #[serde(default)]
     answer: String,
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    type_code: String,
 }
 
 impl ActionForm {
@@ -399,6 +412,8 @@ impl ActionForm {
             alternatives: self.alternatives.clone(),
             note: self.note.clone(),
             answer: self.answer.clone(),
+            reason: self.reason.clone(),
+            type_code: self.type_code.clone(),
         }
     }
 }
@@ -428,6 +443,8 @@ pub(super) enum Action {
     Conclude,
     Note,
     Answer,
+    Reopen,
+    Reclassify,
 }
 
 pub(super) async fn after_action(
@@ -454,11 +471,27 @@ pub(super) async fn after_action(
                 (Action::Note, _) => ("note", "Notu 1 ile 2.000 karakter arasında yazın"),
                 (Action::Answer, "proposed_outcome") => ("outcome", "Önerilen sonucu seçin"),
                 (Action::Answer, _) => ("answer", "Cevabı 1 ile 2.000 karakter arasında yazın"),
+                (Action::Reclassify, "topic_code" | "type_code") => (
+                    "type_code",
+                    "Başvurunun şimdiki sınıflandırmasından farklı bir tür seçin",
+                ),
+                (Action::Reopen | Action::Reclassify, _) => {
+                    ("reason", "Gerekçeyi 1 ile 2.000 karakter arasında yazın")
+                }
             };
             let mut p = crate::fields::Problems::default();
             p.add(crate::fields::Problem {
                 field: crate::fields::Field::Console(id),
                 message: message.into(),
+            });
+            show_application(state, s, raw, p, f.typed()).await
+        }
+        Err(e) if e.code() == tonic::Code::FailedPrecondition => {
+            let mut p = crate::fields::Problems::default();
+            p.add(crate::fields::Problem {
+                field: crate::fields::Field::Console("reason"),
+                message: "Başvurunun şimdiki durumunda bu işlem yapılamaz; sayfayı yenileyin"
+                    .into(),
             });
             show_application(state, s, raw, p, f.typed()).await
         }
@@ -628,4 +661,62 @@ pub(super) async fn inbox(S(state): S<State>, headers: HeaderMap) -> Response {
         rows: rows.into_iter().map(|(_, r)| r).collect(),
     };
     respond(&state, &s, page).await
+}
+
+pub(super) async fn reopen(
+    S(state): S<State>,
+    headers: HeaderMap,
+    Path(raw): Path<String>,
+    Form(f): Form<ActionForm>,
+) -> Response {
+    let s = match guard(&state, &headers, &f.csrf).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let msg = pb::ReopenApplicationRequest {
+        application_number: raw.chars().filter(char::is_ascii_digit).collect(),
+        reason: f.reason.trim().replace("\r\n", "\n"),
+    };
+    let done = match as_person(&s, msg) {
+        Ok(r) => state
+            .backend
+            .routing()
+            .reopen_application(r)
+            .await
+            .map(drop),
+        Err(e) => Err(e),
+    };
+    after_action(&state, s, &raw, (Action::Reopen, &f), done).await
+}
+
+pub(super) async fn reclassify(
+    S(state): S<State>,
+    headers: HeaderMap,
+    Path(raw): Path<String>,
+    Form(f): Form<ActionForm>,
+) -> Response {
+    let s = match guard(&state, &headers, &f.csrf).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let topic = Catalog::builtin()
+        .application_type(&f.type_code)
+        .map(|t| t.topic.clone())
+        .unwrap_or_default();
+    let msg = pb::ReclassifyApplicationRequest {
+        application_number: raw.chars().filter(char::is_ascii_digit).collect(),
+        topic_code: topic,
+        type_code: f.type_code.clone(),
+        reason: f.reason.trim().replace("\r\n", "\n"),
+    };
+    let done = match as_person(&s, msg) {
+        Ok(r) => state
+            .backend
+            .routing()
+            .reclassify_application(r)
+            .await
+            .map(drop),
+        Err(e) => Err(e),
+    };
+    after_action(&state, s, &raw, (Action::Reclassify, &f), done).await
 }

@@ -54,6 +54,11 @@ pub fn routes() -> Router<State> {
         .route("/konsol/basvuru/{number}/sonuclandir", post(conclude))
         .route("/konsol/basvuru/{number}/not", post(note))
         .route("/konsol/basvuru/{number}/cevap", post(respond_as_unit))
+        .route("/konsol/basvuru/{number}/yeniden-ac", post(reopen))
+        .route(
+            "/konsol/basvuru/{number}/yeniden-siniflandir",
+            post(reclassify),
+        )
         .route("/konsol/gelen", get(inbox))
         .route("/konsol/yeni", get(record_form).post(record))
 }

@@ -86,6 +86,23 @@ pub(super) const VULNERABLE: &[(&str, &str)] = &[
     ("sick", "Hasta"),
 ];
 
+/// Every application type, labelled with its topic, `chosen` selected.
+pub(super) fn type_picks(chosen: &str) -> Vec<Pick> {
+    let c = Catalog::builtin();
+    c.types
+        .iter()
+        .map(|t| Pick {
+            value: t.code.clone(),
+            label: format!(
+                "{}: {}",
+                c.topic(&t.topic).map(|x| x.name.as_str()).unwrap_or(""),
+                t.name
+            ),
+            selected: t.code == chosen,
+        })
+        .collect()
+}
+
 pub(super) fn record_page(
     state: &State,
     s: &Staff,
@@ -118,14 +135,7 @@ pub(super) fn record_page(
             .map(|(v, l, _)| pick(v, (*l).into(), &f.channel))
             .collect(),
         districts,
-        types: c
-            .types
-            .iter()
-            .map(|t| {
-                let topic = c.topic(&t.topic).map(|x| x.name.as_str()).unwrap_or("");
-                pick(&t.code, format!("{topic}: {}", t.name), &f.type_code)
-            })
-            .collect(),
+        types: type_picks(&f.type_code),
         kinds: KINDS
             .iter()
             .map(|(v, l, _)| pick(v, (*l).into(), &f.kind))
