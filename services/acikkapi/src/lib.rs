@@ -131,7 +131,7 @@ impl Node {
             let addr = listener
                 .local_addr()
                 .map_err(|e| PlatformError::Internal(e.to_string()))?;
-            let router = acikkapi_portal::router(&platform, grpc_addr, addr)?;
+            let router = acikkapi_portal::router(&platform, grpc_addr, addr, keys.clone())?;
             Some((addr, acikkapi_portal::serve(&platform, listener, router)))
         } else {
             None

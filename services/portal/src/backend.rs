@@ -49,27 +49,25 @@ fn channel(key: &str, url: &str) -> Result<Channel, PlatformError> {
 }
 
 impl Backend {
-    /// `url` is intake's; notification's is `portal.notification_url`, or
-    /// the same.
-    pub fn connect(settings: &Settings, url: &str) -> Result<Self, PlatformError> {
+    /// `url` is intake's; notification's, routing's and reporting's are
+    /// `portal.*_url`, or the same. With no `portal.token`, the portal signs
+    /// its own channel token with `keys` (the node's).
+    pub fn connect(settings: &Settings, url: &str, keys: &Keys) -> Result<Self, PlatformError> {
         let intake = channel("grpc_url", url)?;
-        let notification = match settings.portal.notification_url.as_str() {
-            "" => intake.clone(),
-            other => channel("notification_url", other)?,
+        // A service running apart from intake has its own address; empty:
+        // it runs with intake.
+        let or_intake = |key: &str, other: &str| match other {
+            "" => Ok(intake.clone()),
+            other => channel(key, other),
         };
-        let routing = match settings.portal.routing_url.as_str() {
-            "" => intake.clone(),
-            other => channel("routing_url", other)?,
-        };
-        let reporting = match settings.portal.reporting_url.as_str() {
-            "" => intake.clone(),
-            other => channel("reporting_url", other)?,
-        };
+        let p = &settings.portal;
+        let notification = or_intake("notification_url", &p.notification_url)?;
+        let routing = or_intake("routing_url", &p.routing_url)?;
+        let reporting = or_intake("reporting_url", &p.reporting_url)?;
         let token = if settings.portal.token.is_empty() {
-            let keys = Keys::load(settings)?;
-            let first = issue(&keys)?;
+            let first = issue(keys)?;
             Token::Issued {
-                keys,
+                keys: keys.clone(),
                 current: Mutex::new((first, Instant::now())),
             }
         } else {

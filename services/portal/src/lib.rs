@@ -68,11 +68,13 @@ pub type State = Arc<Portal>;
 
 /// The portal's router. `grpc_addr` is this node's gRPC server, used when
 /// `portal.grpc_url` is empty; `bound` is where the portal listens, its
-/// public address when `portal.public_url` is empty.
+/// public address when `portal.public_url` is empty. `keys` are the node's
+/// own: one cache of the identity provider's keys per process.
 pub fn router(
     platform: &Platform,
     grpc_addr: SocketAddr,
     bound: SocketAddr,
+    keys: acikkapi_platform::auth::Keys,
 ) -> Result<Router, PlatformError> {
     let settings = &platform.settings;
     let url = if settings.portal.grpc_url.is_empty() {
@@ -82,13 +84,13 @@ pub fn router(
     };
     let header = &settings.server.client_ip_header;
     let state = Arc::new(Portal {
-        backend: Backend::connect(settings, &url)?,
+        backend: Backend::connect(settings, &url, &keys)?,
         sessions: session::Sessions::new(platform),
         client_ip_header: (!header.is_empty())
             .then(|| http::HeaderName::from_bytes(header.as_bytes()).ok())
             .flatten(),
         sms: acikkapi_notification::provider(settings),
-        keys: acikkapi_platform::auth::Keys::load(settings)?,
+        keys,
         public_url: if settings.portal.public_url.is_empty() {
             format!("http://{bound}")
         } else {

@@ -82,7 +82,7 @@ impl Session {
     }
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
@@ -101,13 +101,9 @@ impl Sessions {
         }
     }
 
-    fn key(id: &str) -> String {
-        format!("portal:session:{id}")
-    }
-
     /// The session of the request's cookie, or a new one.
     pub async fn load(&self, headers: &HeaderMap) -> Session {
-        if let Some(id) = cookie(headers, COOKIE).filter(|id| valid_id(id))
+        if let Some(id) = cookie(headers, COOKIE)
             && let Some(s) = self.read(&id).await
         {
             return s;
@@ -122,20 +118,7 @@ impl Sessions {
     }
 
     async fn read(&self, id: &str) -> Option<Session> {
-        let bytes = match self.platform.cache.get(&Self::key(id)).await {
-            Ok(b) => b?,
-            Err(e) => {
-                tracing::warn!(error = %e, "session store unavailable");
-                return None;
-            }
-        };
-        let sealed = String::from_utf8(bytes).ok()?;
-        let json = self
-            .platform
-            .vault
-            .open(id, "portal_session", &sealed)
-            .ok()?;
-        let mut s: Session = serde_json::from_str(&json).ok()?;
+        let mut s: Session = Sealed::CITIZEN.read(&self.platform, id).await?;
         s.id = id.to_owned();
         Some(s)
     }
@@ -147,24 +130,13 @@ impl Sessions {
         } else {
             p.session_idle_secs
         };
-        let json = serde_json::to_string(s).expect("a session serialises");
-        let sealed = self.platform.vault.seal(&s.id, "portal_session", &json);
-        if let Err(e) = self
-            .platform
-            .cache
-            .set(
-                &Self::key(&s.id),
-                sealed.as_bytes(),
-                Duration::from_secs(idle),
-            )
-            .await
-        {
-            tracing::warn!(error = %e, "session not saved");
-        }
+        Sealed::CITIZEN
+            .write(&self.platform, &s.id, s, Duration::from_secs(idle))
+            .await;
     }
 
     pub async fn erase(&self, s: &Session) {
-        let _ = self.platform.cache.delete(&Self::key(&s.id)).await;
+        Sealed::CITIZEN.erase(&self.platform, &s.id).await;
     }
 
     /// Saves `s` and puts its cookie on `response`.
@@ -181,6 +153,61 @@ impl Sessions {
             r.headers_mut().append(header::SET_COOKIE, v);
         }
         r
+    }
+}
+
+/// Where a kind of session lives: sealed with the privacy key (a session
+/// holds personal data or a person's token) in the platform's cache, under
+/// its own key prefix, expiring when unused. Citizens' and staff sessions
+/// are stored alike and never mixed.
+pub struct Sealed {
+    prefix: &'static str,
+    /// The sealing context: one kind's sealed value does not open as another's.
+    field: &'static str,
+}
+
+impl Sealed {
+    pub const CITIZEN: Sealed = Sealed {
+        prefix: "portal:session:",
+        field: "portal_session",
+    };
+    pub const STAFF: Sealed = Sealed {
+        prefix: "portal:staff:",
+        field: "portal_staff",
+    };
+
+    /// The session `id` names, if it is there and opens.
+    pub async fn read<T: serde::de::DeserializeOwned>(&self, p: &Platform, id: &str) -> Option<T> {
+        if !valid_id(id) {
+            return None;
+        }
+        let bytes = match p.cache.get(&format!("{}{id}", self.prefix)).await {
+            Ok(b) => b?,
+            Err(e) => {
+                tracing::warn!(error = %e, "session store unavailable");
+                return None;
+            }
+        };
+        let sealed = String::from_utf8(bytes).ok()?;
+        let json = p.vault.open(id, self.field, &sealed).ok()?;
+        serde_json::from_str(&json).ok()
+    }
+
+    /// Stores `value` under `id` for `idle` from now.
+    pub async fn write<T: Serialize>(&self, p: &Platform, id: &str, value: &T, idle: Duration) {
+        let json = serde_json::to_string(value).expect("a session serialises");
+        let sealed = p.vault.seal(id, self.field, &json);
+        if let Err(e) = p
+            .cache
+            .set(&format!("{}{id}", self.prefix), sealed.as_bytes(), idle)
+            .await
+        {
+            tracing::warn!(error = %e, "session not saved");
+        }
+    }
+
+    pub async fn erase(&self, p: &Platform, id: &str) {
+        let _ = p.cache.delete(&format!("{}{id}", self.prefix)).await;
     }
 }
 

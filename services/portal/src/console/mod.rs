@@ -16,8 +16,9 @@
 //! and after `portal.console_idle_secs` unused; a POST from another origin
 //! is refused before anything else.
 
+use crate::State;
 use crate::pages::Layout;
-use crate::{State, assets};
+use crate::session::Sealed;
 use acikkapi_domain::application_number::ApplicationNumber;
 use acikkapi_domain::catalog::Catalog;
 use acikkapi_platform::auth::{Claims, Role};
@@ -100,30 +101,11 @@ impl Staff {
     }
 }
 
-fn key(id: &str) -> String {
-    format!("portal:staff:{id}")
-}
-
 async fn load(state: &State, headers: &HeaderMap) -> Staff {
-    let Some(id) = crate::session::cookie(headers, COOKIE)
-        .filter(|id| id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()))
-    else {
+    let Some(id) = crate::session::cookie(headers, COOKIE) else {
         return Staff::fresh();
     };
-    let p = &state.platform;
-    let sealed = match p.cache.get(&key(&id)).await {
-        Ok(Some(b)) => b,
-        Ok(None) => return Staff::fresh(),
-        Err(e) => {
-            tracing::warn!(error = %e, "staff session store unavailable");
-            return Staff::fresh();
-        }
-    };
-    let opened = String::from_utf8(sealed)
-        .ok()
-        .and_then(|s| p.vault.open(&id, "portal_staff", &s).ok())
-        .and_then(|json| serde_json::from_str::<Staff>(&json).ok());
-    match opened {
+    match Sealed::STAFF.read::<Staff>(&state.platform, &id).await {
         Some(mut s) => {
             s.id = id;
             s
@@ -135,12 +117,8 @@ async fn load(state: &State, headers: &HeaderMap) -> Staff {
 /// Saves `s` (its life starts again) and sets its cookie on `response`.
 async fn respond(state: &State, s: &Staff, response: impl IntoResponse) -> Response {
     let p = &state.platform;
-    let json = serde_json::to_string(s).expect("a staff session serialises");
-    let sealed = p.vault.seal(&s.id, "portal_staff", &json);
     let idle = Duration::from_secs(p.settings.portal.console_idle_secs);
-    if let Err(e) = p.cache.set(&key(&s.id), sealed.as_bytes(), idle).await {
-        tracing::warn!(error = %e, "staff session not saved");
-    }
+    Sealed::STAFF.write(p, &s.id, s, idle).await;
     with_cookie(state, response, &format!("{COOKIE}={}", s.id))
 }
 
@@ -159,7 +137,7 @@ fn with_cookie(state: &State, response: impl IntoResponse, value: &str) -> Respo
 }
 
 async fn erase(state: &State, s: &Staff) {
-    let _ = state.platform.cache.delete(&key(&s.id)).await;
+    Sealed::STAFF.erase(&state.platform, &s.id).await;
 }
 
 /// A POST another site made the browser send: refused whatever it carries.
@@ -183,11 +161,7 @@ fn cross_origin(state: &State, headers: &HeaderMap) -> bool {
 }
 
 fn constant_time_eq(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
+    crate::session::constant_time_eq(a.as_bytes(), b.as_bytes())
 }
 
 fn layout(state: &State, s: &Staff, title: &str) -> Layout {
@@ -197,7 +171,6 @@ fn layout(state: &State, s: &Staff, title: &str) -> Layout {
         l.staff = format!("{} ({})", s.sub, role_name(&s.role));
     }
     l.home = "/konsol".into();
-    l.css = assets::url("app.css");
     l
 }
 
