@@ -58,6 +58,8 @@ pub struct PortalSettings {
     pub routing_url: String,
     /// The gRPC address of reporting (the console's figures). Empty: `grpc_url`.
     pub reporting_url: String,
+    /// The gRPC address of escalation (the governors' overdue view). Empty: `grpc_url`.
+    pub escalation_url: String,
     /// The channel service's token the portal calls with. Empty: one issued
     /// from `auth.keys` for the subject `portal` (the portal runs in the
     /// platform's own binary, with its keys).
@@ -91,6 +93,7 @@ impl Default for PortalSettings {
             notification_url: String::new(),
             routing_url: String::new(),
             reporting_url: String::new(),
+            escalation_url: String::new(),
             token: Secret::default(),
             cookie_secure: false,
             session_idle_secs: 1_800,
@@ -792,6 +795,7 @@ impl Settings {
             ("notification_url", &portal.notification_url),
             ("routing_url", &portal.routing_url),
             ("reporting_url", &portal.reporting_url),
+            ("escalation_url", &portal.escalation_url),
         ] {
             if !(url.is_empty() || url.starts_with("http://") || url.starts_with("https://")) {
                 problems.push(format!("portal.{key}: http://… or https://…, or empty"));

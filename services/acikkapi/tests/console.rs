@@ -21,6 +21,7 @@ backend_tests!(
     the_unit_answers_from_its_inbox_and_the_desk_concludes,
     the_desk_records_a_public_day_application,
     the_desk_reclassifies_and_reopens,
+    governors_and_the_ministry_watch_their_scope,
 );
 
 async fn start(
@@ -544,5 +545,180 @@ async fn the_desk_reclassifies_and_reopens(backend: Backend) {
         .await;
     assert_eq!(done.location(), page, "{}", done.body);
     until_shown(&mut d, &page, "Yeniden inceleniyor").await;
+    n.stop_and_clean().await;
+}
+
+/// A tile's value as the page shows it.
+fn tile(p: &Page, label: &str) -> Option<String> {
+    acikkapi_testkit::web::between(
+        &p.body,
+        &format!("<dt class=\"tiles__label\">{label}</dt><dd class=\"tiles__value\">"),
+        "</dd>",
+    )
+    .map(str::to_owned)
+}
+
+/// Monitoring and the overdue: the Ministry's country view with its filters,
+/// charts beside tables and CSV; a governor narrowed to the province
+/// whatever the address asks; the overdue with the rung they reached; a
+/// desk refused both.
+async fn governors_and_the_ministry_watch_their_scope(backend: Backend) {
+    let (n, idp, _dir) = start(backend, |s| s.escalation.sweep_interval_ms = 0).await;
+    let ankara = [
+        number_in(&n, 6, 6010, 71).await,
+        number_in(&n, 6, 6010, 72).await,
+    ];
+    let istanbul = number_in(&n, 34, 0, 73).await;
+    for number in ankara.iter().chain([&istanbul]) {
+        n.clock(number).await;
+    }
+    n.conclude(&ankara[0]).await;
+
+    let mut m = browser(&n);
+    sign_in(
+        &mut m,
+        &idp,
+        Person::new("bakanlik-1", "ministry-officer", 0),
+    )
+    .await;
+    let home = m.get("/konsol").await;
+    assert!(home.shows("/konsol/izleme") && home.shows("/konsol/geciken"));
+    let mut view = m.get("/konsol/izleme").await;
+    for _ in 0..200 {
+        if tile(&view, "Alınan").as_deref() == Some("3")
+            && tile(&view, "Sonuçlanan").as_deref() == Some("1")
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        view = m.get("/konsol/izleme").await;
+    }
+    assert_eq!(view.status, StatusCode::OK, "{}", view.body);
+    assert_eq!(tile(&view, "Alınan").as_deref(), Some("3"), "{}", view.body);
+    assert_eq!(tile(&view, "Açık").as_deref(), Some("2"));
+    assert_eq!(tile(&view, "Sonuçlanan").as_deref(), Some("1"));
+    assert_eq!(tile(&view, "Şu an süresi geçmiş").as_deref(), Some("0"));
+    // Provinces side by side, as a chart and the table of its numbers.
+    assert!(view.shows("İl karşılaştırması"), "{}", view.body);
+    assert!(view.body.contains("<svg class=\"chart\""));
+    assert!(
+        view.shows("<th scope=\"row\">Ankara</th><td>2</td>"),
+        "{}",
+        view.body
+    );
+    assert!(view.shows("<th scope=\"row\">İstanbul</th><td>1</td>"));
+    assert!(
+        view.shows("<th scope=\"row\">İnternet</th><td>3</td>"),
+        "channel mix"
+    );
+    // Filters are the address: a province, then its districts.
+    let province = m.get("/konsol/izleme?il=6").await;
+    assert_eq!(tile(&province, "Alınan").as_deref(), Some("2"));
+    assert!(province.shows("İlçe karşılaştırması"));
+    assert!(province.shows("il=6"), "the CSV link keeps the filters");
+    let web_only = m.get("/konsol/izleme?kanal=kiosk").await;
+    assert_eq!(tile(&web_only, "Alınan").as_deref(), Some("0"));
+    let bad = m
+        .get("/konsol/izleme?baslangic=2026-13&ilce=34001&il=6")
+        .await;
+    assert_eq!(bad.status, StatusCode::OK);
+    assert!(bad.title().starts_with("Hata: "), "{}", bad.title());
+    assert!(bad.body.contains("id=\"baslangic-error\""));
+    assert!(bad.body.contains("id=\"ilce-error\""));
+    assert!(
+        bad.body.contains("href=\"#baslangic\""),
+        "the summary links the field"
+    );
+    // CSV of the filtered applications: a header and Ankara's two rows.
+    let csv = m.get("/konsol/izleme/csv?il=6").await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert_eq!(csv.headers["content-type"], "text/csv; charset=utf-8");
+    assert!(
+        csv.headers["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains("acikkapi-il06-")
+    );
+    let lines: Vec<&str> = csv.body.lines().collect();
+    assert_eq!(lines.len(), 3, "{}", csv.body);
+    assert!(
+        lines[1..]
+            .iter()
+            .all(|l| ankara.iter().any(|a| l.contains(a.as_str())))
+    );
+    let id = acikkapi_testkit::national_id(71);
+    assert!(!csv.body.contains(&id), "no personal data in the export");
+
+    // A governor asking for İstanbul sees Ankara.
+    let mut g = browser(&n);
+    sign_in(&mut g, &idp, Person::new("vali-06", "governor", 6)).await;
+    let narrowed = g.get("/konsol/izleme?il=34").await;
+    assert_eq!(
+        tile(&narrowed, "Alınan").as_deref(),
+        Some("2"),
+        "{}",
+        narrowed.body
+    );
+    assert!(!narrowed.shows("İstanbul</th>"));
+    let csv = g.get("/konsol/izleme/csv?il=34").await;
+    assert_eq!(csv.body.lines().count(), 3, "{}", csv.body);
+
+    // Time passes: Ankara's open application is past its deadline and
+    // the sweep escalates it; the governor sees it with its rung.
+    let clock = n.clock(&ankara[1]).await;
+    let due = clock.deadline_ms.expect("a deadline");
+    let at = acikkapi_domain::calendar::Calendar::builtin()
+        .next_working(
+            due + 3 * 3_600_000,
+            acikkapi_domain::calendar::Arife::Morning,
+        )
+        .unwrap();
+    n.platform().clock.set(at);
+    acikkapi_escalation::sweep::sweep(n.platform(), at)
+        .await
+        .unwrap();
+    let late = g.get("/konsol/geciken").await;
+    assert_eq!(late.status, StatusCode::OK, "{}", late.body);
+    let pretty = |number: &str| {
+        acikkapi_domain::application_number::ApplicationNumber::parse(number)
+            .unwrap()
+            .to_string()
+    };
+    assert!(late.shows(&pretty(&ankara[1])), "{}", late.body);
+    assert!(
+        late.shows(&format!("/konsol/basvuru/{}", ankara[1])),
+        "drill-down"
+    );
+    assert!(
+        !late.shows(&pretty(&istanbul)),
+        "İstanbul's is not the governor's"
+    );
+    // At the deadline the default ladder reaches the district's kaymakam.
+    assert!(
+        late.shows("<td>Kaymakam</td>"),
+        "the rung reached: {}",
+        late.body
+    );
+    let country = m.get("/konsol/geciken").await;
+    assert!(country.shows(&pretty(&istanbul)) && country.shows(&pretty(&ankara[1])));
+    assert!(
+        !country.shows(&pretty(&ankara[0])),
+        "the concluded is not overdue"
+    );
+    assert_eq!(
+        tile(&m.get("/konsol/izleme").await, "Şu an süresi geçmiş").as_deref(),
+        Some("2")
+    );
+
+    // A desk holds applications; it does not watch the figures.
+    let mut d = browser(&n);
+    sign_in(&mut d, &idp, Person::new("masa-06-1", "desk-officer", 6)).await;
+    assert_eq!(d.get("/konsol/izleme").await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        d.get("/konsol/izleme/csv").await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert!(!d.get("/konsol").await.shows("/konsol/izleme"));
+    n.platform().clock.set(0);
     n.stop_and_clean().await;
 }

@@ -46,14 +46,28 @@ struct Raw {
     outcome: i64,
     received_ms: i64,
     concluded_ms: Option<i64>,
+    topic: String,
+    channel: i64,
 }
 
-/// number, province, district, unit, status, outcome, received, concluded.
-type RawRow = (String, i64, i64, Option<String>, i64, i64, i64, Option<i64>);
+/// number, province, district, unit, status, outcome, received, concluded,
+/// topic, channel.
+type RawRow = (
+    String,
+    i64,
+    i64,
+    Option<String>,
+    i64,
+    i64,
+    i64,
+    Option<i64>,
+    String,
+    i64,
+);
 
 async fn raw(p: &Platform) -> Vec<Raw> {
     let rows: Vec<RawRow> = db!(&p.db, pool => {
-        sqlx::query_as("SELECT number, CAST(province AS BIGINT), CAST(district AS BIGINT), unit_id, CAST(status AS BIGINT), CAST(outcome AS BIGINT), received_ms, concluded_ms FROM applications")
+        sqlx::query_as("SELECT number, CAST(province AS BIGINT), CAST(district AS BIGINT), unit_id, CAST(status AS BIGINT), CAST(outcome AS BIGINT), received_ms, concluded_ms, topic, CAST(channel AS BIGINT) FROM applications")
             .fetch_all(pool).await.expect("applications")
     });
     rows.into_iter()
@@ -66,6 +80,8 @@ async fn raw(p: &Platform) -> Vec<Raw> {
             outcome: r.5,
             received_ms: r.6,
             concluded_ms: r.7,
+            topic: r.8,
+            channel: r.9,
         })
         .collect()
 }
@@ -100,6 +116,8 @@ fn scoped<'a>(raw: &'a [Raw], f: &Filter) -> Vec<&'a Raw> {
         .filter(|r| f.unit.is_empty() || r.unit == f.unit)
         .filter(|r| f.from_ms.is_none_or(|from| r.received_ms >= from))
         .filter(|r| f.to_ms.is_none_or(|to| r.received_ms < to))
+        .filter(|r| f.topic.is_empty() || r.topic == f.topic)
+        .filter(|r| f.channel == 0 || r.channel == i64::from(f.channel))
         .collect()
 }
 
@@ -183,6 +201,9 @@ async fn figures_equal_the_raw_applications_and_survive_a_rebuild(backend: Backe
     for i in 0..APPLICATIONS {
         let mut req = submission(500 + i);
         (req.province_code, req.district_code) = place(i);
+        if i % 3 == 0 {
+            req.channel = pb::Channel::Mobile as i32;
+        }
         numbers.push(
             intake
                 .submit_application(req)
@@ -317,6 +338,22 @@ async fn figures_equal_the_raw_applications_and_survive_a_rebuild(backend: Backe
         // Whole months: answered from the monthly counts.
         Filter {
             province: 6,
+            from_ms: Some(month_start(received[0])),
+            to_ms: Some(month_start(received[0] + 40 * 86_400_000)),
+            ..Default::default()
+        },
+        // A topic or a channel: from the rows, even for whole months.
+        Filter {
+            topic: raw[0].topic.clone(),
+            ..Default::default()
+        },
+        Filter {
+            topic: "H01".into(),
+            ..Default::default()
+        },
+        Filter {
+            province: 6,
+            channel: raw[0].channel as i32,
             from_ms: Some(month_start(received[0])),
             to_ms: Some(month_start(received[0] + 40 * 86_400_000)),
             ..Default::default()
@@ -532,6 +569,8 @@ fn request(f: &Filter) -> pb::ReportRequest {
             to: f.to_ms.map(ts),
         }),
         limit: 0,
+        topic_code: f.topic.clone(),
+        channel: f.channel,
     }
 }
 

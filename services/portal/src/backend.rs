@@ -8,6 +8,7 @@ use acikkapi_platform::config::Settings;
 use acikkapi_platform::telemetry::TraceContextInterceptor;
 use acikkapi_proto::v1 as pb;
 use pb::catalog_service_client::CatalogServiceClient;
+use pb::escalation_service_client::EscalationServiceClient;
 use pb::intake_service_client::IntakeServiceClient;
 use pb::notification_service_client::NotificationServiceClient;
 use pb::reporting_service_client::ReportingServiceClient;
@@ -35,6 +36,7 @@ pub struct Backend {
     notification: Channel,
     routing: Channel,
     reporting: Channel,
+    escalation: Channel,
     token: Token,
 }
 
@@ -64,6 +66,7 @@ impl Backend {
         let notification = or_intake("notification_url", &p.notification_url)?;
         let routing = or_intake("routing_url", &p.routing_url)?;
         let reporting = or_intake("reporting_url", &p.reporting_url)?;
+        let escalation = or_intake("escalation_url", &p.escalation_url)?;
         let token = if settings.portal.token.is_empty() {
             let first = issue(keys)?;
             Token::Issued {
@@ -78,6 +81,7 @@ impl Backend {
             notification,
             routing,
             reporting,
+            escalation,
             token,
         })
     }
@@ -132,6 +136,11 @@ impl Backend {
     /// Reporting (the console's figures); `portal.reporting_url`, or intake's.
     pub fn reporting(&self) -> ReportingServiceClient<Channel> {
         ReportingServiceClient::new(self.reporting.clone())
+    }
+
+    /// Escalation (the overdue and their rungs); `portal.escalation_url`, or intake's.
+    pub fn escalation(&self) -> EscalationServiceClient<Channel> {
+        EscalationServiceClient::new(self.escalation.clone())
     }
 
     pub fn notification(&self) -> NotificationServiceClient<Channel> {

@@ -19,6 +19,10 @@ pub struct Filter {
     pub unit: String,
     pub from_ms: Option<i64>,
     pub to_ms: Option<i64>,
+    /// A topic's code; empty: every topic.
+    pub topic: String,
+    /// An `acikkapi.v1.Channel`; 0: every channel.
+    pub channel: i32,
 }
 
 /// The escalation levels reports count: 1 (the unit's reminder) … 5 (the
@@ -115,6 +119,12 @@ fn clause(f: &Filter, first: usize) -> (String, Vec<Param>) {
     }
     if let Some(to) = f.to_ms {
         add(&mut sql, "a.received_ms <", Param::Int(to));
+    }
+    if !f.topic.is_empty() {
+        add(&mut sql, "a.topic =", Param::Text(f.topic.clone()));
+    }
+    if f.channel != 0 {
+        add(&mut sql, "a.channel =", Param::Int(i64::from(f.channel)));
     }
     (sql, params)
 }
@@ -266,9 +276,12 @@ fn month_start(ms: i64) -> bool {
 }
 
 /// The monthly counts answer a filter grouped by `by` when it names no
-/// unit, its period is whole months, and it groups by place (or not at all).
+/// unit, topic or channel, its period is whole months, and it groups by
+/// place (or not at all).
 fn monthly_answers(f: &Filter, by: Option<Dimension>) -> bool {
     f.unit.is_empty()
+        && f.topic.is_empty()
+        && f.channel == 0
         && f.from_ms.is_none_or(month_start)
         && f.to_ms.is_none_or(month_start)
         && matches!(by, None | Some(Dimension::Province | Dimension::District))
@@ -847,9 +860,19 @@ mod tests {
         assert!(!monthly_answers(&mid, None));
         let unit = Filter {
             unit: "il06-belediye".into(),
-            ..whole
+            ..whole.clone()
         };
         assert!(!monthly_answers(&unit, None));
+        let topic = Filter {
+            topic: "T01".into(),
+            ..whole.clone()
+        };
+        assert!(!monthly_answers(&topic, None));
+        let channel = Filter {
+            channel: 2,
+            ..whole.clone()
+        };
+        assert!(!monthly_answers(&channel, None));
         assert!(monthly_answers(
             &Filter::default(),
             Some(Dimension::Province)

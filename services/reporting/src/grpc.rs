@@ -37,12 +37,25 @@ fn filter<T>(req: &Request<T>, r: Option<&pb::ReportRequest>) -> Result<Filter, 
     {
         return Err(invalid("period", "from must be before to"));
     }
+    let topic = r.topic_code.trim().to_owned();
+    if !topic.is_empty()
+        && acikkapi_domain::catalog::Catalog::builtin()
+            .topic(&topic)
+            .is_none()
+    {
+        return Err(invalid("topic_code", "no such topic"));
+    }
+    if pb::Channel::try_from(r.channel).is_err() {
+        return Err(invalid("channel", "no such channel"));
+    }
     Ok(Filter {
         province: area.province,
         district: area.district,
         unit: area.unit,
         from_ms,
         to_ms,
+        topic,
+        channel: r.channel,
     })
 }
 

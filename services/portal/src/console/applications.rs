@@ -23,6 +23,8 @@ pub(super) struct Home {
     can_list: bool,
     unit_officer: bool,
     can_record: bool,
+    /// Management: links to monitoring and the overdue.
+    watches: bool,
     /// The scope's figures for the last 12 months (management roles).
     tiles: Vec<(&'static str, String)>,
 }
@@ -46,23 +48,9 @@ pub(super) async fn tiles(
     if !management {
         return Ok(Vec::new());
     }
-    let now = acikkapi_platform::store::now_ms() / 1000;
-    let at = |secs: i64| prost_types::Timestamp {
-        seconds: secs,
-        nanos: 0,
-    };
-    let msg = pb::ReportRequest {
-        scope: Some(pb::Scope {
-            province_code: s.province,
-            district_code: s.district,
-            unit_id: String::new(),
-        }),
-        period: Some(pb::TimeRange {
-            from: Some(at(now - 365 * 86_400)),
-            to: Some(at(now + 60)),
-        }),
-        limit: 0,
-    };
+    // Whole months (this one and the eleven before), as monitoring's
+    // default: the read model's monthly counts answer them.
+    let msg = super::monitor::Chosen::default_for(s).request(0);
     let t = state
         .backend
         .reporting()
@@ -149,6 +137,7 @@ pub(super) async fn home(S(state): S<State>, headers: HeaderMap) -> Response {
         can_list,
         unit_officer: role == Some(Role::UnitOfficer),
         can_record: role == Some(Role::DeskOfficer) && s.province != 0,
+        watches: super::monitor::watches(&s.role),
         tiles: match tiles(&state, &s).await {
             Ok(t) => t,
             Err(e) if e.code() == tonic::Code::Unauthenticated => return expired(&state, &s).await,

@@ -35,10 +35,15 @@ use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 mod applications;
+mod charts;
+mod monitor;
+mod overdue;
 mod record;
 mod sign_in;
 
 use applications::*;
+use monitor::*;
+use overdue::*;
 use record::*;
 use sign_in::*;
 
@@ -61,6 +66,9 @@ pub fn routes() -> Router<State> {
             post(reclassify),
         )
         .route("/konsol/gelen", get(inbox))
+        .route("/konsol/izleme", get(monitor))
+        .route("/konsol/izleme/csv", get(export))
+        .route("/konsol/geciken", get(overdue))
         .route("/konsol/yeni", get(record_form).post(record))
 }
 

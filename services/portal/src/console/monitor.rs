@@ -1,0 +1,811 @@
+//! Monitoring for kaymakams, deputy governors, governors and the Ministry:
+//! the scope's figures over a period of whole months (KPI tiles,
+//! escalations by rung, satisfaction), received and concluded month by month,
+//! provinces or districts side by side, dense types, problem areas and the
+//! channel mix, each chart drawn on the server as SVG with its data in a
+//! table beside it; filters in the query string, so a view can be
+//! bookmarked; the same view as CSV.
+//!
+//! Every figure comes from reporting or escalation with the person's own
+//! token: a governor's filters are narrowed to the province by the services,
+//! not by this page.
+
+use super::charts::{bars_svg, columns_svg};
+use super::*;
+use crate::fields::{Field, Problem, Problems};
+use acikkapi_domain::calendar::Date;
+use axum::body::Body;
+use std::fmt::Write as _;
+
+/// The roles that watch a scope rather than hold applications.
+pub(super) fn watches(role: &str) -> bool {
+    matches!(
+        Role::parse(role),
+        Some(
+            Role::Governor
+                | Role::DeputyGovernor
+                | Role::Kaymakam
+                | Role::MinistryOfficer
+                | Role::MinistryAnalyst
+        )
+    )
+}
+
+/// The view's filters as the query string has them (all optional).
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct Filters {
+    #[serde(default)]
+    baslangic: String,
+    #[serde(default)]
+    bitis: String,
+    #[serde(default)]
+    il: String,
+    #[serde(default)]
+    ilce: String,
+    #[serde(default)]
+    konu: String,
+    #[serde(default)]
+    kanal: String,
+}
+
+/// The filters once read: months `[from, to)`, place, topic, channel.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Chosen {
+    pub from: Date,
+    /// The first day of the month after the last one shown.
+    pub to: Date,
+    pub province: u32,
+    pub district: u32,
+    pub topic: String,
+    pub channel: i32,
+}
+
+pub const CHANNELS: &[(pb::Channel, &str, &str)] = &[
+    (pb::Channel::Desk, "buro", "Açık Kapı bürosu"),
+    (pb::Channel::Web, "web", "İnternet"),
+    (pb::Channel::Mobile, "mobil", "Mobil uygulama"),
+    (pb::Channel::Kiosk, "kiosk", "Kiosk"),
+    (pb::Channel::CallCentre, "alo150", "ALO 150 çağrı merkezi"),
+    (pb::Channel::PublicDay, "halk-gunu", "Halk günü toplantısı"),
+    (pb::Channel::WrittenPetition, "dilekce", "Dilekçe"),
+];
+
+fn channel_label(value: i32) -> &'static str {
+    CHANNELS
+        .iter()
+        .find(|(c, _, _)| *c as i32 == value)
+        .map_or("Belirtilmemiş", |(_, _, label)| label)
+}
+
+fn month(d: Date) -> String {
+    format!("{:04}-{:02}", d.year, d.month)
+}
+
+fn parse_month(s: &str) -> Option<Date> {
+    let (y, m) = s.trim().split_once('-')?;
+    let (year, month) = (y.parse::<i32>().ok()?, m.parse::<u32>().ok()?);
+    ((2000..=2100).contains(&year) && (1..=12).contains(&month)).then_some(Date {
+        year,
+        month,
+        day: 1,
+    })
+}
+
+fn add_months(d: Date, n: i32) -> Date {
+    let index = d.year * 12 + d.month as i32 - 1 + n;
+    Date {
+        year: index.div_euclid(12),
+        month: index.rem_euclid(12) as u32 + 1,
+        day: 1,
+    }
+}
+
+fn months_between(from: Date, to: Date) -> i32 {
+    (to.year * 12 + to.month as i32) - (from.year * 12 + from.month as i32)
+}
+
+impl Chosen {
+    /// Reads `q` for a person whose scope is `(province, district)`: the
+    /// place only narrows (the services refuse wider anyway), and by default
+    /// the last twelve months, this one included. Errors name their field.
+    pub fn read(q: &Filters, s_province: u32, s_district: u32, today: Date) -> (Self, Problems) {
+        let mut problems = Problems::default();
+        let mut problem = |id: &'static str, message: &str| {
+            problems.add(Problem {
+                field: Field::Console(id),
+                message: message.into(),
+            })
+        };
+        let this_month = Date { day: 1, ..today };
+        let to_default = add_months(this_month, 1);
+        let mut to = to_default;
+        if !q.bitis.trim().is_empty() {
+            match parse_month(&q.bitis) {
+                Some(d) => to = add_months(d, 1),
+                None => problem(
+                    "bitis",
+                    "Bitiş ayını yyyy-aa biçiminde yazın, örneğin 2026-11",
+                ),
+            }
+        }
+        let mut from = add_months(to, -12);
+        if !q.baslangic.trim().is_empty() {
+            match parse_month(&q.baslangic) {
+                Some(d) => from = d,
+                None => problem(
+                    "baslangic",
+                    "Başlangıç ayını yyyy-aa biçiminde yazın, örneğin 2026-01",
+                ),
+            }
+        }
+        if months_between(from, to) < 1 {
+            problem("bitis", "Bitiş ayı başlangıç ayından önce olamaz");
+            from = add_months(to_default, -12);
+            to = to_default;
+        } else if months_between(from, to) > 120 {
+            problem("baslangic", "En çok 10 yıllık dönem seçebilirsiniz");
+            from = add_months(to, -120);
+        }
+        let c = Catalog::builtin();
+        let mut province = s_province;
+        if s_province == 0 && !q.il.trim().is_empty() {
+            match q
+                .il
+                .trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|p| c.province(*p).is_some())
+            {
+                Some(p) => province = p,
+                None => problem("il", "Listeden bir il seçin"),
+            }
+        }
+        let mut district = s_district;
+        if s_district == 0 && province != 0 && !q.ilce.trim().is_empty() {
+            match q
+                .ilce
+                .trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|d| c.district(*d).is_some() && d / 1000 == province)
+            {
+                Some(d) => district = d,
+                None => problem("ilce", "Listeden seçili ilin bir ilçesini seçin"),
+            }
+        }
+        let mut topic = String::new();
+        if !q.konu.trim().is_empty() {
+            match c.topic(q.konu.trim()) {
+                Some(t) => topic = t.code.clone(),
+                None => problem("konu", "Listeden bir konu başlığı seçin"),
+            }
+        }
+        let mut channel = 0;
+        if !q.kanal.trim().is_empty() {
+            match CHANNELS.iter().find(|(_, v, _)| *v == q.kanal.trim()) {
+                Some((ch, _, _)) => channel = *ch as i32,
+                None => problem("kanal", "Listeden bir başvuru kanalı seçin"),
+            }
+        }
+        (
+            Self {
+                from,
+                to,
+                province,
+                district,
+                topic,
+                channel,
+            },
+            problems,
+        )
+    }
+
+    /// The filters as a query string (for the CSV link and the bookmarks).
+    pub fn query(&self) -> String {
+        let mut q = format!(
+            "baslangic={}&bitis={}",
+            month(self.from),
+            month(add_months(self.to, -1))
+        );
+        if self.province != 0 {
+            let _ = write!(q, "&il={}", self.province);
+        }
+        if self.district != 0 {
+            let _ = write!(q, "&ilce={}", self.district);
+        }
+        if !self.topic.is_empty() {
+            let _ = write!(q, "&konu={}", self.topic);
+        }
+        if let Some((_, v, _)) = CHANNELS.iter().find(|(c, _, _)| *c as i32 == self.channel) {
+            let _ = write!(q, "&kanal={v}");
+        }
+        q
+    }
+
+    /// The default view of `s`'s scope.
+    pub fn default_for(s: &Staff) -> Self {
+        Self::read(&Filters::default(), s.province, s.district, today()).0
+    }
+
+    pub fn request(&self, limit: u32) -> pb::ReportRequest {
+        let at = |d: Date| prost_types::Timestamp {
+            seconds: d.at_minute(0).div_euclid(1000),
+            nanos: 0,
+        };
+        pb::ReportRequest {
+            scope: Some(pb::Scope {
+                province_code: self.province,
+                district_code: self.district,
+                unit_id: String::new(),
+            }),
+            period: Some(pb::TimeRange {
+                from: Some(at(self.from)),
+                to: Some(at(self.to)),
+            }),
+            limit,
+            topic_code: self.topic.clone(),
+            channel: self.channel,
+        }
+    }
+
+    fn place(&self) -> String {
+        let c = Catalog::builtin();
+        match (c.province(self.province), c.district(self.district)) {
+            (Some(p), Some(d)) => format!("{} / {}", p.name, d.name),
+            (Some(p), None) => p.name.clone(),
+            _ => "Türkiye".into(),
+        }
+    }
+
+    /// The dimension places are compared by: provinces of the country,
+    /// districts of a province, none below a district.
+    fn places_by(&self) -> Option<(&'static str, &'static str)> {
+        match (self.province, self.district) {
+            (0, 0) => Some(("province", "İl")),
+            (_, 0) => Some(("district", "İlçe")),
+            _ => None,
+        }
+    }
+}
+
+pub struct Option_ {
+    pub value: String,
+    pub label: String,
+    pub selected: bool,
+}
+
+pub struct RankRow {
+    pub label: String,
+    pub received: u64,
+    pub open: u64,
+    pub concluded: u64,
+    pub positive: String,
+    pub negative: String,
+    pub within: String,
+    pub share: String,
+}
+
+fn pct(x: f64) -> String {
+    format!("%{:.0}", x * 100.0)
+}
+
+fn rank_row(e: &pb::RankingEntry) -> RankRow {
+    RankRow {
+        label: if e.label.is_empty() {
+            e.key.clone()
+        } else {
+            e.label.clone()
+        },
+        received: e.received,
+        open: e.open,
+        concluded: e.concluded,
+        positive: pct(e.positive_rate),
+        negative: pct(e.negative_rate),
+        within: pct(e.within_sla_rate),
+        share: pct(e.share),
+    }
+}
+
+pub struct SeriesRow {
+    pub period: String,
+    pub received: u64,
+    pub concluded: u64,
+    pub within: u64,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "konsol_izleme.html")]
+pub(super) struct Monitor {
+    l: Layout,
+    place: String,
+    period: String,
+    query: String,
+    can_export: bool,
+    /// Filters, as the form shows them.
+    from: String,
+    to: String,
+    provinces: Vec<Option_>,
+    districts: Vec<Option_>,
+    topics: Vec<Option_>,
+    channels: Vec<Option_>,
+    tiles: Vec<(&'static str, String)>,
+    levels: Vec<(&'static str, u64)>,
+    series: Vec<SeriesRow>,
+    series_svg: String,
+    places_label: &'static str,
+    places: Vec<RankRow>,
+    places_svg: String,
+    types: Vec<RankRow>,
+    topics_ranked: Vec<RankRow>,
+    problems_ranked: Vec<RankRow>,
+    channel_mix: Vec<RankRow>,
+    channel_svg: String,
+}
+
+const LEVEL_NAMES: &[(u32, &str)] = &[
+    (1, "Birim (hatırlatma)"),
+    (2, "Kaymakam ya da il bürosu"),
+    (3, "Vali yardımcısı"),
+    (4, "Vali"),
+    (5, "İçişleri Bakanlığı"),
+    (100, "3071 sayılı Kanun'un 30 günü doldu"),
+];
+
+pub(super) fn level_name(level: u32) -> &'static str {
+    LEVEL_NAMES
+        .iter()
+        .find(|(l, _)| *l == level)
+        .map_or("Diğer", |(_, n)| n)
+}
+
+fn today() -> Date {
+    Date::of_instant(acikkapi_platform::store::now_ms())
+}
+
+/// A failed call's answer: sign in again, or the refusal/unavailable page.
+pub(super) async fn failed(state: &State, s: &Staff, e: &tonic::Status) -> Response {
+    if e.code() == tonic::Code::Unauthenticated {
+        expired(state, s).await
+    } else {
+        staff_failure(state, s, e).await
+    }
+}
+
+pub(super) async fn monitor(
+    S(state): S<State>,
+    headers: HeaderMap,
+    Query(q): Query<Filters>,
+) -> Response {
+    let s = load(&state, &headers).await;
+    if !s.signed_in() {
+        return Redirect::to("/konsol/giris").into_response();
+    }
+    if !watches(&s.role) {
+        return staff_failure(
+            &state,
+            &s,
+            &tonic::Status::permission_denied("monitoring is for management"),
+        )
+        .await;
+    }
+    let (chosen, problems) = Chosen::read(&q, s.province, s.district, today());
+    let r = |limit| as_person(&s, chosen.request(limit));
+    let reporting = state.backend.reporting();
+    let series_req = as_person(
+        &s,
+        pb::TimeSeriesRequest {
+            report: Some(chosen.request(0)),
+            granularity: pb::Granularity::Month as i32,
+        },
+    );
+    let ranking = |by: &str, limit: u32| {
+        as_person(
+            &s,
+            pb::RankingRequest {
+                report: Some(chosen.request(limit)),
+                by: by.to_owned(),
+                order: String::new(),
+                ascending: false,
+                min_concluded: 0,
+            },
+        )
+    };
+    let (totals, satisfaction, series, places, top, problem_areas, channels) = {
+        let (mut a, mut b, mut c, mut d, mut e, mut f, mut g) = (
+            reporting.clone(),
+            reporting.clone(),
+            reporting.clone(),
+            reporting.clone(),
+            reporting.clone(),
+            reporting.clone(),
+            reporting.clone(),
+        );
+        let places_req = chosen.places_by().map(|(by, _)| ranking(by, 100));
+        let problems_req = as_person(
+            &s,
+            pb::ProblemAreasRequest {
+                report: Some(chosen.request(10)),
+                min_concluded: 0,
+            },
+        );
+        let channel_req = ranking("channel", 10);
+        tokio::join!(
+            async move { a.get_totals(r(0)?).await },
+            async move { b.get_satisfaction(r(0)?).await },
+            async move { c.get_time_series(series_req?).await },
+            async move {
+                match places_req {
+                    Some(req) => d.get_ranking(req?).await.map(Some),
+                    None => Ok(None),
+                }
+            },
+            async move { e.get_top_types(r(10)?).await },
+            async move { f.get_problem_areas(problems_req?).await },
+            async move { g.get_ranking(channel_req?).await },
+        )
+    };
+    let totals = match totals {
+        Ok(t) => t.into_inner(),
+        Err(e) => return failed(&state, &s, &e).await,
+    };
+    let unwrap =
+        |x: Result<tonic::Response<pb::Ranking>, tonic::Status>| x.map(|r| r.into_inner().entries);
+    let (satisfaction, series, places, top, problem_areas, channels) = match (
+        satisfaction,
+        series,
+        places,
+        top,
+        unwrap(problem_areas),
+        unwrap(channels),
+    ) {
+        (Ok(a), Ok(b), Ok(c), Ok(d), Ok(e), Ok(f)) => (
+            a.into_inner(),
+            b.into_inner().points,
+            c.map(|r| r.into_inner().entries).unwrap_or_default(),
+            d.into_inner(),
+            e,
+            f,
+        ),
+        (Err(e), ..)
+        | (_, Err(e), ..)
+        | (_, _, Err(e), ..)
+        | (_, _, _, Err(e), ..)
+        | (_, _, _, _, Err(e), _)
+        | (.., Err(e)) => return failed(&state, &s, &e).await,
+    };
+    let overdue = overdue_count(&state, &s, &chosen).await;
+    let response_rate = if satisfaction.surveys_sent == 0 {
+        0.0
+    } else {
+        satisfaction.answered as f64 / satisfaction.surveys_sent as f64
+    };
+    let mut tiles = vec![
+        ("Alınan", totals.received.to_string()),
+        ("Açık", totals.open.to_string()),
+        ("Sonuçlanan", totals.concluded.to_string()),
+        (
+            "Olumlu",
+            format!("{} ({})", totals.positive, pct(totals.positive_rate)),
+        ),
+        (
+            "Olumsuz",
+            format!("{} ({})", totals.negative, pct(totals.negative_rate)),
+        ),
+        (
+            "Kısmen olumlu",
+            format!("{} ({})", totals.partial, pct(totals.partial_rate)),
+        ),
+        (
+            "Cevaplanamayan",
+            format!(
+                "{} ({})",
+                totals.unanswerable,
+                pct(totals.unanswerable_rate)
+            ),
+        ),
+        (
+            "Süresinde sonuçlanan",
+            pct(totals.concluded_within_sla_rate),
+        ),
+        (
+            "Ortanca sonuçlanma süresi",
+            format!("{:.1} saat", totals.median_resolution_hours),
+        ),
+        (
+            "Memnuniyet",
+            format!(
+                "{} ({} yanıt)",
+                pct(satisfaction.satisfied_rate),
+                satisfaction.answered
+            ),
+        ),
+        ("Anket yanıt oranı", pct(response_rate)),
+    ];
+    if let Some(n) = overdue {
+        tiles.insert(2, ("Şu an süresi geçmiş", n));
+    }
+    let levels = LEVEL_NAMES
+        .iter()
+        .map(|(l, name)| {
+            (
+                *name,
+                totals.escalations_by_level.get(l).copied().unwrap_or(0),
+            )
+        })
+        .collect();
+    let series: Vec<SeriesRow> = series
+        .iter()
+        .map(|p| SeriesRow {
+            period: p
+                .period_start
+                .get(..7)
+                .unwrap_or(&p.period_start)
+                .to_owned(),
+            received: p.received,
+            concluded: p.concluded,
+            within: p.concluded_within_sla,
+        })
+        .collect();
+    let series_svg = columns_svg(
+        "series-title",
+        "Aylara göre alınan ve sonuçlanan başvurular",
+        &series
+            .iter()
+            .map(|p| (p.period.clone(), p.received, p.concluded))
+            .collect::<Vec<_>>(),
+    );
+    let places: Vec<RankRow> = places.iter().map(rank_row).collect();
+    let places_label = chosen.places_by().map_or("", |(_, l)| l);
+    let places_svg = bars_svg(
+        "places-title",
+        &format!("{places_label} sıralaması: alınan başvuru"),
+        &places
+            .iter()
+            .take(20)
+            .map(|p| (p.label.clone(), p.received))
+            .collect::<Vec<_>>(),
+    );
+    let channel_mix: Vec<RankRow> = channels
+        .iter()
+        .map(|e| {
+            let mut row = rank_row(e);
+            row.label = channel_label(e.key.parse().unwrap_or(0)).into();
+            row
+        })
+        .collect();
+    let channel_svg = bars_svg(
+        "channel-title",
+        "Kanallara göre alınan başvuru",
+        &channel_mix
+            .iter()
+            .map(|p| (p.label.clone(), p.received))
+            .collect::<Vec<_>>(),
+    );
+    let c = Catalog::builtin();
+    let page = Monitor {
+        l: layout(&state, &s, "İzleme ve raporlar")
+            .back("/konsol")
+            .problems(problems),
+        place: chosen.place(),
+        period: format!(
+            "{} – {}",
+            month(chosen.from),
+            month(add_months(chosen.to, -1))
+        ),
+        query: chosen.query(),
+        can_export: true,
+        from: month(chosen.from),
+        to: month(add_months(chosen.to, -1)),
+        provinces: if s.province == 0 {
+            c.provinces
+                .iter()
+                .map(|p| Option_ {
+                    value: p.code.to_string(),
+                    label: p.name.clone(),
+                    selected: u32::from(p.code) == chosen.province,
+                })
+                .collect()
+        } else {
+            Vec::new()
+        },
+        districts: if s.district == 0 && chosen.province != 0 {
+            c.districts_of(chosen.province as u8)
+                .map(|d| Option_ {
+                    value: d.code.to_string(),
+                    label: d.name.clone(),
+                    selected: d.code == chosen.district,
+                })
+                .collect()
+        } else {
+            Vec::new()
+        },
+        topics: c
+            .topics
+            .iter()
+            .map(|t| Option_ {
+                value: t.code.clone(),
+                label: t.name.clone(),
+                selected: t.code == chosen.topic,
+            })
+            .collect(),
+        channels: CHANNELS
+            .iter()
+            .map(|(ch, v, label)| Option_ {
+                value: (*v).into(),
+                label: (*label).into(),
+                selected: *ch as i32 == chosen.channel,
+            })
+            .collect(),
+        tiles,
+        levels,
+        series,
+        series_svg,
+        places_label,
+        places,
+        places_svg,
+        types: top.types.iter().map(rank_row).collect(),
+        topics_ranked: top.topics.iter().map(rank_row).collect(),
+        problems_ranked: problem_areas.iter().map(rank_row).collect(),
+        channel_mix,
+        channel_svg,
+    };
+    respond(&state, &s, page).await
+}
+
+/// The scope's open applications past their deadline now ("500+" beyond a
+/// page); None when escalation cannot say (the tile is left out).
+async fn overdue_count(state: &State, s: &Staff, chosen: &Chosen) -> Option<String> {
+    let req = as_person(
+        s,
+        pb::ListOverdueRequest {
+            scope: Some(pb::Scope {
+                province_code: chosen.province,
+                district_code: chosen.district,
+                unit_id: String::new(),
+            }),
+            page: Some(pb::PageRequest {
+                page_size: 500,
+                page_token: String::new(),
+            }),
+        },
+    )
+    .ok()?;
+    match state.backend.escalation().list_overdue(req).await {
+        Ok(r) => {
+            let r = r.into_inner();
+            Some(if r.next_page_token.is_empty() {
+                r.items.len().to_string()
+            } else {
+                format!("{}+", r.items.len())
+            })
+        }
+        Err(e) => {
+            tracing::warn!(code = ?e.code(), "overdue count unavailable");
+            None
+        }
+    }
+}
+
+/// The view's applications as CSV (reporting's export: no personal data),
+/// streamed as reporting sends it.
+pub(super) async fn export(
+    S(state): S<State>,
+    headers: HeaderMap,
+    Query(q): Query<Filters>,
+) -> Response {
+    let s = load(&state, &headers).await;
+    if !s.signed_in() {
+        return Redirect::to("/konsol/giris").into_response();
+    }
+    if !watches(&s.role) {
+        return staff_failure(
+            &state,
+            &s,
+            &tonic::Status::permission_denied("export is for management"),
+        )
+        .await;
+    }
+    let (chosen, problems) = Chosen::read(&q, s.province, s.district, today());
+    if !problems.is_empty() {
+        return Redirect::to(&format!("/konsol/izleme?{}", chosen.query())).into_response();
+    }
+    let req = match as_person(&s, chosen.request(0)) {
+        Ok(r) => r,
+        Err(e) => return failed(&state, &s, &e).await,
+    };
+    let stream = match state.backend.reporting().export_applications(req).await {
+        Ok(r) => r.into_inner(),
+        Err(e) => return failed(&state, &s, &e).await,
+    };
+    use tokio_stream::StreamExt as _;
+    let body = Body::from_stream(stream.map(|chunk| chunk.map(|c| c.csv)));
+    let name = format!(
+        "acikkapi-{}-{}-{}.csv",
+        if chosen.province == 0 {
+            "turkiye".to_owned()
+        } else if chosen.district == 0 {
+            format!("il{:02}", chosen.province)
+        } else {
+            format!("ilce{}", chosen.district)
+        },
+        month(chosen.from),
+        month(add_months(chosen.to, -1))
+    );
+    let mut response = body.into_response();
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn q(from: &str, to: &str) -> Filters {
+        Filters {
+            baslangic: from.into(),
+            bitis: to.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_default_is_the_last_twelve_whole_months() {
+        let today = Date::parse("2026-12-03").unwrap();
+        let (c, p) = Chosen::read(&Filters::default(), 0, 0, today);
+        assert!(p.is_empty());
+        assert_eq!(c.from, Date::parse("2026-01-01").unwrap());
+        assert_eq!(c.to, Date::parse("2027-01-01").unwrap());
+        assert_eq!(c.query(), "baslangic=2026-01&bitis=2026-12");
+        // The query string reads back to the same filters.
+        let again = Filters {
+            baslangic: "2026-01".into(),
+            bitis: "2026-12".into(),
+            ..Default::default()
+        };
+        assert_eq!(Chosen::read(&again, 0, 0, today).0, c);
+    }
+
+    #[test]
+    fn bad_filters_name_their_field_and_the_place_only_narrows() {
+        let today = Date::parse("2026-12-03").unwrap();
+        let (_, p) = Chosen::read(&q("2026-13", "x"), 0, 0, today);
+        assert!(!p.at("baslangic").is_empty());
+        assert!(!p.at("bitis").is_empty());
+        let (_, p) = Chosen::read(&q("2026-06", "2026-01"), 0, 0, today);
+        assert!(!p.at("bitis").is_empty());
+        let (_, p) = Chosen::read(&q("2001-01", "2026-01"), 0, 0, today);
+        assert!(!p.at("baslangic").is_empty());
+        // A governor of Ankara asking for İstanbul still sees Ankara.
+        let wider = Filters {
+            il: "34".into(),
+            ..Default::default()
+        };
+        let (c, p) = Chosen::read(&wider, 6, 0, today);
+        assert!(p.is_empty());
+        assert_eq!(c.province, 6);
+        // A district of another province is an error at its field.
+        let wrong = Filters {
+            il: "6".into(),
+            ilce: "34001".into(),
+            ..Default::default()
+        };
+        let (c, p) = Chosen::read(&wrong, 0, 0, today);
+        assert!(!p.at("ilce").is_empty());
+        assert_eq!((c.province, c.district), (6, 0));
+        let odd = Filters {
+            konu: "X99".into(),
+            kanal: "guvercin".into(),
+            ..Default::default()
+        };
+        let (_, p) = Chosen::read(&odd, 0, 0, today);
+        assert!(!p.at("konu").is_empty() && !p.at("kanal").is_empty());
+    }
+}
