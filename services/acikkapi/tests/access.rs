@@ -177,6 +177,17 @@ const MATRIX: &[(&str, Option<Role>, Expect, Expect)] = &[
     ),
     ("TransferApplication", Some(ProvincialInstance), Ok, Hidden),
     ("TransferApplication", Some(ChannelService), Denied, Denied),
+    ("ListResponses", None, Unauth, Unauth),
+    ("ListResponses", Some(DeskOfficer), Ok, Hidden),
+    ("ListResponses", Some(UnitOfficer), Ok, Hidden),
+    ("ListResponses", Some(DeputyGovernor), Ok, Hidden),
+    ("ListResponses", Some(Governor), Ok, Hidden),
+    ("ListResponses", Some(Kaymakam), Ok, Hidden),
+    ("ListResponses", Some(MinistryOfficer), Ok, Ok),
+    ("ListResponses", Some(MinistryAnalyst), Denied, Denied),
+    ("ListResponses", Some(PlatformOperator), Denied, Denied),
+    ("ListResponses", Some(ProvincialInstance), Ok, Hidden),
+    ("ListResponses", Some(ChannelService), Denied, Denied),
     ("ListInbox", None, Unauth, Unauth),
     ("ListInbox", Some(DeskOfficer), Ok, Hidden),
     ("ListInbox", Some(UnitOfficer), Ok, Hidden),
@@ -1154,6 +1165,13 @@ async fn call(
                 token = page.next_page_token;
             }
         }
+        "ListResponses" => k
+            .routing
+            .list_responses(pb::ListResponsesRequest {
+                application_number: number.clone(),
+            })
+            .await
+            .map(|_| true),
         "RespondToApplication" => k
             .routing
             .respond_to_application(pb::RespondToApplicationRequest {

@@ -15,7 +15,10 @@ use acikkapi_testkit::{Backend, TestNode, backend_tests, national_id, settings};
 use std::path::PathBuf;
 use std::process::Command;
 
-backend_tests!(a_citizen_applies_tracks_and_answers_in_chromium);
+backend_tests!(
+    a_citizen_applies_tracks_and_answers_in_chromium,
+    an_application_lives_its_whole_life_in_the_console_in_chromium,
+);
 
 /// The staff console in Chromium, JavaScript on and off, axe on every page:
 /// the embedded default with its own generated key (the local sign-in).
@@ -49,6 +52,122 @@ async fn a_desk_officer_concludes_in_the_console_in_chromium() {
         )
         .await;
         assert_eq!(audited(&r).len(), 10, "{r}");
+        let view = n
+            .intake()
+            .await
+            .get_application(acikkapi_proto::v1::GetApplicationRequest {
+                application_number: number,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(view.status, acikkapi_proto::v1::Status::Concluded as i32);
+    }
+    n.stop_and_clean().await;
+}
+
+/// One application's whole life in the console, every person signing in
+/// through the identity provider: the Ministry reads the country's figures,
+/// a desk officer records a walk-in, the unit answers it from its inbox, the
+/// desk concludes it, the governor sees it concluded in the province's list
+/// and monitoring, and the Ministry sees its figures move (then filters).
+/// At 1280 px with JavaScript and 320 px without; axe on every page.
+async fn an_application_lives_its_whole_life_in_the_console_in_chromium(backend: Backend) {
+    use acikkapi_testkit::oidc::{CLIENT_ID, CLIENT_SECRET, OidcProvider, Person};
+    require_browser();
+    let idp = OidcProvider::start().await;
+    let (mut s, _dir) = settings(backend);
+    s.auth.oidc_issuer = idp.issuer();
+    s.portal.console_client_id = CLIENT_ID.into();
+    s.portal.console_client_secret = acikkapi_platform::config::Secret::new(CLIENT_SECRET);
+    let n = TestNode::start(s).await;
+    let url = format!("http://{}", n.node.portal_addr.expect("portal"));
+    for (i, (width, js)) in [(1280, true), (320, false)].into_iter().enumerate() {
+        let tag = format!(
+            "{}-{}-",
+            if width < 641 { "phone" } else { "desktop" },
+            if js { "js" } else { "nojs" }
+        );
+        let options = |extra: serde_json::Value| {
+            let mut o = serde_json::json!({
+                "js": js, "width": width, "tag": tag,
+                "shots": screenshots().display().to_string(),
+            });
+            o.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            o
+        };
+        let ministry = Person::new("bakanlik-1", "ministry-officer", 0);
+        idp.sign_in_as(ministry.clone());
+        let before = step("life-ministry", &url, options(serde_json::json!({}))).await;
+        let figure = |v: &serde_json::Value, k: &str| v[k].as_u64().expect(k);
+
+        idp.sign_in_as(Person::new("masa-06-1", "desk-officer", 6));
+        let recorded = step(
+            "life-record",
+            &url,
+            options(serde_json::json!({ "national_id": national_id(900 + i as u64) })),
+        )
+        .await;
+        let number = recorded["number"].as_str().expect("a number").to_owned();
+        let pretty = acikkapi_domain::application_number::ApplicationNumber::parse(&number)
+            .unwrap()
+            .to_string();
+        let view = n
+            .intake()
+            .await
+            .get_application(acikkapi_proto::v1::GetApplicationRequest {
+                application_number: number.clone(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(view.channel, acikkapi_proto::v1::Channel::Desk as i32);
+
+        let mut officer = Person::new("birim-06-1", "unit-officer", 6);
+        officer.unit = n.routed(&number).await;
+        idp.sign_in_as(officer);
+        step(
+            "life-answer",
+            &url,
+            options(serde_json::json!({ "pretty": pretty })),
+        )
+        .await;
+
+        idp.sign_in_as(Person::new("masa-06-1", "desk-officer", 6));
+        step(
+            "life-conclude",
+            &url,
+            options(serde_json::json!({ "pretty": pretty })),
+        )
+        .await;
+
+        idp.sign_in_as(Person::new("vali-06", "governor", 6));
+        step(
+            "life-governor",
+            &url,
+            options(serde_json::json!({ "pretty": pretty })),
+        )
+        .await;
+
+        idp.sign_in_as(ministry);
+        let want = serde_json::json!({
+            "received": figure(&before, "received") + 1,
+            "concluded": figure(&before, "concluded") + 1,
+        });
+        let after = step(
+            "life-ministry",
+            &url,
+            options(serde_json::json!({ "until": want })),
+        )
+        .await;
+        assert_eq!(
+            (figure(&after, "received"), figure(&after, "concluded")),
+            (figure(&want, "received"), figure(&want, "concluded")),
+            "the Ministry's figures moved by this application: {before} → {after}"
+        );
+        assert_eq!(audited(&after).len(), 3, "{after}");
         let view = n
             .intake()
             .await

@@ -22,6 +22,7 @@ backend_tests!(
     the_desk_records_a_public_day_application,
     the_desk_reclassifies_and_reopens,
     governors_and_the_ministry_watch_their_scope,
+    a_holder_transfers_to_another_unit,
 );
 
 async fn start(
@@ -320,6 +321,22 @@ async fn the_unit_answers_from_its_inbox_and_the_desk_concludes(backend: Backend
         .await;
     assert_eq!(answered.location(), page, "{}", answered.body);
     until_shown(&mut u, &page, "Birimin cevabı değerlendiriliyor").await;
+
+    // The desk reads the unit's answer on the application (routing audits the read).
+    let mut reader = browser(&n);
+    sign_in(
+        &mut reader,
+        &idp,
+        Person::new("masa-06-1", "desk-officer", 6),
+    )
+    .await;
+    let read = reader.get(&page).await;
+    assert!(
+        read.shows("Kaldırım 10 Aralık'ta onarılacak."),
+        "{}",
+        read.body
+    );
+    assert!(read.shows("Önerilen sonuç: Olumlu"));
 
     // A governor has no conclusion form; a forged one is refused by intake.
     let mut g = browser(&n);
@@ -720,5 +737,67 @@ async fn governors_and_the_ministry_watch_their_scope(backend: Backend) {
     );
     assert!(!d.get("/konsol").await.shows("/konsol/izleme"));
     n.platform().clock.set(0);
+    n.stop_and_clean().await;
+}
+
+/// The desk transfers a misrouted application with a reason: the units of
+/// the province offered (not the current one), errors at their fields, and
+/// the application at the new unit afterwards.
+async fn a_holder_transfers_to_another_unit(backend: Backend) {
+    let (n, idp, _dir) = start(backend, |_| {}).await;
+    let number = number_in(&n, 6, 6010, 81).await;
+    let unit = n.routed(&number).await;
+    let page = format!("/konsol/basvuru/{number}");
+    let mut d = browser(&n);
+    sign_in(&mut d, &idp, Person::new("masa-06-1", "desk-officer", 6)).await;
+    let shown = d.get(&page).await;
+    assert!(shown.shows("Başka birime aktarın"), "{}", shown.body);
+    assert!(
+        !shown.body.contains(&format!("<option value=\"{unit}\"")),
+        "not to itself"
+    );
+    let to = acikkapi_testkit::web::between(&shown.body, "<select class=\"select\" id=\"to_unit\" name=\"to_unit\">\n  <option value=\"\">Seçin</option>\n  <option value=\"", "\"")
+        .expect("a unit to transfer to")
+        .to_owned();
+    let none = d
+        .post(
+            &format!("{page}/aktar"),
+            &[("transfer_reason", "Yanlış birim.")],
+        )
+        .await;
+    assert_eq!(none.status, StatusCode::BAD_REQUEST, "{}", none.body);
+    assert!(none.body.contains("id=\"to_unit-error\""), "{}", none.body);
+    assert!(
+        none.body.contains(">Yanlış birim.</textarea>"),
+        "what was typed stays"
+    );
+    let no_reason = d
+        .post(&format!("{page}/aktar"), &[("to_unit", to.as_str())])
+        .await;
+    assert!(
+        no_reason.body.contains("id=\"transfer_reason-error\""),
+        "{}",
+        no_reason.body
+    );
+    let done = d
+        .post(
+            &format!("{page}/aktar"),
+            &[
+                ("to_unit", to.as_str()),
+                ("transfer_reason", "Konu bu birimin."),
+            ],
+        )
+        .await;
+    assert_eq!(done.location(), page, "{}", done.body);
+    until_shown(
+        &mut d,
+        &page,
+        &format!("<dd class=\"summary-list__value\">{to}</dd>"),
+    )
+    .await;
+    // A governor watches; it holds nothing to transfer.
+    let mut g = browser(&n);
+    sign_in(&mut g, &idp, Person::new("vali-06", "governor", 6)).await;
+    assert!(!g.get(&page).await.shows("Başka birime aktarın"));
     n.stop_and_clean().await;
 }

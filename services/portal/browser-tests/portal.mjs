@@ -6,7 +6,9 @@
 //
 //   node portal.mjs <step> <portal-url> <options as JSON>
 //
-// Steps: apply, track, survey, pages. Options: js (true/false), width
+// Steps: apply, track, survey, pages, selfcheck, konsol and the console's
+// life-record, life-answer, life-conclude, life-governor, life-ministry.
+// Options: js (true/false), width
 // (px), shots (folder for screenshots, "" for none), tag (prefix of the
 // screenshot names), and per step: number, code, path.
 // The last line on stdout is the step's result as JSON; any failure exits 1.
@@ -289,7 +291,161 @@ async function konsol(page) {
   return {};
 }
 
-const STEPS = { apply, track, survey, pages, selfcheck, konsol };
+// ---- one application's whole life in the console, each person signing in
+// through the identity provider the Rust test starts (it decides who the
+// provider signs in before each step) -----------------------------------
+
+/// Sign-in through the identity provider: the console's sign-in page, its
+/// button, the provider's redirect back; the console's first page.
+async function signIn(page) {
+  await page.goto(`${base}/konsol`);
+  await expectText(page, "Personel girişi");
+  await Promise.all([
+    page.waitForURL(`${base}/konsol`),
+    page.getByRole("button", { name: "Kurum hesabınızla giriş yapın" }).click(),
+  ]);
+  await page.waitForLoadState("load");
+}
+
+/// A tile's value on the current page.
+async function tileValue(page, label) {
+  return (await page.locator(".tiles__tile").filter({ has: page.getByText(label, { exact: true }) }).locator("dd").innerText()).trim();
+}
+
+/// The desk records a walk-in application; its number from the page it lands on.
+async function lifeRecord(page) {
+  await signIn(page);
+  await audit(page, "life-desk-list");
+  await page.getByRole("button", { name: "Başvuru kaydedin" }).click();
+  await page.waitForLoadState("load");
+  await page.getByLabel("Büroya gelerek (yüz yüze)").check();
+  await page.getByLabel("T.C. kimlik numarası veya yabancı kimlik numarası").fill(opt.national_id);
+  await page.getByLabel("Adı ve soyadı").fill("Ayşe Yılmaz");
+  await page.getByLabel("Cep telefonu numarası").fill("0532 000 00 71");
+  await page.getByLabel("İlçe").selectOption({ value: "6010" });
+  await page.getByLabel("Konu başlığı ve başvuru türü").selectOption({ value: "H07-01" });
+  await page.getByLabel("Talep", { exact: true }).check();
+  await page.getByLabel("Konu", { exact: true }).fill("Kaldırım onarımı");
+  await page.getByLabel("Başvuru metni").fill("Sokağımızın kaldırımı kırık, yaşlılar düşüyor.");
+  await page.getByLabel("65 yaş ve üzeri").check();
+  await audit(page, "life-desk-record-filled");
+  await press(page, "Başvuruyu kaydet");
+  const m = page.url().match(/\/konsol\/basvuru\/([0-9A-Z]+)$/);
+  if (!m) fail(`recording did not open the application: ${page.url()}`);
+  await expectText(page, "Sokağımızın kaldırımı kırık");
+  await audit(page, "life-desk-recorded");
+  await shot(page, "life-desk-recorded");
+  return { number: m[1] };
+}
+
+/// The unit opens it from its inbox and answers.
+async function lifeAnswer(page) {
+  await signIn(page);
+  await page.getByRole("link", { name: "Biriminizin gelen kutusu" }).click();
+  await page.waitForLoadState("load");
+  await expectText(page, "Gelen kutusu");
+  await audit(page, "life-unit-inbox");
+  await shot(page, "life-unit-inbox");
+  await page.getByRole("link", { name: opt.pretty }).click();
+  await page.waitForLoadState("load");
+  await page.getByLabel("Cevabınız (Açık Kapı bürosu değerlendirir)").fill("Kaldırım 10 Aralık'ta onarılacak.");
+  await page.getByLabel("Önerilen sonuç").selectOption({ value: "positive" });
+  await audit(page, "life-unit-application");
+  await press(page, "Cevabı gönder");
+  await audit(page, "life-unit-answered");
+  return {};
+}
+
+/// Reloads until the page shows `text` (an event on its way between
+/// services), at most 20 s.
+async function untilText(page, text) {
+  for (let i = 0; i < 40; i++) {
+    if ((await page.locator("body").innerText()).includes(text)) return;
+    await new Promise((r) => setTimeout(r, 500));
+    await page.reload();
+  }
+  await expectText(page, text);
+}
+
+/// The desk reads the unit's answer and concludes.
+async function lifeConclude(page) {
+  await signIn(page);
+  await page.getByRole("link", { name: opt.pretty }).click();
+  await page.waitForLoadState("load");
+  await untilText(page, "Kaldırım 10 Aralık'ta onarılacak.");
+  await page.getByLabel("Olumlu", { exact: true }).check();
+  await page.getByLabel("Vatandaşın okuyacağı açıklama").fill("Kaldırımınız 10 Aralık'ta onarılacak.");
+  await press(page, "Sonuçlandır");
+  await expectText(page, "Yeniden açın");
+  await audit(page, "life-desk-concluded");
+  await shot(page, "life-desk-concluded");
+  return {};
+}
+
+/// The governor: the application in the province's list, concluded; the
+/// province's monitoring and overdue pages.
+async function lifeGovernor(page) {
+  await signIn(page);
+  const row = page.getByRole("row").filter({ has: page.getByRole("link", { name: opt.pretty }) });
+  if ((await row.count()) !== 1) fail(`${opt.pretty} is not in the governor's list`);
+  const text = await row.innerText();
+  if (!text.includes("sonuçlandı")) fail(`the governor's list shows ${text}`);
+  await audit(page, "life-governor-list");
+  await page.getByRole("link", { name: "İzleme ve raporlar" }).click();
+  await page.waitForLoadState("load");
+  await expectText(page, "Ankara");
+  await audit(page, "life-governor-monitor");
+  await shot(page, "life-governor-monitor");
+  await page.goto(`${base}/konsol/geciken`);
+  await audit(page, "life-governor-overdue");
+  return {};
+}
+
+/// The Ministry's country view: the figures (with a wrong filter first),
+/// waiting up to 20 s for them to reach opt.until when given.
+async function lifeMinistry(page) {
+  await signIn(page);
+  await page.getByRole("link", { name: "İzleme ve raporlar" }).click();
+  await page.waitForLoadState("load");
+  const read = async () => ({
+    received: Number(await tileValue(page, "Alınan")),
+    concluded: Number(await tileValue(page, "Sonuçlanan")),
+  });
+  let figures = await read();
+  for (let i = 0; opt.until && i < 40; i++) {
+    if (figures.received >= opt.until.received && figures.concluded >= opt.until.concluded) break;
+    await new Promise((r) => setTimeout(r, 500));
+    await page.reload();
+    figures = await read();
+  }
+  await audit(page, "life-ministry-monitor");
+  await shot(page, "life-ministry-monitor");
+  if (opt.until) {
+    // Filters: a wrong month at its field, then a province, kept in the address.
+    await page.getByText("Süzgeçler", { exact: true }).click();
+    await page.getByLabel("İlk ay").fill("2026-13");
+    await press(page, "Uygulayın");
+    await expectTitle(page, "Hata: ");
+    await audit(page, "life-ministry-filter-error");
+    await page.getByLabel("İlk ay").fill("");
+    await page.getByLabel("İl", { exact: true }).selectOption({ value: "6" });
+    await press(page, "Uygulayın");
+    if (!page.url().includes("il=6")) fail(`the filter is not in the address: ${page.url()}`);
+    await expectText(page, "İlçe karşılaştırması");
+    await audit(page, "life-ministry-province");
+    await shot(page, "life-ministry-province");
+  }
+  return figures;
+}
+
+const STEPS = {
+  apply, track, survey, pages, selfcheck, konsol,
+  "life-record": lifeRecord,
+  "life-answer": lifeAnswer,
+  "life-conclude": lifeConclude,
+  "life-governor": lifeGovernor,
+  "life-ministry": lifeMinistry,
+};
 if (!STEPS[step]) fail(`unknown step ${step}`);
 
 const browser = await chromium.launch({

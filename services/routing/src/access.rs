@@ -63,7 +63,7 @@ pub fn policy(path: &str) -> Option<Access> {
         // A channel may show the citizen where the application will go.
         "ExplainRoute" => &Role::ALL,
         "TransferApplication" => HOLDERS,
-        "ListInbox" => INBOX_READERS,
+        "ListInbox" | "ListResponses" => INBOX_READERS,
         "RespondToApplication" => RESPONDERS,
         "ReopenApplication" | "ReclassifyApplication" => DESK,
         _ => return None,

@@ -756,6 +756,44 @@ impl RoutingService for Routing {
         Ok(Response::new(pb::RespondToApplicationResponse {}))
     }
 
+    async fn list_responses(
+        &self,
+        req: Request<pb::ListResponsesRequest>,
+    ) -> Result<Response<pb::ListResponsesResponse>, Status> {
+        let actor = actor_of(&req)?;
+        let scope = Scope::of(&*caller(&req)?);
+        let number = Self::number(&req.get_ref().application_number)?;
+        self.visible(&number, &scope).await?;
+        let mut t = self.platform.db.begin().await?;
+        type Row = (i64, String, String, i64, String, i64);
+        let rows: Vec<Row> = tx!(&mut t, c => {
+            sqlx::query_as("SELECT round, unit_id, body, proposed_outcome, alternatives, at_ms FROM routing_responses WHERE number = $1 ORDER BY round")
+                .bind(&number)
+                .fetch_all(&mut **c)
+                .await
+                .map_err(acikkapi_platform::PlatformError::from)?
+        });
+        // The answers may hold what the applicant told: a read is audited.
+        t.insert_audit(&[actor.entry("application.responses.read", &number, "")])
+            .await?;
+        t.commit().await?;
+        Ok(Response::new(pb::ListResponsesResponse {
+            responses: rows
+                .into_iter()
+                .map(
+                    |(round, unit_id, text, outcome, alternatives, at)| pb::UnitResponse {
+                        round: round as u32,
+                        unit_id,
+                        text,
+                        proposed_outcome: outcome as i32,
+                        alternatives: serde_json::from_str(&alternatives).unwrap_or_default(),
+                        responded_at: Some(timestamp(at)),
+                    },
+                )
+                .collect(),
+        }))
+    }
+
     async fn reopen_application(
         &self,
         req: Request<pb::ReopenApplicationRequest>,

@@ -192,6 +192,19 @@ pub(super) struct ApplicationPage {
     typed: Typed,
     /// For reclassification: every type, the current one selected.
     types: Vec<Pick>,
+    /// The units' answers, every round (read from routing, audited there).
+    responses: Vec<Answer>,
+    /// Holders (desk, unit) may transfer an open application: to these.
+    can_transfer: bool,
+    units: Vec<Pick>,
+}
+
+/// A unit's answer as the page shows it.
+pub struct Answer {
+    pub heading: String,
+    pub outcome: &'static str,
+    pub text: String,
+    pub alternatives: Vec<String>,
 }
 
 /// What was typed into a form that came back with an error.
@@ -204,6 +217,8 @@ pub struct Typed {
     pub answer: String,
     pub reason: String,
     pub type_code: String,
+    pub to_unit: String,
+    pub transfer_reason: String,
 }
 
 pub struct OutcomeChoice {
@@ -309,7 +324,23 @@ pub(super) async fn show_application(
     } else {
         StatusCode::BAD_REQUEST
     };
+    let can_transfer = open
+        && matches!(
+            role,
+            Some(Role::DeskOfficer | Role::UnitOfficer | Role::MinistryOfficer)
+        );
+    let digits = number.digits();
+    let (responses, units) = tokio::join!(answers(&state, &s, &digits), async {
+        if can_transfer {
+            units_of(&state, &s, a.province_code, &a.unit_id, &typed.to_unit).await
+        } else {
+            Vec::new()
+        }
+    });
     let page = ApplicationPage {
+        responses,
+        can_transfer,
+        units,
         l: layout(&state, &s, &format!("Başvuru {number}"))
             .back("/konsol")
             .problems(problems),
@@ -373,6 +404,91 @@ pub(super) async fn show_application(
     respond(&state, &s, (status_code, page)).await
 }
 
+/// The units' answers to the application; none when the person's role
+/// reads none (routing decides) or routing cannot say.
+async fn answers(state: &State, s: &Staff, number: &str) -> Vec<Answer> {
+    let Ok(req) = as_person(
+        s,
+        pb::ListResponsesRequest {
+            application_number: number.to_owned(),
+        },
+    ) else {
+        return Vec::new();
+    };
+    match state.backend.routing().list_responses(req).await {
+        Ok(r) => r
+            .into_inner()
+            .responses
+            .into_iter()
+            .map(|r| Answer {
+                heading: format!(
+                    "{}. tur · {} · {}",
+                    r.round,
+                    r.unit_id,
+                    crate::track::local_time(r.responded_at.map(|t| t.seconds * 1000).unwrap_or(0))
+                ),
+                outcome: OUTCOMES
+                    .iter()
+                    .find(|(v, _)| outcome_of(v) as i32 == r.proposed_outcome)
+                    .map_or("", |(_, label)| label),
+                text: r.text,
+                alternatives: r.alternatives,
+            })
+            .collect(),
+        Err(e) => {
+            if e.code() != tonic::Code::PermissionDenied {
+                tracing::warn!(code = ?e.code(), "unit answers unavailable");
+            }
+            Vec::new()
+        }
+    }
+}
+
+/// The province's open units an application may be transferred to (its
+/// current one left out), `chosen` selected.
+async fn units_of(
+    state: &State,
+    s: &Staff,
+    province: u32,
+    current: &str,
+    chosen: &str,
+) -> Vec<Pick> {
+    let Ok(req) = as_person(
+        s,
+        pb::ListUnitsRequest {
+            scope: Some(pb::Scope {
+                province_code: province,
+                district_code: 0,
+                unit_id: String::new(),
+            }),
+            page: Some(pb::PageRequest {
+                page_size: 500,
+                page_token: String::new(),
+            }),
+            ..Default::default()
+        },
+    ) else {
+        return Vec::new();
+    };
+    match state.backend.routing().list_units(req).await {
+        Ok(r) => r
+            .into_inner()
+            .units
+            .into_iter()
+            .filter(|u| !u.closed && u.id != current)
+            .map(|u| Pick {
+                selected: u.id == chosen,
+                label: u.name,
+                value: u.id,
+            })
+            .collect(),
+        Err(e) => {
+            tracing::warn!(code = ?e.code(), "units unavailable");
+            Vec::new()
+        }
+    }
+}
+
 #[derive(Deserialize, Default)]
 pub(super) struct ActionForm {
     #[serde(default, rename = "_csrf")]
@@ -391,6 +507,10 @@ pub(super) struct ActionForm {
     reason: String,
     #[serde(default)]
     type_code: String,
+    #[serde(default)]
+    to_unit: String,
+    #[serde(default)]
+    transfer_reason: String,
 }
 
 impl ActionForm {
@@ -403,6 +523,8 @@ impl ActionForm {
             answer: self.answer.clone(),
             reason: self.reason.clone(),
             type_code: self.type_code.clone(),
+            to_unit: self.to_unit.clone(),
+            transfer_reason: self.transfer_reason.clone(),
         }
     }
 }
@@ -434,6 +556,7 @@ pub(super) enum Action {
     Answer,
     Reopen,
     Reclassify,
+    Transfer,
 }
 
 pub(super) async fn after_action(
@@ -463,6 +586,11 @@ pub(super) async fn after_action(
                 (Action::Reclassify, "topic_code" | "type_code") => (
                     "type_code",
                     "Başvurunun şimdiki sınıflandırmasından farklı bir tür seçin",
+                ),
+                (Action::Transfer, "to_unit_id") => ("to_unit", "Aktarılacak birimi seçin"),
+                (Action::Transfer, _) => (
+                    "transfer_reason",
+                    "Aktarma gerekçesini 1 ile 2.000 karakter arasında yazın",
                 ),
                 (Action::Reopen | Action::Reclassify, _) => {
                     ("reason", "Gerekçeyi 1 ile 2.000 karakter arasında yazın")
@@ -708,4 +836,33 @@ pub(super) async fn reclassify(
         Err(e) => Err(e),
     };
     after_action(&state, s, &raw, (Action::Reclassify, &f), done).await
+}
+
+/// A holder hands the application to another unit, with a reason (routing
+/// records it and tells the new unit; the clock does not start again).
+pub(super) async fn transfer(
+    S(state): S<State>,
+    headers: HeaderMap,
+    Path(raw): Path<String>,
+    Form(f): Form<ActionForm>,
+) -> Response {
+    let s = match guard(&state, &headers, &f.csrf).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let msg = pb::TransferApplicationRequest {
+        application_number: raw.clone(),
+        to_unit_id: f.to_unit.trim().to_owned(),
+        reason: f.transfer_reason.trim().replace("\r\n", "\n"),
+    };
+    let done = match as_person(&s, msg) {
+        Ok(r) => state
+            .backend
+            .routing()
+            .transfer_application(r)
+            .await
+            .map(drop),
+        Err(e) => Err(e),
+    };
+    after_action(&state, s, &raw, (Action::Transfer, &f), done).await
 }

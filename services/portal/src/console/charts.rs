@@ -50,8 +50,9 @@ pub fn columns_svg(id: &str, title: &str, rows: &[(String, u64, u64)]) -> String
     }
     let max = rows.iter().map(|r| r.1.max(r.2)).max().unwrap_or(0).max(1) as f64;
     let (plot_h, top, bottom, left) = (180.0, 24.0, 40.0, 8.0);
+    // Always as wide as a page's chart: a few months are not drawn huge.
     let slot = (560.0 / rows.len() as f64).min(60.0);
-    let width = left + slot * rows.len() as f64 + 8.0;
+    let width = 580.0;
     let height = top + plot_h + bottom;
     let mut svg = format!(
         r#"<svg class="chart" viewBox="0 0 {width:.0} {height}" role="img" aria-labelledby="{id}" xmlns="http://www.w3.org/2000/svg"><title id="{id}">{}</title>"#,

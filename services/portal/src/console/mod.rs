@@ -59,6 +59,7 @@ pub fn routes() -> Router<State> {
         .route("/konsol/basvuru/{number}", get(application))
         .route("/konsol/basvuru/{number}/sonuclandir", post(conclude))
         .route("/konsol/basvuru/{number}/not", post(note))
+        .route("/konsol/basvuru/{number}/aktar", post(transfer))
         .route("/konsol/basvuru/{number}/cevap", post(respond_as_unit))
         .route("/konsol/basvuru/{number}/yeniden-ac", post(reopen))
         .route(

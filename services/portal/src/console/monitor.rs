@@ -533,19 +533,30 @@ pub(super) async fn monitor(
             )
         })
         .collect();
-    let series: Vec<SeriesRow> = series
-        .iter()
-        .map(|p| SeriesRow {
-            period: p
-                .period_start
-                .get(..7)
-                .unwrap_or(&p.period_start)
-                .to_owned(),
-            received: p.received,
-            concluded: p.concluded,
-            within: p.concluded_within_sla,
-        })
-        .collect();
+    // Every month of the period, those without applications as zeros.
+    let mut series: Vec<SeriesRow> = {
+        let mut by_month: std::collections::HashMap<&str, &pb::TimeSeriesPoint> = series
+            .iter()
+            .map(|p| (p.period_start.get(..7).unwrap_or(&p.period_start), p))
+            .collect();
+        let mut rows = Vec::new();
+        let mut m = chosen.from;
+        while m.days() < chosen.to.days() {
+            let period = month(m);
+            let p = by_month.remove(period.as_str());
+            rows.push(SeriesRow {
+                received: p.map_or(0, |p| p.received),
+                concluded: p.map_or(0, |p| p.concluded),
+                within: p.map_or(0, |p| p.concluded_within_sla),
+                period,
+            });
+            m = add_months(m, 1);
+        }
+        rows
+    };
+    if series.iter().all(|p| p.received == 0 && p.concluded == 0) {
+        series.clear();
+    }
     let series_svg = columns_svg(
         "series-title",
         "Aylara göre alınan ve sonuçlanan başvurular",
