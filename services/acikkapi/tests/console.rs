@@ -23,6 +23,7 @@ backend_tests!(
     the_desk_reclassifies_and_reopens,
     governors_and_the_ministry_watch_their_scope,
     a_holder_transfers_to_another_unit,
+    the_console_enforces_the_access_matrix,
 );
 
 async fn start(
@@ -799,5 +800,294 @@ async fn a_holder_transfers_to_another_unit(backend: Backend) {
     let mut g = browser(&n);
     sign_in(&mut g, &idp, Person::new("vali-06", "governor", 6)).await;
     assert!(!g.get(&page).await.shows("Başka birime aktarın"));
+    n.stop_and_clean().await;
+}
+
+/// What a page or action answers a role: (in scope, out of scope), as the
+/// HTTP status the console gives. In scope = an application of Ankara /
+/// Etimesgut (6010) routed to il06-belediye; out of scope = one of İstanbul.
+/// "Not found" (404) for what the role may read or do in general but not
+/// there; 403 wherever the role may not do it at all (the services check
+/// the role before the scope).
+const PAGES: &[&str] = &[
+    "list",
+    "application",
+    "inbox",
+    "record",
+    "monitor",
+    "csv",
+    "overdue",
+    "transfer",
+    "conclude",
+];
+
+type Row = (&'static str, u32, u32, [(u16, u16); 9]);
+
+const CONSOLE_MATRIX: &[Row] = &[
+    // role, province, district: list, application, inbox, record, monitor, csv, overdue, transfer, conclude
+    (
+        "desk-officer",
+        6,
+        0,
+        [
+            (200, 200),
+            (200, 404),
+            (403, 403),
+            (200, 200),
+            (403, 403),
+            (403, 403),
+            (200, 200),
+            (303, 404),
+            (303, 404),
+        ],
+    ),
+    (
+        "unit-officer",
+        6,
+        0,
+        [
+            (200, 200),
+            (200, 404),
+            (200, 200),
+            (403, 403),
+            (403, 403),
+            (403, 403),
+            (200, 200),
+            (303, 404),
+            (403, 403),
+        ],
+    ),
+    (
+        "kaymakam",
+        6,
+        6010,
+        [
+            (200, 200),
+            (200, 404),
+            (403, 403),
+            (403, 403),
+            (200, 200),
+            (200, 200),
+            (200, 200),
+            (403, 403),
+            (403, 403),
+        ],
+    ),
+    (
+        "deputy-governor",
+        6,
+        0,
+        [
+            (200, 200),
+            (200, 404),
+            (403, 403),
+            (403, 403),
+            (200, 200),
+            (200, 200),
+            (200, 200),
+            (403, 403),
+            (403, 403),
+        ],
+    ),
+    (
+        "governor",
+        6,
+        0,
+        [
+            (200, 200),
+            (200, 404),
+            (403, 403),
+            (403, 403),
+            (200, 200),
+            (200, 200),
+            (200, 200),
+            (403, 403),
+            (403, 403),
+        ],
+    ),
+    (
+        "ministry-officer",
+        0,
+        0,
+        [
+            (200, 200),
+            (200, 200),
+            (403, 403),
+            (403, 403),
+            (200, 200),
+            (200, 200),
+            (200, 200),
+            (303, 303),
+            (303, 303),
+        ],
+    ),
+    (
+        "ministry-analyst",
+        0,
+        0,
+        [
+            (200, 200),
+            (404, 404),
+            (403, 403),
+            (403, 403),
+            (200, 200),
+            (200, 200),
+            (200, 200),
+            (403, 403),
+            (403, 403),
+        ],
+    ),
+    (
+        "platform-operator",
+        0,
+        0,
+        [
+            (200, 200),
+            (404, 404),
+            (403, 403),
+            (403, 403),
+            (403, 403),
+            (403, 403),
+            (200, 200),
+            (403, 403),
+            (403, 403),
+        ],
+    ),
+];
+
+/// Every console role signs in through the identity provider and meets
+/// every page and action, in and out of its scope; machine roles cannot
+/// sign in at all. The console calls the services with the person's own
+/// token, so these are the services' own answers, shown as pages.
+async fn the_console_enforces_the_access_matrix(backend: Backend) {
+    let (n, idp, _dir) = start(backend, |s| s.limits.track_per_number_per_minute = 0).await;
+    let istanbul = number_in(&n, 34, 0, 90).await;
+    let other = n.routed(&istanbul).await;
+    let unit_besides = |province: u32, besides: String| {
+        let n = &n;
+        async move {
+            n.routing()
+                .await
+                .list_units(acikkapi_proto::v1::ListUnitsRequest {
+                    scope: Some(acikkapi_proto::v1::Scope {
+                        province_code: province,
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+                .into_inner()
+                .units
+                .into_iter()
+                .find(|u| !u.closed && u.id != besides && u.district_code == 0)
+                .expect("another unit")
+                .id
+        }
+    };
+    let istanbul_other = unit_besides(34, other.clone()).await;
+    for (i, (role, province, district, expected)) in CONSOLE_MATRIX.iter().enumerate() {
+        // A fresh Ankara application per role: actions change it.
+        let ankara = number_in(&n, 6, 6010, 91 + i as u64).await;
+        let unit = n.routed(&ankara).await;
+        let ankara_other = unit_besides(6, unit.clone()).await;
+        // An İstanbul one per role too, for the actions.
+        let away = if *role == "ministry-officer" {
+            number_in(&n, 34, 0, 120 + i as u64).await
+        } else {
+            istanbul.clone()
+        };
+        n.routed(&away).await;
+        let mut person = Person::new(&format!("kisi-{role}"), role, *province);
+        person.district = *district;
+        if *role == "unit-officer" {
+            person.unit = unit.clone();
+        }
+        let mut b = browser(&n);
+        sign_in(&mut b, &idp, person).await;
+        // Transfers go to another unit of the application's own province.
+        let target_unit = |number: &str| {
+            if number == ankara {
+                ankara_other.clone()
+            } else {
+                istanbul_other.clone()
+            }
+        };
+        for (which, (page, want)) in PAGES.iter().zip(expected.iter()).enumerate() {
+            for (number, want) in [(&ankara, want.0), (&away, want.1)] {
+                let got = match *page {
+                    "list" => b.get("/konsol").await,
+                    "application" => b.get(&format!("/konsol/basvuru/{number}")).await,
+                    "inbox" => b.get("/konsol/gelen").await,
+                    "record" => b.get("/konsol/yeni").await,
+                    "monitor" => {
+                        b.get(&format!(
+                            "/konsol/izleme?il={}",
+                            if number == &ankara { 6 } else { 34 }
+                        ))
+                        .await
+                    }
+                    "csv" => b.get("/konsol/izleme/csv").await,
+                    "overdue" => b.get("/konsol/geciken").await,
+                    "conclude" => {
+                        b.post(
+                            &format!("/konsol/basvuru/{number}/sonuclandir"),
+                            &[("outcome", "positive"), ("explanation", "Yapıldı.")],
+                        )
+                        .await
+                    }
+                    _ => {
+                        let to = target_unit(number);
+                        b.post(
+                            &format!("/konsol/basvuru/{number}/aktar"),
+                            &[
+                                ("to_unit", to.as_str()),
+                                ("transfer_reason", "Doğru birim."),
+                            ],
+                        )
+                        .await
+                    }
+                };
+                assert_eq!(
+                    got.status.as_u16(),
+                    want,
+                    "{role} {page} ({}): {}",
+                    if number == &ankara {
+                        "in scope"
+                    } else {
+                        "out of scope"
+                    },
+                    got.text().chars().take(600).collect::<String>()
+                );
+                let _ = which;
+            }
+        }
+        // The list never shows another province's application to a
+        // province's people.
+        if *province != 0 {
+            let list = b.get("/konsol").await;
+            let pretty = acikkapi_domain::application_number::ApplicationNumber::parse(&istanbul)
+                .unwrap()
+                .to_string();
+            assert!(!list.shows(&pretty), "{role} lists İstanbul's application");
+        }
+    }
+    // Machines call the services; they do not sign in to the console.
+    for role in ["channel-service", "provincial-instance"] {
+        let mut b = browser(&n);
+        b.get("/konsol/giris").await;
+        idp.sign_in_as(Person::new("makine", role, 6));
+        let to_idp = b.get("/konsol/giris/baslat").await;
+        let back = b.get_url(to_idp.location()).await;
+        let returned = b.get_url(back.location()).await;
+        assert_eq!(
+            returned.status,
+            StatusCode::FORBIDDEN,
+            "{role}: {}",
+            returned.body
+        );
+        assert!(returned.shows("giriş yetkiniz yok"));
+        assert_eq!(b.get("/konsol").await.location(), "/konsol/giris");
+    }
     n.stop_and_clean().await;
 }

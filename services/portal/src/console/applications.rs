@@ -136,7 +136,7 @@ pub(super) async fn home(S(state): S<State>, headers: HeaderMap) -> Response {
         rows,
         can_list,
         unit_officer: role == Some(Role::UnitOfficer),
-        can_record: role == Some(Role::DeskOfficer) && s.province != 0,
+        can_record: records(&s),
         watches: super::monitor::watches(&s.role),
         tiles: match tiles(&state, &s).await {
             Ok(t) => t,
@@ -727,6 +727,10 @@ pub(super) async fn inbox(S(state): S<State>, headers: HeaderMap) -> Response {
     let s = load(&state, &headers).await;
     if !s.signed_in() {
         return Redirect::to("/konsol/giris").into_response();
+    }
+    // The inbox is a unit's; other roles see applications in their list.
+    if s.unit.is_empty() {
+        return not_yours(&state, &s).await;
     }
     let msg = pb::ListInboxRequest {
         unit_id: s.unit.clone(),

@@ -281,6 +281,16 @@ async fn unavailable(state: &State) -> Response {
     .await
 }
 
+/// A page or action that is not the person's role's.
+async fn not_yours(state: &State, s: &Staff) -> Response {
+    staff_failure(
+        state,
+        s,
+        &tonic::Status::permission_denied("not this role's page"),
+    )
+    .await
+}
+
 async fn staff_failure(state: &State, s: &Staff, e: &tonic::Status) -> Response {
     tracing::warn!(code = ?e.code(), "console call failed");
     let (status, title) = if e.code() == tonic::Code::PermissionDenied {

@@ -381,12 +381,7 @@ pub(super) async fn monitor(
         return Redirect::to("/konsol/giris").into_response();
     }
     if !watches(&s.role) {
-        return staff_failure(
-            &state,
-            &s,
-            &tonic::Status::permission_denied("monitoring is for management"),
-        )
-        .await;
+        return not_yours(&state, &s).await;
     }
     let (chosen, problems) = Chosen::read(&q, s.province, s.district, today());
     let r = |limit| as_person(&s, chosen.request(limit));
@@ -709,12 +704,7 @@ pub(super) async fn export(
         return Redirect::to("/konsol/giris").into_response();
     }
     if !watches(&s.role) {
-        return staff_failure(
-            &state,
-            &s,
-            &tonic::Status::permission_denied("export is for management"),
-        )
-        .await;
+        return not_yours(&state, &s).await;
     }
     let (chosen, problems) = Chosen::read(&q, s.province, s.district, today());
     if !problems.is_empty() {

@@ -152,10 +152,18 @@ pub(super) fn record_page(
     }
 }
 
+/// Who records applications here: a province's (or district's) desk.
+pub(super) fn records(s: &Staff) -> bool {
+    Role::parse(&s.role) == Some(Role::DeskOfficer) && s.province != 0
+}
+
 pub(super) async fn record_form(S(state): S<State>, headers: HeaderMap) -> Response {
     let s = load(&state, &headers).await;
     if !s.signed_in() {
         return Redirect::to("/konsol/giris").into_response();
+    }
+    if !records(&s) {
+        return not_yours(&state, &s).await;
     }
     let page = record_page(
         &state,
@@ -202,6 +210,9 @@ pub(super) async fn record(
         Ok(s) => s,
         Err(r) => return r,
     };
+    if !records(&s) {
+        return not_yours(&state, &s).await;
+    }
     let mut problems = crate::fields::Problems::default();
     let channel = CHANNELS
         .iter()

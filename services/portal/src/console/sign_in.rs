@@ -309,6 +309,17 @@ pub(super) async fn sign_in_local(
 /// Signed in: the session before sign-in is erased and a new one, with a
 /// new id and token, takes its place (a planted session id gains nothing).
 pub(super) async fn begin(state: &State, before: Staff, token: String, c: Claims) -> Response {
+    // Machine roles (channels, provincial instances) call the services;
+    // they do not sign in to the console.
+    if !STAFF_ROLES.contains(&c.role) {
+        tracing::warn!(role = %c.role.as_str(), "a machine role tried the console");
+        return refused(
+            state,
+            &before,
+            "Bu hesapla Açık Kapı'ya giriş yetkiniz yok.",
+        )
+        .await;
+    }
     erase(state, &before).await;
     let mut s = Staff::fresh();
     s.token = token;
