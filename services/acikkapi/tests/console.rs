@@ -300,6 +300,21 @@ async fn the_unit_answers_from_its_inbox_and_the_desk_concludes(backend: Backend
         .unwrap()
         .to_string();
     assert!(inbox.shows(&pretty), "{}", inbox.body);
+    // The deadline is escalation's clock's, with the working time left.
+    let clock = n.clock(&number).await;
+    let inbox = u.get("/konsol/gelen").await;
+    let due = clock.deadline_ms.expect("a deadline");
+    assert!(
+        inbox.shows(&acikkapi_portal::track::local_time(due)),
+        "{}",
+        inbox.body
+    );
+    assert!(
+        inbox.shows(" iş günü</td>") || inbox.shows(" saat</td>"),
+        "{}",
+        inbox.body
+    );
+    assert!(!inbox.shows("Henüz yok") && !inbox.shows("Süresi geçti"));
     let shown = u.get(&page).await;
     assert!(shown.shows("Birimin cevabı") && !shown.shows("Sonuçlandırın"));
     let empty = u

@@ -17,7 +17,7 @@ mod pages;
 mod security;
 mod session;
 mod survey;
-mod track;
+pub mod track;
 
 use acikkapi_platform::{Platform, PlatformError};
 use axum::Router;

@@ -36,12 +36,14 @@ use std::time::Duration;
 
 mod applications;
 mod charts;
+mod inbox;
 mod monitor;
 mod overdue;
 mod record;
 mod sign_in;
 
 use applications::*;
+use inbox::*;
 use monitor::*;
 use overdue::*;
 use record::*;
