@@ -15,6 +15,9 @@
 
 #[path = "common.rs"]
 mod common;
+#[path = "read_model.rs"]
+#[allow(dead_code)] // the console's tables are the console bench's
+mod read_model;
 
 use acikkapi_domain::calendar::Date;
 use acikkapi_platform::Platform;
@@ -113,81 +116,8 @@ async fn main() -> anyhow::Result<()> {
         anyhow::bail!("the benchmark runs on PostgreSQL")
     };
 
-    // Receipts spread evenly from 2007-01-01 to "now", 2026-12-01 10:00;
-    // a fifth of the country in İstanbul, 7% Ankara, 5% İzmir, the rest
-    // spread over the 81 provinces; 0.1% still open (the last week's).
-    let now = Date::parse("2026-12-01").unwrap().at_minute(10 * 60);
-    let start = Date::parse("2007-01-01").unwrap().at_minute(0);
-    let have: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM rpt_applications")
-        .fetch_one(pool)
-        .await?;
-    if have != args.applications {
-        sqlx::query("TRUNCATE rpt_applications, rpt_escalations, rpt_events")
-            .execute(pool)
-            .await?;
-        let filled = Instant::now();
-        let n = args.applications;
-        let chunk = 1_000_000;
-        for from in (0..n).step_by(chunk as usize) {
-            let to = (from + chunk).min(n) - 1;
-            sqlx::query(
-                "INSERT INTO rpt_applications (number, received_ms, province, district, topic, type_code, unit_id, channel, kind, vulnerable, \
-                 status, outcome, round, concluded_ms, resolution_ms, max_level, sms_sent, within_sla, survey_sent, survey_score) \
-                 SELECT lpad(i::text, 12, '0'), received, prov, prov * 1000 + 1 + (i / 7) % 10, topic, topic || '-' || lpad((1 + (i * 17) % 19)::text, 2, '0'), \
-                        'il' || lpad(prov::text, 2, '0') || '-' || (ARRAY['valilik','belediye','milli-egitim','saglik','emniyet'])[(1 + i % 5)::int], \
-                        1 + (i * 13) % 7, 1 + (i * 11) % 3, (i * 29) % 20 = 0, \
-                        CASE WHEN open THEN 2 ELSE 4 END, \
-                        CASE WHEN open THEN 0 WHEN (i * 7) % 10 < 6 THEN 1 WHEN (i * 7) % 10 < 8 THEN 2 WHEN (i * 7) % 10 < 9 THEN 3 ELSE 4 END, \
-                        1, CASE WHEN open THEN NULL ELSE received + resolution END, CASE WHEN open THEN NULL ELSE resolution END, \
-                        CASE WHEN open OR within THEN 0 ELSE 2 END, CASE WHEN open THEN 1 ELSE 3 END, \
-                        CASE WHEN open THEN NULL ELSE within END, NOT open, \
-                        CASE WHEN NOT open AND (i * 43) % 10 < 4 THEN 1 + (i * 3) % 5 ELSE NULL END \
-                 FROM (SELECT i, $1 + (i * ($2 - $1) / $3) AS received, \
-                              CASE WHEN i % 100 < 20 THEN 34 WHEN i % 100 < 27 THEN 6 WHEN i % 100 < 32 THEN 35 ELSE 1 + (i * 7919) % 81 END AS prov, \
-                              'H' || lpad((1 + (i * 31) % 17)::text, 2, '0') AS topic, \
-                              i >= $3 * 999 / 1000 AS open, \
-                              3600000::bigint * (1 + (i * 37) % 300) AS resolution, \
-                              (i * 41) % 100 < 85 AS within \
-                       FROM generate_series($4::bigint, $5::bigint) AS i) AS g",
-            )
-            .bind(start)
-            .bind(now)
-            .bind(n)
-            .bind(from)
-            .bind(to)
-            .execute(pool)
-            .await?;
-        }
-        sqlx::query(
-            "INSERT INTO rpt_escalations (number, round, rung, level, at_ms) \
-             SELECT number, 1, 2, 2, received_ms + 9 * 86400000 FROM rpt_applications WHERE max_level = 2",
-        )
-        .execute(pool)
-        .await?;
-        // The monthly counts, as the fold keeps them.
-        sqlx::query(
-            "INSERT INTO rpt_monthly (month, province, district, received, concluded, positive, negative, partial, unanswerable, verdicts, within_sla, \
-             level1, level2, level3, level4, level5, level100) \
-             SELECT to_char(to_timestamp((received_ms + 10800000) / 1000.0) AT TIME ZONE 'UTC', 'YYYYMM')::bigint AS month, province, district, \
-                    COUNT(*), SUM(CASE WHEN status = 4 THEN 1 ELSE 0 END), \
-                    SUM(CASE WHEN status = 4 AND outcome = 1 THEN 1 ELSE 0 END), SUM(CASE WHEN status = 4 AND outcome = 2 THEN 1 ELSE 0 END), \
-                    SUM(CASE WHEN status = 4 AND outcome = 3 THEN 1 ELSE 0 END), SUM(CASE WHEN status = 4 AND outcome = 4 THEN 1 ELSE 0 END), \
-                    SUM(CASE WHEN status = 4 AND within_sla IS NOT NULL THEN 1 ELSE 0 END), SUM(CASE WHEN status = 4 AND within_sla THEN 1 ELSE 0 END), \
-                    0, SUM(CASE WHEN max_level = 2 THEN 1 ELSE 0 END), 0, 0, 0, 0 \
-             FROM rpt_applications GROUP BY 1, 2, 3",
-        )
-        .execute(pool)
-        .await?;
-        sqlx::query("ANALYZE rpt_monthly").execute(pool).await?;
-        sqlx::query("ANALYZE rpt_applications")
-            .execute(pool)
-            .await?;
-        sqlx::query("ANALYZE rpt_escalations").execute(pool).await?;
-        println!(
-            "{n} applications written in {:.1} s",
-            filled.elapsed().as_secs_f64()
-        );
-    }
+    let now = read_model::now();
+    read_model::fill(pool, args.applications).await?;
     let size: String =
         sqlx::query_scalar("SELECT pg_size_pretty(pg_total_relation_size('rpt_applications'))")
             .fetch_one(pool)

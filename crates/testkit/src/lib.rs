@@ -184,6 +184,12 @@ pub fn env_of(s: &Settings) -> Vec<(String, String)> {
 /// address, returns it, and keeps draining the rest so the child never
 /// blocks on a full pipe.
 pub fn announced_addr(stdout: std::process::ChildStdout) -> String {
+    announced(stdout, 0).0
+}
+
+/// As `announced_addr`, with the `more` lines printed after the address
+/// (the portal's and the console's addresses).
+pub fn announced(stdout: std::process::ChildStdout, more: usize) -> (String, Vec<String>) {
     use std::io::{BufRead, BufReader};
     let mut lines = BufReader::new(stdout).lines();
     let addr = lines
@@ -196,8 +202,9 @@ pub fn announced_addr(stdout: std::process::ChildStdout) -> String {
                 .map(str::to_owned)
         })
         .expect("the server announces its address");
+    let after = lines.by_ref().take(more).map_while(Result::ok).collect();
     std::thread::spawn(move || lines.for_each(drop));
-    addr
+    (addr, after)
 }
 
 /// A token signed with the keys of `settings`.

@@ -351,6 +351,7 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
     );
     if let Some(portal) = node.portal_addr {
         println!("Açık Kapı portal: http://{portal}/");
+        println!("Açık Kapı staff console: http://{portal}/konsol");
     }
     tokio::spawn(async move {
         wait_for_signal().await;

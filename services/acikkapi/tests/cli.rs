@@ -48,8 +48,16 @@ fn serve_submit_track_and_stop() {
         .expect("start acikkapi serve");
     let stdout = child.stdout.take().unwrap();
     let mut server = Server(child);
-    let addr = acikkapi_testkit::announced_addr(stdout);
+    let (addr, said) = acikkapi_testkit::announced(stdout, 2);
     let url = format!("http://{addr}");
+    // `make run` shows where citizens and staff go.
+    assert_eq!(
+        said,
+        [
+            format!("Açık Kapı portal: http://{portal}/"),
+            format!("Açık Kapı staff console: http://{portal}/konsol"),
+        ]
+    );
 
     // A desk officer of Ankara, signed with the key the server generated.
     let issued = Command::new(BIN)

@@ -24,6 +24,7 @@ backend_tests!(
     governors_and_the_ministry_watch_their_scope,
     a_holder_transfers_to_another_unit,
     the_console_enforces_the_access_matrix,
+    the_desk_triages_what_no_rule_routes_and_evaluates_answers,
 );
 
 async fn start(
@@ -838,136 +839,17 @@ const PAGES: &[&str] = &[
 
 type Row = (&'static str, u32, u32, [(u16, u16); 9]);
 
+#[rustfmt::skip]
 const CONSOLE_MATRIX: &[Row] = &[
     // role, province, district: list, application, inbox, record, monitor, csv, overdue, transfer, conclude
-    (
-        "desk-officer",
-        6,
-        0,
-        [
-            (200, 200),
-            (200, 404),
-            (403, 403),
-            (200, 200),
-            (403, 403),
-            (403, 403),
-            (200, 200),
-            (303, 404),
-            (303, 404),
-        ],
-    ),
-    (
-        "unit-officer",
-        6,
-        0,
-        [
-            (200, 200),
-            (200, 404),
-            (200, 200),
-            (403, 403),
-            (403, 403),
-            (403, 403),
-            (200, 200),
-            (303, 404),
-            (403, 403),
-        ],
-    ),
-    (
-        "kaymakam",
-        6,
-        6010,
-        [
-            (200, 200),
-            (200, 404),
-            (403, 403),
-            (403, 403),
-            (200, 200),
-            (200, 200),
-            (200, 200),
-            (403, 403),
-            (403, 403),
-        ],
-    ),
-    (
-        "deputy-governor",
-        6,
-        0,
-        [
-            (200, 200),
-            (200, 404),
-            (403, 403),
-            (403, 403),
-            (200, 200),
-            (200, 200),
-            (200, 200),
-            (403, 403),
-            (403, 403),
-        ],
-    ),
-    (
-        "governor",
-        6,
-        0,
-        [
-            (200, 200),
-            (200, 404),
-            (403, 403),
-            (403, 403),
-            (200, 200),
-            (200, 200),
-            (200, 200),
-            (403, 403),
-            (403, 403),
-        ],
-    ),
-    (
-        "ministry-officer",
-        0,
-        0,
-        [
-            (200, 200),
-            (200, 200),
-            (403, 403),
-            (403, 403),
-            (200, 200),
-            (200, 200),
-            (200, 200),
-            (303, 303),
-            (303, 303),
-        ],
-    ),
-    (
-        "ministry-analyst",
-        0,
-        0,
-        [
-            (200, 200),
-            (404, 404),
-            (403, 403),
-            (403, 403),
-            (200, 200),
-            (200, 200),
-            (200, 200),
-            (403, 403),
-            (403, 403),
-        ],
-    ),
-    (
-        "platform-operator",
-        0,
-        0,
-        [
-            (200, 200),
-            (404, 404),
-            (403, 403),
-            (403, 403),
-            (403, 403),
-            (403, 403),
-            (200, 200),
-            (403, 403),
-            (403, 403),
-        ],
-    ),
+    ("desk-officer", 6, 0, [(200, 200), (200, 404), (200, 200), (200, 200), (403, 403), (403, 403), (200, 200), (303, 404), (303, 404)]),
+    ("unit-officer", 6, 0, [(200, 200), (200, 404), (200, 200), (403, 403), (403, 403), (403, 403), (200, 200), (303, 404), (403, 403)]),
+    ("kaymakam", 6, 6010, [(200, 200), (200, 404), (403, 403), (403, 403), (200, 200), (200, 200), (200, 200), (403, 403), (403, 403)]),
+    ("deputy-governor", 6, 0, [(200, 200), (200, 404), (403, 403), (403, 403), (200, 200), (200, 200), (200, 200), (403, 403), (403, 403)]),
+    ("governor", 6, 0, [(200, 200), (200, 404), (403, 403), (403, 403), (200, 200), (200, 200), (200, 200), (403, 403), (403, 403)]),
+    ("ministry-officer", 0, 0, [(200, 200), (200, 200), (403, 403), (403, 403), (200, 200), (200, 200), (200, 200), (303, 303), (303, 303)]),
+    ("ministry-analyst", 0, 0, [(200, 200), (404, 404), (403, 403), (403, 403), (200, 200), (200, 200), (200, 200), (403, 403), (403, 403)]),
+    ("platform-operator", 0, 0, [(200, 200), (404, 404), (403, 403), (403, 403), (403, 403), (403, 403), (200, 200), (403, 403), (403, 403)]),
 ];
 
 /// Every console role signs in through the identity provider and meets
@@ -1104,5 +986,99 @@ async fn the_console_enforces_the_access_matrix(backend: Backend) {
         assert!(returned.shows("giriş yetkiniz yok"));
         assert_eq!(b.get("/konsol").await.location(), "/konsol/giris");
     }
+    n.stop_and_clean().await;
+}
+
+/// What no rule routes waits at the governorship's desk: the desk's triage
+/// queue lists it and the desk assigns it by transfer; the list filtered to
+/// "waiting for evaluation" shows what units have answered.
+async fn the_desk_triages_what_no_rule_routes_and_evaluates_answers(backend: Backend) {
+    let (n, idp, _dir) = start(backend, |_| {}).await;
+    // A type no default rule covers in Ankara, found by asking routing.
+    let c = acikkapi_domain::catalog::Catalog::builtin();
+    let mut routing = n.routing().await;
+    let mut unrouted = None;
+    for t in &c.types {
+        let why = routing
+            .explain_route(acikkapi_proto::v1::ExplainRouteRequest {
+                topic_code: t.topic.clone(),
+                type_code: t.code.clone(),
+                province_code: 6,
+                district_code: 6010,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        if why.rule.is_none() {
+            unrouted = Some((t.topic.clone(), t.code.clone(), why.unit.unwrap().id));
+            break;
+        }
+    }
+    let (topic, type_code, desk) = unrouted.expect("a type with no rule in Ankara");
+    let mut req = submission(95);
+    (req.province_code, req.district_code) = (6, 6010);
+    (req.topic_code, req.type_code) = (topic, type_code);
+    let stray = n.submit(req).await;
+    assert_eq!(n.routed(&stray).await, desk);
+    let routed = number_in(&n, 6, 6010, 96).await;
+    let unit = n.routed(&routed).await;
+    let pretty = |number: &str| {
+        acikkapi_domain::application_number::ApplicationNumber::parse(number)
+            .unwrap()
+            .to_string()
+    };
+
+    let mut d = browser(&n);
+    let home = sign_in(&mut d, &idp, Person::new("masa-06-1", "desk-officer", 6)).await;
+    assert!(home.shows("Yönlendirilmeyi bekleyenler"));
+    let queue = d.get("/konsol/gelen").await;
+    assert_eq!(queue.status, StatusCode::OK, "{}", queue.body);
+    assert!(queue.shows("Yönlendirilmeyi bekleyenler") && queue.shows(&pretty(&stray)));
+    assert!(
+        !queue.shows(&pretty(&routed)),
+        "a routed application is not triage's"
+    );
+    // Assign: transfer to a unit of the province, with a reason.
+    let page = format!("/konsol/basvuru/{stray}");
+    let assigned = d
+        .post(
+            &format!("{page}/aktar"),
+            &[
+                ("to_unit", unit.as_str()),
+                ("transfer_reason", "Belediyenin konusu."),
+            ],
+        )
+        .await;
+    assert_eq!(assigned.location(), page, "{}", assigned.body);
+    for _ in 0..200 {
+        if !d.get("/konsol/gelen").await.shows(&pretty(&stray)) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(
+        !d.get("/konsol/gelen").await.shows(&pretty(&stray)),
+        "assigned, out of triage"
+    );
+
+    // The unit answers the routed one; the desk's "waiting for evaluation" lists it.
+    n.routing()
+        .await
+        .respond_to_application(acikkapi_proto::v1::RespondToApplicationRequest {
+            application_number: routed.clone(),
+            unit_id: unit.clone(),
+            text: "Yapılacak.".into(),
+            proposed_outcome: acikkapi_proto::v1::Outcome::Positive as i32,
+            alternatives: vec![],
+        })
+        .await
+        .unwrap();
+    let waiting = until_shown(&mut d, "/konsol?durum=cevaplandi", &pretty(&routed)).await;
+    assert!(
+        !waiting.shows(&pretty(&stray)),
+        "only the answered: {}",
+        waiting.body
+    );
+    assert!(waiting.shows("aria-current=\"page\">Değerlendirme bekleyen"));
     n.stop_and_clean().await;
 }

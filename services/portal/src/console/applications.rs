@@ -25,6 +25,8 @@ pub(super) struct Home {
     can_record: bool,
     /// Management: links to monitoring and the overdue.
     watches: bool,
+    /// The list's status filters, the chosen one marked.
+    filters: Vec<Pick>,
     /// The scope's figures for the last 12 months (management roles).
     tiles: Vec<(&'static str, String)>,
 }
@@ -102,7 +104,30 @@ pub(super) fn as_person<T>(s: &Staff, msg: T) -> Result<tonic::Request<T>, tonic
     Ok(tonic::Request::from_parts(metadata, extensions, msg))
 }
 
-pub(super) async fn home(S(state): S<State>, headers: HeaderMap) -> Response {
+/// The list's filter: `?durum=cevaplandi` (answered by the unit, waiting
+/// for the desk's evaluation), `acik`, `sonuclandi`.
+#[derive(Deserialize, Default)]
+pub(super) struct HomeQuery {
+    #[serde(default)]
+    durum: String,
+}
+
+pub const STATUS_FILTERS: &[(&str, &str, pb::Status)] = &[
+    ("yonlendirildi", "Birimde", pb::Status::Routed),
+    (
+        "cevaplandi",
+        "Değerlendirme bekleyen (birim cevapladı)",
+        pb::Status::Responded,
+    ),
+    ("sonuclandi", "Sonuçlanan", pb::Status::Concluded),
+    ("yeniden-acildi", "Yeniden açılan", pb::Status::Reopened),
+];
+
+pub(super) async fn home(
+    S(state): S<State>,
+    headers: HeaderMap,
+    Query(q): Query<HomeQuery>,
+) -> Response {
     let s = load(&state, &headers).await;
     if !s.signed_in() {
         return Redirect::to("/konsol/giris").into_response();
@@ -116,6 +141,10 @@ pub(super) async fn home(S(state): S<State>, headers: HeaderMap) -> Response {
             pb::ListApplicationsRequest {
                 province_code: s.province,
                 district_code: s.district,
+                status: STATUS_FILTERS
+                    .iter()
+                    .find(|(v, _, _)| *v == q.durum)
+                    .map_or(0, |(_, _, st)| *st as i32),
                 ..Default::default()
             },
         );
@@ -138,6 +167,18 @@ pub(super) async fn home(S(state): S<State>, headers: HeaderMap) -> Response {
         unit_officer: role == Some(Role::UnitOfficer),
         can_record: records(&s),
         watches: super::monitor::watches(&s.role),
+        filters: std::iter::once(("", "Tümü"))
+            .chain(STATUS_FILTERS.iter().map(|(v, l, _)| (*v, *l)))
+            .map(|(v, l)| Pick {
+                value: if v.is_empty() {
+                    "/konsol".into()
+                } else {
+                    format!("/konsol?durum={v}")
+                },
+                label: l.into(),
+                selected: q.durum == v,
+            })
+            .collect(),
         tiles: match tiles(&state, &s).await {
             Ok(t) => t,
             Err(e) if e.code() == tonic::Code::Unauthenticated => return expired(&state, &s).await,

@@ -1,7 +1,9 @@
 //! The unit's inbox: its open applications (routing), soonest deadline
 //! first with the working days left and the overdue marked (escalation's
 //! clocks, which alone know the deadline: holidays, pauses, the vulnerable's
-//! shorter budget).
+//! shorter budget). For a province's desk the same page is the triage
+//! queue: what no rule could route sits at the governorship's desk unit
+//! (routing's `valilik`), to be assigned by transfer from its page.
 
 use super::*;
 use std::collections::HashMap;
@@ -11,6 +13,8 @@ use std::collections::HashMap;
 pub(super) struct Inbox {
     l: Layout,
     unit: String,
+    /// The desk's triage queue rather than a unit's inbox.
+    triage: bool,
     rows: Vec<InboxRow>,
     /// More open applications than one page shows.
     more: bool,
@@ -50,11 +54,11 @@ pub fn left_in_words(working_seconds_left: i64) -> String {
 /// The unit's clocks: number → (deadline ms, working seconds left); the
 /// overdue and those due within 30 working days. Empty when escalation
 /// cannot say (the inbox still lists, in order of receipt).
-async fn clocks(state: &State, s: &Staff) -> HashMap<String, (i64, i64)> {
+async fn clocks(state: &State, s: &Staff, unit: &str) -> HashMap<String, (i64, i64)> {
     let scope = Some(pb::Scope {
         province_code: 0,
         district_code: 0,
-        unit_id: s.unit.clone(),
+        unit_id: unit.to_owned(),
     });
     let page = Some(pb::PageRequest {
         page_size: PAGE,
@@ -95,17 +99,55 @@ async fn clocks(state: &State, s: &Staff) -> HashMap<String, (i64, i64)> {
     by_number
 }
 
+/// The province's governorship desk unit (routing's `valilik` unit with no
+/// district), where what no rule routes waits for triage.
+async fn desk_unit(state: &State, s: &Staff) -> Option<String> {
+    let req = as_person(
+        s,
+        pb::ListUnitsRequest {
+            scope: Some(pb::Scope {
+                province_code: s.province,
+                district_code: 0,
+                unit_id: String::new(),
+            }),
+            institution: "valilik".into(),
+            ..Default::default()
+        },
+    )
+    .ok()?;
+    match state.backend.routing().list_units(req).await {
+        Ok(r) => r
+            .into_inner()
+            .units
+            .into_iter()
+            .find(|u| !u.closed && u.district_code == 0 && u.province_code == s.province)
+            .map(|u| u.id),
+        Err(e) => {
+            tracing::warn!(code = ?e.code(), "the desk unit unavailable");
+            None
+        }
+    }
+}
+
 pub(super) async fn inbox(S(state): S<State>, headers: HeaderMap) -> Response {
     let s = load(&state, &headers).await;
     if !s.signed_in() {
         return Redirect::to("/konsol/giris").into_response();
     }
-    // The inbox is a unit's; other roles see applications in their list.
-    if s.unit.is_empty() {
+    // A unit's inbox, or a province desk's triage queue; other roles see
+    // applications in their list.
+    let (unit, triage) = if !s.unit.is_empty() {
+        (s.unit.clone(), false)
+    } else if records(&s) {
+        match desk_unit(&state, &s).await {
+            Some(desk) => (desk, true),
+            None => return staff_failure(&state, &s, &tonic::Status::unavailable("no desk")).await,
+        }
+    } else {
         return not_yours(&state, &s).await;
-    }
+    };
     let msg = pb::ListInboxRequest {
-        unit_id: s.unit.clone(),
+        unit_id: unit.clone(),
         page: Some(pb::PageRequest {
             page_size: PAGE,
             page_token: String::new(),
@@ -115,7 +157,7 @@ pub(super) async fn inbox(S(state): S<State>, headers: HeaderMap) -> Response {
         let mut routing = state.backend.routing();
         routing.list_inbox(as_person(&s, msg)?).await
     };
-    let (listed, clocks) = tokio::join!(listed, clocks(&state, &s));
+    let (listed, clocks) = tokio::join!(listed, clocks(&state, &s, &unit));
     let listed = match listed {
         Ok(r) => r.into_inner(),
         Err(e) if e.code() == tonic::Code::Unauthenticated => return expired(&state, &s).await,
@@ -157,8 +199,18 @@ pub(super) async fn inbox(S(state): S<State>, headers: HeaderMap) -> Response {
     // (the stable sort keeps routing's order of receipt).
     rows.sort_by_key(|(due, _)| *due);
     let page = Inbox {
-        l: layout(&state, &s, "Birimin gelen kutusu").back("/konsol"),
-        unit: s.unit.clone(),
+        l: layout(
+            &state,
+            &s,
+            if triage {
+                "Yönlendirilmeyi bekleyenler"
+            } else {
+                "Birimin gelen kutusu"
+            },
+        )
+        .back("/konsol"),
+        unit,
+        triage,
         rows: rows.into_iter().map(|(_, r)| r).collect(),
         more: !listed.next_page_token.is_empty(),
     };
