@@ -3,7 +3,7 @@
 SHELL := bash
 CARGO ?= cargo
 
-.PHONY: help run build release test test-unit browser-deps screenshots load-portal fuzz services lint fmt clippy load-embedded load-production load-pipeline bench-sms bench-sla bench-report deploy-check k8s image clean
+.PHONY: help run build release test test-unit browser-deps screenshots load-portal fuzz services lint fmt clippy load-embedded load-production load-pipeline bench-sms bench-sla bench-report bench-console deploy-check k8s image clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -68,6 +68,10 @@ bench-sla: services ## SLA sweep of 100,000 due among 1,000,000 open clocks, and
 bench-report: services ## Reporting over 10,000,000 applications: dashboard query p95, export rate, fold rate (PostgreSQL)
 	$(CARGO) build --release -p acikkapi-load-tests --bin acikkapi-report-bench
 	./target/release/acikkapi-report-bench --applications 10000000
+
+bench-console: services ## Console pages over 10,000,000 applications: the Ministry's country view and a unit's inbox, cold and as deployed (PostgreSQL)
+	$(CARGO) build --release -p acikkapi-load-tests --bin acikkapi-console-bench
+	./target/release/acikkapi-console-bench --applications 10000000
 
 bench-sms: services ## SMS sender throughput against the fake gateway, rate limit off (SQLite, then PostgreSQL)
 	$(CARGO) build --release -p acikkapi-load-tests --bin acikkapi-sms-bench

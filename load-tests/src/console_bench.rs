@@ -10,12 +10,17 @@
 //! The read model is written straight into the database (see
 //! `read_model.rs`): reporting's rows and monthly counts, routing's
 //! assignments and escalation's clocks, ten million each. The platform runs
-//! in this process as in production (all services, RabbitMQ, Redis), with
-//! the report cache off so every page is computed (a cache hit only hides
-//! the work); people sign in through a real OpenID Connect provider, and
-//! each page is fetched over HTTP as a browser would, HTML and all.
-//! `--runs` timed fetches of each page after one warming fetch; p50, p95
-//! and the slowest.
+//! in this process as in production (all services, RabbitMQ, Redis);
+//! people sign in through a real OpenID Connect provider, and each page is
+//! fetched over HTTP as a browser would, HTML and all. `--runs` timed
+//! fetches of each page after one warming fetch; p50, p95 and the slowest.
+//!
+//! Twice: **cold**, the report cache off, so every figure is computed from
+//! the store at every fetch; and **as deployed** (the chart's settings:
+//! answers cached, `reporting.stale_ms` 30 s) while applications keep
+//! arriving (`--events-per-sec`, over gRPC, all over the country), so every
+//! province's and the country's answers keep going out of date and are
+//! refreshed in the background as the pages are fetched.
 
 #[path = "read_model.rs"]
 mod read_model;
@@ -39,6 +44,15 @@ struct Args {
     runs: usize,
     #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/test")]
     store_url: String,
+    /// Applications submitted per second during the deployed run.
+    #[arg(long, default_value_t = 10)]
+    events_per_sec: u64,
+    /// `reporting.stale_ms` of the deployed run (the chart's).
+    #[arg(long, default_value_t = 30_000)]
+    stale_ms: u64,
+    /// Only the deployed run.
+    #[arg(long)]
+    skip_cold: bool,
 }
 
 /// p50, p95 (nearest rank) and the slowest, ms.
@@ -105,6 +119,19 @@ fn tile(p: &Page, label: &str) -> String {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let idp = OidcProvider::start().await;
+    if !args.skip_cold {
+        println!("== cold: no report cache, every figure computed at every fetch");
+        phase(&args, &idp, false).await?;
+    }
+    println!(
+        "== as deployed: cached, stale_ms {}, {} applications/s arriving meanwhile",
+        args.stale_ms, args.events_per_sec
+    );
+    phase(&args, &idp, true).await?;
+    Ok(())
+}
+
+async fn phase(args: &Args, idp: &OidcProvider, deployed: bool) -> anyhow::Result<()> {
     let (mut s, _dir) = acikkapi_testkit::settings(Backend::Production);
     s.store.url = Secret::new(args.store_url.clone());
     s.store.schema = "console_bench".into();
@@ -113,33 +140,62 @@ async fn main() -> anyhow::Result<()> {
     s.portal.console_client_id = CLIENT_ID.into();
     s.portal.console_client_secret = Secret::new(CLIENT_SECRET);
     s.portal.console_idle_secs = 3600;
-    // Every figure computed: no report cache.
-    s.reporting.cache_ttl_ms = 0;
+    if deployed {
+        s.reporting.stale_ms = args.stale_ms;
+    } else {
+        s.reporting.cache_ttl_ms = 0;
+    }
     // Nothing sweeps the seeded clocks meanwhile.
     s.escalation.sweep_interval_ms = 0;
     s.escalation.census_interval_ms = 0;
+    s.limits.submit_per_client_per_minute = 0;
     let n = TestNode::start(s).await;
     let Db::Postgres(pool) = &n.platform().db else {
         anyhow::bail!("the benchmark runs on PostgreSQL")
     };
     read_model::fill(pool, args.applications).await?;
     read_model::fill_console(pool, args.applications).await?;
-    let size: String = sqlx::query_scalar(
-        "SELECT pg_size_pretty(pg_total_relation_size('rpt_applications') + pg_total_relation_size('routing_assignments') + pg_total_relation_size('sla_clocks'))",
-    )
-    .fetch_one(pool)
-    .await?;
-    println!(
-        "{} applications: reporting's rows, routing's assignments and escalation's clocks, {size} with indexes",
-        args.applications
-    );
-
-    let mut ministry =
-        signed_in(&n, &idp, Person::new("bakanlik-1", "ministry-officer", 0)).await?;
-    let mut governor = signed_in(&n, &idp, Person::new("vali-34", "governor", 34)).await?;
+    if !deployed {
+        let size: String = sqlx::query_scalar(
+            "SELECT pg_size_pretty(pg_total_relation_size('rpt_applications') + pg_total_relation_size('routing_assignments') + pg_total_relation_size('sla_clocks'))",
+        )
+        .fetch_one(pool)
+        .await?;
+        println!(
+            "{} applications: reporting's rows, routing's assignments and escalation's clocks, {size} with indexes",
+            args.applications
+        );
+    }
+    // Applications arriving all the while (the deployed run): receipts,
+    // routings, clocks, SMS, each folded into the read model.
+    let stop = tokio_util::sync::CancellationToken::new();
+    let arrivals = if deployed && args.events_per_sec > 0 {
+        let (intake, stop) = (n.intake().await, stop.clone());
+        let every = Duration::from_micros(1_000_000 / args.events_per_sec);
+        Some(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            let mut i = 0u64;
+            while !stop.is_cancelled() {
+                tick.tick().await;
+                let mut req = acikkapi_testkit::submission(5_000_000 + i);
+                let province = [34, 6, 35, 1, 7, 16, 27, 42, 55, 61][(i % 10) as usize];
+                (req.province_code, req.district_code) = (province, 0);
+                let mut c = intake.clone();
+                tokio::spawn(async move {
+                    let _ = c.submit_application(req).await;
+                });
+                i += 1;
+            }
+            i
+        }))
+    } else {
+        None
+    };
+    let mut ministry = signed_in(&n, idp, Person::new("bakanlik-1", "ministry-officer", 0)).await?;
+    let mut governor = signed_in(&n, idp, Person::new("vali-34", "governor", 34)).await?;
     let mut unit = Person::new("birim-34-1", "unit-officer", 34);
     unit.unit = "il34-belediye".into();
-    let mut unit = signed_in(&n, &idp, unit).await?;
+    let mut unit = signed_in(&n, idp, unit).await?;
     let runs = args.runs;
 
     let country = timed(
@@ -189,6 +245,10 @@ async fn main() -> anyhow::Result<()> {
         runs,
     )
     .await?;
+    stop.cancel();
+    if let Some(a) = arrivals {
+        println!("  {} applications arrived during the run", a.await?);
+    }
     n.stop().await;
     Ok(())
 }

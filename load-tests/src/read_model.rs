@@ -38,6 +38,19 @@ const SERIES: &str = "SELECT i, $1 + (i * ($2 - $1) / $3) AS received, \
 /// The unit of row `g` (of SERIES).
 const UNIT: &str = "'il' || lpad(prov::text, 2, '0') || '-' || (ARRAY['valilik','belediye','milli-egitim','saglik','emniyet'])[(1 + i % 5)::int]";
 
+/// Whether `table` holds the `n` seeded applications (numbers below
+/// `lpad(n, 12)`; applications submitted during a run have larger ones and
+/// stay).
+async fn seeded(pool: &PgPool, table: &str, n: i64) -> anyhow::Result<bool> {
+    let have: i64 = sqlx::query_scalar(&format!(
+        "SELECT COUNT(*) FROM {table} WHERE number < lpad($1::text, 12, '0')"
+    ))
+    .bind(n)
+    .fetch_one(pool)
+    .await?;
+    Ok(have == n)
+}
+
 /// Runs `insert` (which selects from SERIES aliased `g`) a million rows at a time.
 async fn in_chunks(pool: &PgPool, n: i64, insert: &str) -> anyhow::Result<()> {
     let sql = insert.replace("{SERIES}", SERIES).replace("{UNIT}", UNIT);
@@ -59,10 +72,7 @@ async fn in_chunks(pool: &PgPool, n: i64, insert: &str) -> anyhow::Result<()> {
 /// Reporting's rows, escalations and monthly counts for `n` applications;
 /// false when they were there already.
 pub async fn fill(pool: &PgPool, n: i64) -> anyhow::Result<bool> {
-    let have: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM rpt_applications")
-        .fetch_one(pool)
-        .await?;
-    if have == n {
+    if seeded(pool, "rpt_applications", n).await? {
         return Ok(false);
     }
     sqlx::query("TRUNCATE rpt_applications, rpt_escalations, rpt_events, rpt_monthly")
@@ -124,10 +134,7 @@ pub async fn fill(pool: &PgPool, n: i64) -> anyhow::Result<bool> {
 /// whose deadline is 9 calendar days after receipt (7 working days); a
 /// concluded one (4) has a stopped clock.
 pub async fn fill_console(pool: &PgPool, n: i64) -> anyhow::Result<bool> {
-    let have: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM routing_assignments")
-        .fetch_one(pool)
-        .await?;
-    if have == n {
+    if seeded(pool, "routing_assignments", n).await? {
         return Ok(false);
     }
     sqlx::query("TRUNCATE routing_assignments, sla_clocks")

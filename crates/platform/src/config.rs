@@ -433,6 +433,11 @@ pub struct ReportingSettings {
     /// How long a dashboard answer stays cached at most; new events of its
     /// province invalidate it before that.
     pub cache_ttl_ms: u64,
+    /// How long an answer computed before the latest events of its scope
+    /// may still be served while a fresh one is computed in the background
+    /// (stale-while-revalidate); 0: never, every answer reflects every
+    /// committed event. Busy national dashboards want a few tens of seconds.
+    pub stale_ms: u64,
     /// Rows of one export page (one query, one chunk of the stream).
     pub export_page_rows: u32,
 }
@@ -442,6 +447,7 @@ impl Default for ReportingSettings {
         Self {
             consumers: 4,
             cache_ttl_ms: 60_000,
+            stale_ms: 0,
             export_page_rows: 5_000,
         }
     }

@@ -213,10 +213,12 @@ impl Metrics {
         self.applications_overdue.get_or_create(&l).set(overdue);
     }
 
-    pub fn report_cache(&self, hit: bool) {
+    /// A dashboard answer: `hit`, `stale` (served while a fresh one is
+    /// computed) or `miss`.
+    pub fn report_cache(&self, result: &'static str) {
         self.report_cache
             .get_or_create(&ResultLabel {
-                result: if hit { "hit" } else { "miss" }.into(),
+                result: result.into(),
             })
             .inc();
     }

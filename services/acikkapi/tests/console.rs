@@ -25,6 +25,7 @@ backend_tests!(
     a_holder_transfers_to_another_unit,
     the_console_enforces_the_access_matrix,
     the_desk_triages_what_no_rule_routes_and_evaluates_answers,
+    operators_read_units_and_rules_and_redrive_failed_sms,
 );
 
 async fn start(
@@ -562,8 +563,16 @@ async fn the_desk_reclassifies_and_reopens(backend: Backend) {
         .name
         .clone();
     until_shown(&mut d, &page, &h07_02).await;
-    // Concluded, then reopened with a reason.
+    // Concluded, then reopened with a reason (once routing, which reopens,
+    // has the conclusion too: until then the desk is told to refresh).
     n.conclude(&number).await;
+    let in_routing = format!("routing_assignments WHERE number = '{number}' AND status = 4");
+    assert!(
+        acikkapi_testkit::eventually(30, || async {
+            acikkapi_testkit::count(n.platform(), &in_routing).await == 1
+        })
+        .await
+    );
     let concluded = d.get(&page).await;
     assert!(concluded.shows("Yeniden açın") && !concluded.shows("Yeniden sınıflandırın"));
     let p = d
@@ -650,6 +659,8 @@ async fn governors_and_the_ministry_watch_their_scope(backend: Backend) {
     assert_eq!(tile(&province, "Alınan").as_deref(), Some("2"));
     assert!(province.shows("İlçe karşılaştırması"));
     assert!(province.shows("il=6"), "the CSV link keeps the filters");
+    let weekly = m.get("/konsol/izleme?aralik=hafta").await;
+    assert!(weekly.shows("Haftalara göre") && weekly.shows("Hafta (pazartesi)"));
     let web_only = m.get("/konsol/izleme?kanal=kiosk").await;
     assert_eq!(tile(&web_only, "Alınan").as_deref(), Some("0"));
     let bad = m
@@ -1080,5 +1091,91 @@ async fn the_desk_triages_what_no_rule_routes_and_evaluates_answers(backend: Bac
         waiting.body
     );
     assert!(waiting.shows("aria-current=\"page\">Değerlendirme bekleyen"));
+    n.stop_and_clean().await;
+}
+
+/// The operator pages: a province's units with their contacts, its rules
+/// with ExplainRoute's answer for a type and district (errors at their
+/// fields), and a dead SMS re-driven from the list; a desk may read units
+/// and rules but not the SMS.
+async fn operators_read_units_and_rules_and_redrive_failed_sms(backend: Backend) {
+    let (n, idp, _dir) = start(backend, |_| {}).await;
+    let number = number_in(&n, 6, 6010, 97).await;
+    let unit = n.routed(&number).await;
+    let m = n.sms_in(&number, "receipt", "sent").await;
+    acikkapi_platform::db!(&n.platform().db, pool => {
+        sqlx::query("UPDATE sms_messages SET status = 'dead', last_error = 'test' WHERE id = $1")
+            .bind(&m.id).execute(pool).await.map(|_| ()).expect("mark dead")
+    });
+    let mut o = browser(&n);
+    let home = sign_in(
+        &mut o,
+        &idp,
+        Person::new("isletim-1", "platform-operator", 0),
+    )
+    .await;
+    assert!(home.shows("/konsol/birimler") && home.shows("/konsol/sms"));
+    let units = o.get("/konsol/birimler?il=6").await;
+    assert_eq!(units.status, StatusCode::OK, "{}", units.body);
+    assert!(
+        units.shows(&unit) && units.shows("Ankara (il geneli)"),
+        "{}",
+        units.body
+    );
+    let rules = o.get("/konsol/kurallar?il=6&tur=H07-01&ilce=6010").await;
+    assert_eq!(rules.status, StatusCode::OK, "{}", rules.body);
+    assert!(rules.shows("Bir başvuru nereye gider?"));
+    assert!(
+        rules.shows(&format!("({unit})</strong>")),
+        "ExplainRoute's unit: {}",
+        rules.body
+    );
+    let wrong = o.get("/konsol/kurallar?il=6&tur=H07-01&ilce=34001").await;
+    assert!(wrong.title().starts_with("Hata: ") && wrong.body.contains("id=\"ilce-error\""));
+    let unknown = o.get("/konsol/kurallar?il=6&tur=X").await;
+    assert!(unknown.body.contains("id=\"tur-error\""));
+
+    let dead = o.get("/konsol/sms").await;
+    assert_eq!(dead.status, StatusCode::OK, "{}", dead.body);
+    let pretty = acikkapi_domain::application_number::ApplicationNumber::parse(&number)
+        .unwrap()
+        .to_string();
+    assert!(
+        dead.shows(&pretty) && dead.shows("receipt"),
+        "{}",
+        dead.body
+    );
+    assert!(
+        !dead.shows("0532") && !dead.shows("05321"),
+        "the recipient is masked"
+    );
+    let again = o.post(&format!("/konsol/sms/{}/yeniden", m.id), &[]).await;
+    assert_eq!(
+        again.location(),
+        "/konsol/sms?gonderildi=1",
+        "{}",
+        again.body
+    );
+    let after = o.get("/konsol/sms?gonderildi=1").await;
+    assert!(
+        after.shows("kuyruğa alındı") && !after.shows(&pretty),
+        "{}",
+        after.body
+    );
+    n.sms_in(&number, "receipt", "sent").await;
+
+    // A desk reads its province's units and rules; failed SMS are not its.
+    let mut d = browser(&n);
+    let home = sign_in(&mut d, &idp, Person::new("masa-06-1", "desk-officer", 6)).await;
+    assert!(!home.shows("/konsol/sms"));
+    assert!(
+        d.get("/konsol/birimler?il=34")
+            .await
+            .shows("Ankara (il geneli)"),
+        "its own province"
+    );
+    assert_eq!(d.get("/konsol/sms").await.status, StatusCode::FORBIDDEN);
+    let forged = d.post(&format!("/konsol/sms/{}/yeniden", m.id), &[]).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
     n.stop_and_clean().await;
 }

@@ -43,7 +43,7 @@ fn exported() -> BTreeSet<String> {
     m.consumed("routing", "applied");
     m.sms_attempt("receipt", "sent", 1, 20_000);
     m.escalation(1, false);
-    m.report_cache(true);
+    m.report_cache("hit");
     m.census(34, "İstanbul", 2, 1);
     let mut names = BTreeSet::new();
     for line in m.encode().lines() {

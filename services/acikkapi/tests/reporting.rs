@@ -836,4 +836,67 @@ async fn figures_sms(p: &Platform, number: &str) -> i64 {
     })
 }
 
-backend_tests!(figures_equal_the_raw_applications_and_survive_a_rebuild);
+backend_tests!(
+    figures_equal_the_raw_applications_and_survive_a_rebuild,
+    a_busy_dashboard_is_served_a_recent_answer_while_a_fresh_one_is_computed,
+);
+
+/// With `reporting.stale_ms`, an answer computed before the latest event is
+/// served (counted `stale`); once it is a third of `stale_ms` old, one
+/// request computes the fresh one in the background, which the next answers
+/// give; an answer older than `stale_ms` is never served.
+async fn a_busy_dashboard_is_served_a_recent_answer_while_a_fresh_one_is_computed(
+    backend: Backend,
+) {
+    for (stale_ms, served_stale) in [(30_000, true), (1, false)] {
+        let (mut s, _dir) = settings(backend);
+        s.reporting.stale_ms = stale_ms;
+        let n = TestNode::start(s).await;
+        let p = n.platform();
+        let mut c = n.reporting().await;
+        let izmir = request(&Filter {
+            province: 35,
+            ..Default::default()
+        });
+        let before = c.get_totals(izmir.clone()).await.unwrap().into_inner();
+        let generation = p.cache.counter("rpt:gen:35").await.unwrap();
+        let mut req = submission(9_998);
+        (req.province_code, req.district_code) = (35, 35001);
+        n.intake().await.submit_application(req).await.unwrap();
+        // The event is folded and committed: the province's generation moved.
+        assert!(
+            eventually(30, || async {
+                p.cache.counter("rpt:gen:35").await.unwrap() > generation
+            })
+            .await
+        );
+        let stale =
+            |p| acikkapi_testkit::metric(p, "acikkapi_report_cache_total", &["result=\"stale\""]);
+        let stale_before = stale(p);
+        let next = c.get_totals(izmir.clone()).await.unwrap().into_inner();
+        if served_stale {
+            assert_eq!(next, before, "the recent answer, at once");
+            assert_eq!(stale(p), stale_before + 1.0);
+            // Refreshed in the background from 10 s on; never older than 30 s.
+            assert!(
+                eventually(40, || {
+                    let (mut c, izmir) = (c.clone(), izmir.clone());
+                    async move {
+                        c.get_totals(izmir).await.unwrap().into_inner().received
+                            == before.received + 1
+                    }
+                })
+                .await,
+                "the background refresh's fresh answer follows"
+            );
+        } else {
+            assert_eq!(
+                next.received,
+                before.received + 1,
+                "too old to serve: fresh"
+            );
+            assert_eq!(stale(p), stale_before);
+        }
+        n.stop_and_clean().await;
+    }
+}

@@ -125,9 +125,17 @@ pub async fn bind(platform: &Platform) -> Result<TcpListener, PlatformError> {
 }
 
 /// Serves `router` on `listener` until the platform shuts down; requests
-/// in flight finish first.
+/// in flight finish first. Every connection has `TCP_NODELAY`, so the end
+/// of a page never waits for the browser's delayed acknowledgement (as the
+/// gRPC server's, `platform::server`).
 pub fn serve(platform: &Platform, listener: TcpListener, router: Router) -> JoinHandle<()> {
+    use axum::serve::ListenerExt as _;
     let shutdown = platform.shutdown.clone();
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "TCP_NODELAY not set");
+        }
+    });
     tokio::spawn(async move {
         let served = axum::serve(
             listener,

@@ -6,6 +6,7 @@ use crate::cache::cached;
 use crate::figures::{self, Dimension, Filter, Granularity, Order};
 use acikkapi_platform::audit::Actor;
 use acikkapi_platform::auth::{Scope, caller, narrow, origin};
+use acikkapi_platform::store::Db;
 use acikkapi_platform::{Platform, PlatformError};
 use acikkapi_proto::v1 as pb;
 use acikkapi_proto::v1::reporting_service_server::ReportingService;
@@ -78,22 +79,26 @@ fn province_of(f: &Filter) -> u32 {
 }
 
 impl Reporting {
-    async fn cached<M, F>(
+    /// `compute` is given the store and the filter, owned: a stale answer's
+    /// refresh runs after the request has been answered.
+    async fn cached<M, F, Fut>(
         &self,
         f: &Filter,
         query: String,
         compute: F,
     ) -> Result<Response<M>, Status>
     where
-        M: prost::Message + Default,
-        F: Future<Output = Result<M, PlatformError>>,
+        M: prost::Message + Default + 'static,
+        F: FnOnce(Db, Filter) -> Fut,
+        Fut: Future<Output = Result<M, PlatformError>> + Send + 'static,
     {
+        let (db, owned) = (self.platform.db.clone(), f.clone());
         Ok(Response::new(
             cached(
                 &self.platform,
                 province_of(f),
                 &format!("{query}|{f:?}"),
-                compute,
+                move || compute(db, owned),
             )
             .await?,
         ))
@@ -107,9 +112,8 @@ impl ReportingService for Reporting {
         req: Request<pb::ReportRequest>,
     ) -> Result<Response<pb::Totals>, Status> {
         let f = filter(&req, Some(req.get_ref()))?;
-        let db = &self.platform.db;
-        self.cached(&f, "totals".into(), async {
-            Ok(figures::totals(db, &f).await?.to_proto())
+        self.cached(&f, "totals".into(), |db, f| async move {
+            Ok(figures::totals(&db, &f).await?.to_proto())
         })
         .await
     }
@@ -125,10 +129,9 @@ impl ReportingService for Reporting {
             Ok(pb::Granularity::Month) => Granularity::Month,
             Err(_) => return Err(invalid("granularity", "day, week or month")),
         };
-        let db = &self.platform.db;
-        self.cached(&f, format!("series|{g:?}"), async {
+        self.cached(&f, format!("series|{g:?}"), move |db, f| async move {
             Ok(pb::TimeSeries {
-                points: figures::time_series(db, &f, g).await?,
+                points: figures::time_series(&db, &f, g).await?,
             })
         })
         .await
@@ -140,17 +143,16 @@ impl ReportingService for Reporting {
     ) -> Result<Response<pb::TopTypes>, Status> {
         let f = filter(&req, Some(req.get_ref()))?;
         let n = limit(Some(req.get_ref()))?;
-        let db = &self.platform.db;
-        self.cached(&f, format!("top|{n}"), async {
+        self.cached(&f, format!("top|{n}"), move |db, f| async move {
             let rank = |by, groups| figures::rank(by, groups, Order::Received, false, 0, n);
             Ok(pb::TopTypes {
                 types: rank(
                     Dimension::Type,
-                    figures::counts_by(db, &f, Some(Dimension::Type)).await?,
+                    figures::counts_by(&db, &f, Some(Dimension::Type)).await?,
                 ),
                 topics: rank(
                     Dimension::Topic,
-                    figures::counts_by(db, &f, Some(Dimension::Topic)).await?,
+                    figures::counts_by(&db, &f, Some(Dimension::Topic)).await?,
                 ),
             })
         })
@@ -168,9 +170,8 @@ impl ReportingService for Reporting {
             0 => 10,
             m => u64::from(m),
         };
-        let db = &self.platform.db;
-        self.cached(&f, format!("problems|{n}|{min}"), async {
-            let groups = figures::counts_by(db, &f, Some(Dimension::Type)).await?;
+        self.cached(&f, format!("problems|{n}|{min}"), move |db, f| async move {
+            let groups = figures::counts_by(&db, &f, Some(Dimension::Type)).await?;
             Ok(pb::Ranking {
                 entries: figures::problem_areas(groups, min, n),
             })
@@ -194,12 +195,11 @@ impl ReportingService for Reporting {
             )
         })?;
         let (ascending, min) = (r.ascending, u64::from(r.min_concluded));
-        let db = &self.platform.db;
         self.cached(
             &f,
             format!("ranking|{by:?}|{order:?}|{ascending}|{min}|{n}"),
-            async {
-                let groups = figures::counts_by(db, &f, Some(by)).await?;
+            move |db, f| async move {
+                let groups = figures::counts_by(&db, &f, Some(by)).await?;
                 Ok(pb::Ranking {
                     entries: figures::rank(by, groups, order, ascending, min, n),
                 })
@@ -213,9 +213,10 @@ impl ReportingService for Reporting {
         req: Request<pb::ReportRequest>,
     ) -> Result<Response<pb::Satisfaction>, Status> {
         let f = filter(&req, Some(req.get_ref()))?;
-        let db = &self.platform.db;
-        self.cached(&f, "satisfaction".into(), figures::satisfaction(db, &f))
-            .await
+        self.cached(&f, "satisfaction".into(), |db, f| async move {
+            figures::satisfaction(&db, &f).await
+        })
+        .await
     }
 
     type ExportApplicationsStream = ReceiverStream<Result<pb::ExportChunk, Status>>;

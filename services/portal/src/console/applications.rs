@@ -25,6 +25,8 @@ pub(super) struct Home {
     can_record: bool,
     /// Management: links to monitoring and the overdue.
     watches: bool,
+    /// Operators (and the Ministry centre): units, rules, failed SMS.
+    operates: bool,
     /// The list's status filters, the chosen one marked.
     filters: Vec<Pick>,
     /// The scope's figures for the last 12 months (management roles).
@@ -167,6 +169,7 @@ pub(super) async fn home(
         unit_officer: role == Some(Role::UnitOfficer),
         can_record: records(&s),
         watches: super::monitor::watches(&s.role),
+        operates: super::operations::operates(&s.role),
         filters: std::iter::once(("", "Tümü"))
             .chain(STATUS_FILTERS.iter().map(|(v, l, _)| (*v, *l)))
             .map(|(v, l)| Pick {

@@ -66,6 +66,8 @@ pub fn columns_svg(id: &str, title: &str, rows: &[(String, u64, u64)]) -> String
         left + 106.0
     );
     let bar = (slot - 6.0) / 2.0;
+    // At most about 13 labels under the axis (a year of weeks labels every 4th).
+    let every = rows.len().div_ceil(13);
     for (i, (label, a, b)) in rows.iter().enumerate() {
         let x = left + i as f64 * slot;
         let ha = *a as f64 / max * plot_h;
@@ -78,7 +80,11 @@ pub fn columns_svg(id: &str, title: &str, rows: &[(String, u64, u64)]) -> String
             top + plot_h - hb,
             x + bar,
             top + plot_h + 16.0,
-            escape(label.get(2..).unwrap_or(label)),
+            if i % every == 0 {
+                escape(label.get(2..).unwrap_or(label))
+            } else {
+                String::new()
+            },
         );
     }
     svg.push_str("</svg>");

@@ -38,6 +38,7 @@ mod applications;
 mod charts;
 mod inbox;
 mod monitor;
+mod operations;
 mod overdue;
 mod record;
 mod sign_in;
@@ -45,6 +46,7 @@ mod sign_in;
 use applications::*;
 use inbox::*;
 use monitor::*;
+use operations::*;
 use overdue::*;
 use record::*;
 use sign_in::*;
@@ -72,6 +74,10 @@ pub fn routes() -> Router<State> {
         .route("/konsol/izleme", get(monitor))
         .route("/konsol/izleme/csv", get(export))
         .route("/konsol/geciken", get(overdue))
+        .route("/konsol/birimler", get(units))
+        .route("/konsol/kurallar", get(rules))
+        .route("/konsol/sms", get(dead_letters))
+        .route("/konsol/sms/{id}/yeniden", post(redrive))
         .route("/konsol/yeni", get(record_form).post(record))
 }
 

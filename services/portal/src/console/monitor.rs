@@ -46,6 +46,9 @@ pub(super) struct Filters {
     konu: String,
     #[serde(default)]
     kanal: String,
+    /// `hafta`: the series week by week; otherwise month by month.
+    #[serde(default)]
+    aralik: String,
 }
 
 /// The filters once read: months `[from, to)`, place, topic, channel.
@@ -58,6 +61,8 @@ pub struct Chosen {
     pub district: u32,
     pub topic: String,
     pub channel: i32,
+    /// The series by week (Monday first) rather than by month.
+    pub weekly: bool,
 }
 
 pub const CHANNELS: &[(pb::Channel, &str, &str)] = &[
@@ -187,6 +192,14 @@ impl Chosen {
                 None => problem("kanal", "Listeden bir başvuru kanalı seçin"),
             }
         }
+        let weekly = match q.aralik.trim() {
+            "" | "ay" => false,
+            "hafta" => true,
+            _ => {
+                problem("aralik", "Ay ya da hafta seçin");
+                false
+            }
+        };
         (
             Self {
                 from,
@@ -195,6 +208,7 @@ impl Chosen {
                 district,
                 topic,
                 channel,
+                weekly,
             },
             problems,
         )
@@ -218,6 +232,9 @@ impl Chosen {
         }
         if let Some((_, v, _)) = CHANNELS.iter().find(|(c, _, _)| *c as i32 == self.channel) {
             let _ = write!(q, "&kanal={v}");
+        }
+        if self.weekly {
+            q.push_str("&aralik=hafta");
         }
         q
     }
@@ -332,6 +349,9 @@ pub(super) struct Monitor {
     levels: Vec<(&'static str, u64)>,
     series: Vec<SeriesRow>,
     series_svg: String,
+    /// "Aylara" or "Haftalara" (göre).
+    series_by: &'static str,
+    granularities: Vec<Option_>,
     places_label: &'static str,
     places: Vec<RankRow>,
     places_svg: String,
@@ -390,7 +410,11 @@ pub(super) async fn monitor(
         &s,
         pb::TimeSeriesRequest {
             report: Some(chosen.request(0)),
-            granularity: pb::Granularity::Month as i32,
+            granularity: if chosen.weekly {
+                pb::Granularity::Week
+            } else {
+                pb::Granularity::Month
+            } as i32,
         },
     );
     let ranking = |by: &str, limit: u32| {
@@ -405,7 +429,8 @@ pub(super) async fn monitor(
             },
         )
     };
-    let (totals, satisfaction, series, places, top, problem_areas, channels) = {
+    // Every call at once: the page takes as long as the slowest.
+    let (totals, satisfaction, series, places, top, problem_areas, channels, overdue) = {
         let (mut a, mut b, mut c, mut d, mut e, mut f, mut g) = (
             reporting.clone(),
             reporting.clone(),
@@ -437,6 +462,7 @@ pub(super) async fn monitor(
             async move { e.get_top_types(r(10)?).await },
             async move { f.get_problem_areas(problems_req?).await },
             async move { g.get_ranking(channel_req?).await },
+            overdue_count(&state, &s, &chosen),
         )
     };
     let totals = match totals {
@@ -468,7 +494,6 @@ pub(super) async fn monitor(
         | (_, _, _, _, Err(e), _)
         | (.., Err(e)) => return failed(&state, &s, &e).await,
     };
-    let overdue = overdue_count(&state, &s, &chosen).await;
     let response_rate = if satisfaction.surveys_sent == 0 {
         0.0
     } else {
@@ -528,24 +553,35 @@ pub(super) async fn monitor(
             )
         })
         .collect();
-    // Every month of the period, those without applications as zeros.
+    // Every month (or week) of the period, those without applications as zeros.
     let mut series: Vec<SeriesRow> = {
-        let mut by_month: std::collections::HashMap<&str, &pb::TimeSeriesPoint> = series
+        let mut by_period: std::collections::HashMap<&str, &pb::TimeSeriesPoint> = series
             .iter()
-            .map(|p| (p.period_start.get(..7).unwrap_or(&p.period_start), p))
+            .map(|p| (p.period_start.as_str(), p))
             .collect();
         let mut rows = Vec::new();
-        let mut m = chosen.from;
+        let mut m = if chosen.weekly {
+            Date::from_days(chosen.from.days() - i64::from(chosen.from.weekday()))
+        } else {
+            chosen.from
+        };
         while m.days() < chosen.to.days() {
-            let period = month(m);
-            let p = by_month.remove(period.as_str());
+            let p = by_period.remove(m.to_string().as_str());
             rows.push(SeriesRow {
                 received: p.map_or(0, |p| p.received),
                 concluded: p.map_or(0, |p| p.concluded),
                 within: p.map_or(0, |p| p.concluded_within_sla),
-                period,
+                period: if chosen.weekly {
+                    m.to_string()
+                } else {
+                    month(m)
+                },
             });
-            m = add_months(m, 1);
+            m = if chosen.weekly {
+                Date::from_days(m.days() + 7)
+            } else {
+                add_months(m, 1)
+            };
         }
         rows
     };
@@ -554,7 +590,11 @@ pub(super) async fn monitor(
     }
     let series_svg = columns_svg(
         "series-title",
-        "Aylara göre alınan ve sonuçlanan başvurular",
+        if chosen.weekly {
+            "Haftalara göre alınan ve sonuçlanan başvurular"
+        } else {
+            "Aylara göre alınan ve sonuçlanan başvurular"
+        },
         &series
             .iter()
             .map(|p| (p.period.clone(), p.received, p.concluded))
@@ -632,6 +672,15 @@ pub(super) async fn monitor(
                 value: t.code.clone(),
                 label: t.name.clone(),
                 selected: t.code == chosen.topic,
+            })
+            .collect(),
+        series_by: if chosen.weekly { "Haftalara" } else { "Aylara" },
+        granularities: [("ay", "Ay ay"), ("hafta", "Hafta hafta")]
+            .into_iter()
+            .map(|(v, l)| Option_ {
+                value: v.into(),
+                label: l.into(),
+                selected: chosen.weekly == (v == "hafta"),
             })
             .collect(),
         channels: CHANNELS
@@ -808,5 +857,17 @@ mod tests {
         };
         let (_, p) = Chosen::read(&odd, 0, 0, today);
         assert!(!p.at("konu").is_empty() && !p.at("kanal").is_empty());
+        let weekly = Filters {
+            aralik: "hafta".into(),
+            ..Default::default()
+        };
+        let (c, p) = Chosen::read(&weekly, 0, 0, today);
+        assert!(p.is_empty() && c.weekly);
+        assert!(c.query().ends_with("&aralik=hafta"));
+        let odd = Filters {
+            aralik: "yil".into(),
+            ..Default::default()
+        };
+        assert!(!Chosen::read(&odd, 0, 0, today).1.at("aralik").is_empty());
     }
 }
