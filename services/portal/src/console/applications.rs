@@ -93,6 +93,19 @@ pub(super) fn scope_name(s: &Staff) -> String {
     }
 }
 
+/// `msg` sent by `call` as the signed-in person; the answer is not needed
+/// (the page is read again after an action).
+pub(super) async fn send<T, R, Fut>(
+    s: &Staff,
+    msg: T,
+    call: impl FnOnce(tonic::Request<T>) -> Fut,
+) -> Result<(), tonic::Status>
+where
+    Fut: Future<Output = Result<tonic::Response<R>, tonic::Status>>,
+{
+    call(as_person(s, msg)?).await.map(drop)
+}
+
 /// The request with the signed-in person's token, never a super-token.
 pub(super) fn as_person<T>(s: &Staff, msg: T) -> Result<tonic::Request<T>, tonic::Status> {
     use tonic::service::Interceptor;
@@ -685,15 +698,8 @@ pub(super) async fn conclude(
         explanation: f.explanation.trim().replace("\r\n", "\n"),
         alternatives,
     };
-    let done = match as_person(&s, msg) {
-        Ok(r) => state
-            .backend
-            .intake()
-            .conclude_application(r)
-            .await
-            .map(drop),
-        Err(e) => Err(e),
-    };
+    let mut client = state.backend.intake();
+    let done = send(&s, msg, |r| client.conclude_application(r)).await;
     after_action(&state, s, &raw, (Action::Conclude, &f), done).await
 }
 
@@ -712,10 +718,8 @@ pub(super) async fn note(
         author: s.sub.clone(),
         text: f.note.trim().replace("\r\n", "\n"),
     };
-    let done = match as_person(&s, msg) {
-        Ok(r) => state.backend.intake().add_note(r).await.map(drop),
-        Err(e) => Err(e),
-    };
+    let mut client = state.backend.intake();
+    let done = send(&s, msg, |r| client.add_note(r)).await;
     after_action(&state, s, &raw, (Action::Note, &f), done).await
 }
 
@@ -736,15 +740,8 @@ pub(super) async fn respond_as_unit(
         proposed_outcome: outcome_of(&f.outcome) as i32,
         alternatives: vec![],
     };
-    let done = match as_person(&s, msg) {
-        Ok(r) => state
-            .backend
-            .routing()
-            .respond_to_application(r)
-            .await
-            .map(drop),
-        Err(e) => Err(e),
-    };
+    let mut client = state.backend.routing();
+    let done = send(&s, msg, |r| client.respond_to_application(r)).await;
     after_action(&state, s, &raw, (Action::Answer, &f), done).await
 }
 
@@ -762,15 +759,8 @@ pub(super) async fn reopen(
         application_number: raw.chars().filter(char::is_ascii_digit).collect(),
         reason: f.reason.trim().replace("\r\n", "\n"),
     };
-    let done = match as_person(&s, msg) {
-        Ok(r) => state
-            .backend
-            .routing()
-            .reopen_application(r)
-            .await
-            .map(drop),
-        Err(e) => Err(e),
-    };
+    let mut client = state.backend.routing();
+    let done = send(&s, msg, |r| client.reopen_application(r)).await;
     after_action(&state, s, &raw, (Action::Reopen, &f), done).await
 }
 
@@ -794,15 +784,8 @@ pub(super) async fn reclassify(
         type_code: f.type_code.clone(),
         reason: f.reason.trim().replace("\r\n", "\n"),
     };
-    let done = match as_person(&s, msg) {
-        Ok(r) => state
-            .backend
-            .routing()
-            .reclassify_application(r)
-            .await
-            .map(drop),
-        Err(e) => Err(e),
-    };
+    let mut client = state.backend.routing();
+    let done = send(&s, msg, |r| client.reclassify_application(r)).await;
     after_action(&state, s, &raw, (Action::Reclassify, &f), done).await
 }
 
@@ -823,14 +806,7 @@ pub(super) async fn transfer(
         to_unit_id: f.to_unit.trim().to_owned(),
         reason: f.transfer_reason.trim().replace("\r\n", "\n"),
     };
-    let done = match as_person(&s, msg) {
-        Ok(r) => state
-            .backend
-            .routing()
-            .transfer_application(r)
-            .await
-            .map(drop),
-        Err(e) => Err(e),
-    };
+    let mut client = state.backend.routing();
+    let done = send(&s, msg, |r| client.transfer_application(r)).await;
     after_action(&state, s, &raw, (Action::Transfer, &f), done).await
 }
