@@ -235,6 +235,7 @@ fn request(i: u64) -> pb::SubmitApplicationRequest {
         _ => ("H06", "H06-01"),
     };
     pb::SubmitApplicationRequest {
+        meeting_id: String::new(),
         applicant: Some(pb::Applicant {
             national_id: national_id::complete(prefix),
             full_name: "Yük Testi Başvurucu".into(),

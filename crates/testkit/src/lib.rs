@@ -514,6 +514,7 @@ pub fn national_id(n: u64) -> String {
 /// A valid submission; tests change what they test.
 pub fn submission(n: u64) -> pb::SubmitApplicationRequest {
     pb::SubmitApplicationRequest {
+        meeting_id: String::new(),
         applicant: Some(pb::Applicant {
             national_id: national_id(n),
             full_name: "Ayşe Yılmaz".into(),

@@ -464,6 +464,7 @@ async fn submit(a: SubmitArgs, token: Option<&str>) -> anyhow::Result<()> {
         }
     }
     let req = pb::SubmitApplicationRequest {
+        meeting_id: String::new(),
         applicant: Some(pb::Applicant {
             national_id: a.national_id,
             full_name: a.name,

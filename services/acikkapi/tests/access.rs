@@ -188,6 +188,39 @@ const MATRIX: &[(&str, Option<Role>, Expect, Expect)] = &[
     ("ListResponses", Some(PlatformOperator), Denied, Denied),
     ("ListResponses", Some(ProvincialInstance), Ok, Hidden),
     ("ListResponses", Some(ChannelService), Denied, Denied),
+    ("ScheduleMeeting", None, Unauth, Unauth),
+    ("ScheduleMeeting", Some(DeskOfficer), Ok, Denied),
+    ("ScheduleMeeting", Some(UnitOfficer), Denied, Denied),
+    ("ScheduleMeeting", Some(DeputyGovernor), Ok, Denied),
+    ("ScheduleMeeting", Some(Governor), Ok, Denied),
+    ("ScheduleMeeting", Some(Kaymakam), Ok, Denied),
+    ("ScheduleMeeting", Some(MinistryOfficer), Ok, Ok),
+    ("ScheduleMeeting", Some(MinistryAnalyst), Denied, Denied),
+    ("ScheduleMeeting", Some(PlatformOperator), Denied, Denied),
+    ("ScheduleMeeting", Some(ProvincialInstance), Ok, Denied),
+    ("ScheduleMeeting", Some(ChannelService), Denied, Denied),
+    ("ListMeetings", None, Unauth, Unauth),
+    ("ListMeetings", Some(DeskOfficer), Ok, Hidden),
+    ("ListMeetings", Some(UnitOfficer), Denied, Denied),
+    ("ListMeetings", Some(DeputyGovernor), Ok, Hidden),
+    ("ListMeetings", Some(Governor), Ok, Hidden),
+    ("ListMeetings", Some(Kaymakam), Ok, Hidden),
+    ("ListMeetings", Some(MinistryOfficer), Ok, Ok),
+    ("ListMeetings", Some(MinistryAnalyst), Ok, Ok),
+    ("ListMeetings", Some(PlatformOperator), Denied, Denied),
+    ("ListMeetings", Some(ProvincialInstance), Ok, Hidden),
+    ("ListMeetings", Some(ChannelService), Denied, Denied),
+    ("GetMeetingReport", None, Unauth, Unauth),
+    ("GetMeetingReport", Some(DeskOfficer), Ok, Hidden),
+    ("GetMeetingReport", Some(UnitOfficer), Denied, Denied),
+    ("GetMeetingReport", Some(DeputyGovernor), Ok, Hidden),
+    ("GetMeetingReport", Some(Governor), Ok, Hidden),
+    ("GetMeetingReport", Some(Kaymakam), Ok, Hidden),
+    ("GetMeetingReport", Some(MinistryOfficer), Ok, Ok),
+    ("GetMeetingReport", Some(MinistryAnalyst), Ok, Ok),
+    ("GetMeetingReport", Some(PlatformOperator), Denied, Denied),
+    ("GetMeetingReport", Some(ProvincialInstance), Ok, Hidden),
+    ("GetMeetingReport", Some(ChannelService), Denied, Denied),
     ("ListInbox", None, Unauth, Unauth),
     ("ListInbox", Some(DeskOfficer), Ok, Hidden),
     ("ListInbox", Some(UnitOfficer), Ok, Hidden),
@@ -623,9 +656,9 @@ fn every_served_method_is_in_the_matrix() {
             checked += 1;
         }
     }
-    // Intake 6, catalogue 4, routing 12, notification 7, escalation 10,
+    // Intake 9, catalogue 4, routing 12, notification 7, escalation 10,
     // reporting 7, audit 1.
-    assert_eq!(checked, 47, "served methods");
+    assert_eq!(checked, 50, "served methods");
 }
 
 /// A fresh application in Ankara/6010, routed to il06-belediye. For a
@@ -1002,6 +1035,28 @@ fn test_rule(id: &str) -> pb::RoutingRule {
 }
 
 /// Calls `method` with the caller's clients; Ok(visible?) or the status.
+fn ankara_meeting() -> pb::ScheduleMeetingRequest {
+    pb::ScheduleMeetingRequest {
+        province_code: 6,
+        district_code: 6010,
+        date: "2026-12-15".into(),
+        place: "Etimesgut Kaymakamlığı toplantı salonu".into(),
+        chair: "Kaymakam Ali Veli".into(),
+    }
+}
+
+/// A meeting scheduled by the Ministry centre in Ankara / Etimesgut; its id.
+async fn meeting_fixture(n: &TestNode) -> String {
+    let token = n.token(MinistryOfficer, 0, 0, "");
+    n.intake_as(Some(&token))
+        .await
+        .schedule_meeting(ankara_meeting())
+        .await
+        .expect("schedule")
+        .into_inner()
+        .id
+}
+
 async fn call(
     method: &str,
     k: &mut Clients<'_>,
@@ -1023,6 +1078,22 @@ async fn call(
             })
             .await
             .map(|_| true),
+        // A meeting in Ankara / Etimesgut (6010), where the application is.
+        "ScheduleMeeting" => c.schedule_meeting(ankara_meeting()).await.map(|_| true),
+        "ListMeetings" => {
+            let id = meeting_fixture(k.node).await;
+            k.intake
+                .list_meetings(pb::ListMeetingsRequest::default())
+                .await
+                .map(|r| r.into_inner().meetings.iter().any(|m| m.id == id))
+        }
+        "GetMeetingReport" => {
+            let id = meeting_fixture(k.node).await;
+            k.intake
+                .get_meeting_report(pb::GetMeetingReportRequest { id })
+                .await
+                .map(|_| true)
+        }
         "ListApplications" => c
             .list_applications(pb::ListApplicationsRequest::default())
             .await

@@ -26,6 +26,7 @@ backend_tests!(
     the_console_enforces_the_access_matrix,
     the_desk_triages_what_no_rule_routes_and_evaluates_answers,
     operators_read_units_and_rules_and_redrive_failed_sms,
+    a_public_day_meeting_is_scheduled_attended_and_reported,
 );
 
 async fn start(
@@ -1177,5 +1178,165 @@ async fn operators_read_units_and_rules_and_redrive_failed_sms(backend: Backend)
     assert_eq!(d.get("/konsol/sms").await.status, StatusCode::FORBIDDEN);
     let forged = d.post(&format!("/konsol/sms/{}/yeniden", m.id), &[]).await;
     assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    n.stop_and_clean().await;
+}
+
+/// A governor schedules a public-day meeting (errors at their fields), the
+/// desk records two applicants at it from its page, and the meeting's page
+/// reports them by topic and outcome; İstanbul's desk cannot see it, and a
+/// meeting id of another province is refused at recording.
+async fn a_public_day_meeting_is_scheduled_attended_and_reported(backend: Backend) {
+    let (n, idp, _dir) = start(backend, |_| {}).await;
+    let mut g = browser(&n);
+    let home = sign_in(&mut g, &idp, Person::new("vali-06", "governor", 6)).await;
+    assert!(home.shows("/konsol/halk-gunu"));
+    let bad = g
+        .post(
+            "/konsol/halk-gunu",
+            &[
+                ("date", "15.12.2026"),
+                ("place", "Valilik"),
+                ("chair", "Vali"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.body);
+    assert!(bad.body.contains("id=\"date-error\"") && bad.body.contains("value=\"Valilik\""));
+    let made = g
+        .post(
+            "/konsol/halk-gunu",
+            &[
+                ("date", "2026-12-15"),
+                ("district", "0"),
+                ("place", "Ankara Valiliği toplantı salonu"),
+                ("chair", "Vali Ayşe Demir"),
+            ],
+        )
+        .await;
+    let meeting = made.location().to_owned();
+    assert!(meeting.starts_with("/konsol/halk-gunu/"), "{}", made.body);
+    let id = meeting.rsplit('/').next().unwrap().to_owned();
+    assert!(g.get("/konsol/halk-gunu").await.shows(&meeting));
+
+    // The desk records two applicants at it.
+    let mut d = browser(&n);
+    sign_in(&mut d, &idp, Person::new("masa-06-1", "desk-officer", 6)).await;
+    let page = d.get(&meeting).await;
+    assert!(page.shows("Bu toplantıda başvuru kaydedin") && page.shows("Vali Ayşe Demir"));
+    let mut numbers = Vec::new();
+    for i in 0..2u64 {
+        let form = d.get(&format!("/konsol/yeni?toplanti={id}")).await;
+        assert!(
+            form.body
+                .contains(&format!("name=\"meeting\" value=\"{id}\"")),
+            "{}",
+            form.body
+        );
+        let key = acikkapi_testkit::web::between(&form.body, "name=\"key\" value=\"", "\"")
+            .unwrap()
+            .to_owned();
+        let nid = acikkapi_testkit::national_id(300 + i);
+        let done = d
+            .post(
+                "/konsol/yeni",
+                &[
+                    ("key", key.as_str()),
+                    ("meeting", id.as_str()),
+                    ("channel", "public-day"),
+                    ("national_id", nid.as_str()),
+                    ("full_name", "Hatice Demir"),
+                    ("mobile_phone", "0532 123 45 67"),
+                    ("district", "6010"),
+                    ("type_code", "H07-01"),
+                    ("kind", "request"),
+                    ("subject", "Yol yapımı"),
+                    (
+                        "text",
+                        "Köyümüzün yolu kışın kapanıyor, yapılmasını istiyoruz.",
+                    ),
+                ],
+            )
+            .await;
+        assert!(
+            done.location().starts_with("/konsol/basvuru/"),
+            "{}",
+            done.body
+        );
+        numbers.push(done.location().rsplit('/').next().unwrap().to_owned());
+    }
+    n.conclude(&numbers[0]).await;
+    let report = d.get(&meeting).await;
+    assert!(
+        report.shows("<dd class=\"summary-list__value\">2</dd>"),
+        "{}",
+        report.body
+    );
+    assert!(
+        report.shows("<th scope=\"row\">Yerel Yönetimler</th><td>2</td>"),
+        "{}",
+        report.body
+    );
+    assert!(report.shows("<th scope=\"row\">Olumlu</th><td>1</td>"));
+    assert!(report.shows("<th scope=\"row\">Henüz sonuçlanmadı</th><td>1</td>"));
+    for number in &numbers {
+        assert!(report.shows(&format!("/konsol/basvuru/{number}")));
+    }
+    let view = n
+        .intake()
+        .await
+        .get_application(acikkapi_proto::v1::GetApplicationRequest {
+            application_number: numbers[1].clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(view.channel, acikkapi_proto::v1::Channel::PublicDay as i32);
+
+    // İstanbul's desk neither sees the meeting nor records at it.
+    let mut other = browser(&n);
+    sign_in(
+        &mut other,
+        &idp,
+        Person::new("masa-34-1", "desk-officer", 34),
+    )
+    .await;
+    assert_eq!(other.get(&meeting).await.status, StatusCode::NOT_FOUND);
+    assert!(!other.get("/konsol/halk-gunu").await.shows(&meeting));
+    let form = other.get(&format!("/konsol/yeni?toplanti={id}")).await;
+    let key = acikkapi_testkit::web::between(&form.body, "name=\"key\" value=\"", "\"")
+        .unwrap()
+        .to_owned();
+    let nid = acikkapi_testkit::national_id(310);
+    let refused = other
+        .post(
+            "/konsol/yeni",
+            &[
+                ("key", key.as_str()),
+                ("meeting", id.as_str()),
+                ("channel", "public-day"),
+                ("national_id", nid.as_str()),
+                ("full_name", "Hatice Demir"),
+                ("mobile_phone", "0532 123 45 67"),
+                ("district", "0"),
+                ("type_code", "H07-01"),
+                ("kind", "request"),
+                ("subject", "Yol yapımı"),
+                (
+                    "text",
+                    "Köyümüzün yolu kışın kapanıyor, yapılmasını istiyoruz.",
+                ),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
+    assert!(
+        refused.body.contains("id=\"channel-error\""),
+        "{}",
+        refused.body
+    );
+    assert_eq!(
+        acikkapi_testkit::count(n.platform(), "applications WHERE province = 34").await,
+        0
+    );
     n.stop_and_clean().await;
 }

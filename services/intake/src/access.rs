@@ -25,6 +25,26 @@ const RECORDERS: &[Role] = &[
     ProvincialInstance,
     ChannelService,
 ];
+/// Who schedules public-day meetings in their scope.
+const CONVENERS: &[Role] = &[
+    DeskOfficer,
+    DeputyGovernor,
+    Governor,
+    Kaymakam,
+    MinistryOfficer,
+    ProvincialInstance,
+];
+/// Who reads meetings and their reports (counts, no personal data); a unit
+/// answers applications, it does not hold meetings.
+const MEETING_READERS: &[Role] = &[
+    DeskOfficer,
+    DeputyGovernor,
+    Governor,
+    Kaymakam,
+    MinistryOfficer,
+    MinistryAnalyst,
+    ProvincialInstance,
+];
 /// The desk concludes (the unit only answers, issue #4).
 const CONCLUDERS: &[Role] = &[DeskOfficer, MinistryOfficer, ProvincialInstance];
 
@@ -37,6 +57,9 @@ pub fn policy(path: &str) -> Option<Access> {
         | "/acikkapi.v1.IntakeService/ListApplications"
         | "/acikkapi.v1.IntakeService/AddNote" => Access::Roles(STAFF),
         "/acikkapi.v1.IntakeService/ConcludeApplication" => Access::Roles(CONCLUDERS),
+        "/acikkapi.v1.IntakeService/ScheduleMeeting" => Access::Roles(CONVENERS),
+        "/acikkapi.v1.IntakeService/ListMeetings"
+        | "/acikkapi.v1.IntakeService/GetMeetingReport" => Access::Roles(MEETING_READERS),
         // The citizen's view: protected by the tracking code, not a token.
         "/acikkapi.v1.IntakeService/TrackApplication" => Access::Public,
         // Reference data the public forms are built from.

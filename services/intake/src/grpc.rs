@@ -70,6 +70,17 @@ impl IntakeService for Intake {
                 "{field}: outside the caller's scope"
             )));
         }
+        // A meeting named must exist, in the application's province.
+        if !sub.meeting.is_empty() {
+            let held = crate::meetings::fetch(&self.platform.db, &sub.meeting).await?;
+            if held.is_none_or(|m| m.province != u32::from(sub.province)) {
+                metrics.submission("invalid");
+                return Err(invalid(FieldError::new(
+                    "meeting_id",
+                    "no public-day meeting with that id in the application's province",
+                )));
+            }
+        }
         let limits = &self.platform.settings.limits;
         let id_hash = hex::encode(
             self.platform
@@ -268,6 +279,103 @@ impl IntakeService for Intake {
         Ok(Response::new(view))
     }
 
+    async fn schedule_meeting(
+        &self,
+        req: Request<pb::ScheduleMeetingRequest>,
+    ) -> Result<Response<pb::Meeting>, Status> {
+        let who = caller(&req)?;
+        let r = req.get_ref();
+        let c = self.catalog;
+        if c.province(r.province_code).is_none() {
+            return Err(invalid(FieldError::new(
+                "province_code",
+                format!("unknown province {}", r.province_code),
+            )));
+        }
+        if r.district_code != 0
+            && c.district(r.district_code)
+                .is_none_or(|d| u32::from(d.province) != r.province_code)
+        {
+            return Err(invalid(FieldError::new(
+                "district_code",
+                "not a district of province_code",
+            )));
+        }
+        let date = acikkapi_domain::calendar::Date::parse(r.date.trim())
+            .ok_or_else(|| invalid(FieldError::new("date", "an ISO date, 2026-12-15")))?;
+        let place = text::check("place", &r.place, text::SUBJECT).map_err(invalid)?;
+        let chair = text::check("chair", &r.chair, text::FULL_NAME).map_err(invalid)?;
+        // A kaymakam convenes in the district, a governor in the province.
+        if !Scope::of(&who).covers(r.province_code, r.district_code, None) {
+            return Err(Status::permission_denied(
+                "province_code: outside the caller's scope",
+            ));
+        }
+        let m = crate::meetings::Meeting {
+            id: uuid::Uuid::new_v4().simple().to_string(),
+            province: r.province_code,
+            district: r.district_code,
+            held_on: date.to_string(),
+            place,
+            chair,
+            created_ms: acikkapi_platform::store::now_ms(),
+        };
+        let entry = actor_of(&req)?.entry("meeting.schedule", &m.id, &m.held_on);
+        crate::meetings::insert(&self.platform.db, &m, &entry).await?;
+        Ok(Response::new(meeting_proto(&m)))
+    }
+
+    async fn list_meetings(
+        &self,
+        req: Request<pb::ListMeetingsRequest>,
+    ) -> Result<Response<pb::ListMeetingsResponse>, Status> {
+        let scope = Scope::of(&*caller(&req)?);
+        let area = acikkapi_platform::auth::narrow(&scope, req.get_ref().scope.as_ref())?;
+        let province = if area.province != 0 {
+            area.province
+        } else {
+            area.district / 1000
+        };
+        let meetings = crate::meetings::list(&self.platform.db, province, area.district).await?;
+        Ok(Response::new(pb::ListMeetingsResponse {
+            meetings: meetings.iter().map(meeting_proto).collect(),
+        }))
+    }
+
+    async fn get_meeting_report(
+        &self,
+        req: Request<pb::GetMeetingReportRequest>,
+    ) -> Result<Response<pb::MeetingReport>, Status> {
+        let scope = Scope::of(&*caller(&req)?);
+        let id = req.get_ref().id.trim();
+        // Outside the caller's scope reads as not there at all.
+        let m = crate::meetings::fetch(&self.platform.db, id)
+            .await?
+            .filter(|m| {
+                scope.covers(m.province, m.district, None)
+                    || matches!(scope, Scope::District(d) if m.district == 0 && d / 1000 == m.province)
+            })
+            .ok_or_else(|| Status::not_found("no meeting with that id"))?;
+        let r = crate::meetings::report(&self.platform.db, &m.id).await?;
+        Ok(Response::new(pb::MeetingReport {
+            meeting: Some(meeting_proto(&m)),
+            applications: r.numbers.len() as u64,
+            by_topic: r.by_topic.into_iter().collect(),
+            by_outcome: r
+                .by_outcome
+                .into_iter()
+                .map(|(o, n)| {
+                    let name = pb::Outcome::try_from(o)
+                        .unwrap_or(pb::Outcome::Unspecified)
+                        .as_str_name()
+                        .to_owned();
+                    (name, n)
+                })
+                .collect(),
+            application_numbers: r.numbers,
+        }))
+    }
+
     async fn add_note(
         &self,
         req: Request<pb::AddNoteRequest>,
@@ -377,6 +485,18 @@ impl Intake {
             timeline,
             notes,
         )?)
+    }
+}
+
+fn meeting_proto(m: &crate::meetings::Meeting) -> pb::Meeting {
+    pb::Meeting {
+        id: m.id.clone(),
+        province_code: m.province,
+        district_code: m.district,
+        date: m.held_on.clone(),
+        place: m.place.clone(),
+        chair: m.chair.clone(),
+        created_at: Some(timestamp(m.created_ms)),
     }
 }
 

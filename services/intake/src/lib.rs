@@ -6,6 +6,7 @@ mod catalog;
 pub mod contact;
 pub mod follow;
 mod grpc;
+pub mod meetings;
 pub mod model;
 mod queries;
 pub mod retention;
@@ -52,6 +53,12 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 5,
         sqlite: include_str!("../migrations/sqlite/0005_unit_name.sql"),
         postgres: include_str!("../migrations/postgres/0005_unit_name.sql"),
+    },
+    Migration {
+        component: "intake",
+        version: 6,
+        sqlite: include_str!("../migrations/sqlite/0006_public_day.sql"),
+        postgres: include_str!("../migrations/postgres/0006_public_day.sql"),
     },
 ];
 

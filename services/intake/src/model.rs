@@ -24,6 +24,9 @@ pub struct ValidSubmission {
     pub text: String,
     pub vulnerability: u32,
     pub idempotency_key: Option<String>,
+    /// The public-day meeting the applicant came to (channel `public-day`);
+    /// empty: none. Its existence and place are checked against the store.
+    pub meeting: String,
 }
 
 /// Bits of the stored vulnerability set (defined with the message, so
@@ -123,7 +126,18 @@ impl ValidSubmission {
                 text::IDEMPOTENCY_KEY,
             )?)
         };
+        let meeting = req.meeting_id.trim().to_owned();
+        if !meeting.is_empty() && channel != pb::Channel::PublicDay {
+            return Err(FieldError::new(
+                "meeting_id",
+                "only a public-day applicant comes from a meeting",
+            ));
+        }
+        if meeting.len() > 64 {
+            return Err(FieldError::new("meeting_id", "is not a meeting's id"));
+        }
         Ok(Self {
+            meeting,
             national_id,
             full_name,
             phone,

@@ -345,12 +345,12 @@ async fn insert_applications(
     }
     let inserted: Vec<String> = acikkapi_platform::tx!(tx, t => {
         let mut all = Vec::with_capacity(numbered.len());
-        // 27 columns; stay well under SQLite's 32,766 bound parameters.
+        // 28 columns; stay well under SQLite's 32,766 bound parameters.
         for chunk in numbered.chunks(500) {
             let mut qb = sqlx::QueryBuilder::new(
                 "INSERT INTO applications (number, year, province, district, national_id, foreign_applicant, full_name, phone, email, \
                  channel, kind, topic, type_code, subject, body, vulnerability, priority, status, outcome, unit_id, received_ms, updated_ms, \
-                 idempotency_key, fingerprint, national_id_hash, phone_hash, trace) ",
+                 idempotency_key, fingerprint, national_id_hash, phone_hash, trace, meeting_id) ",
             );
             qb.push_values(chunk, |mut b, (i, n)| {
                 let s = &jobs[*i].sub;
@@ -383,7 +383,8 @@ async fn insert_applications(
                     .push_bind(jobs[*i].fingerprint.clone())
                     .push_bind(vault.lookup_hash("national_id", s.national_id.expose()))
                     .push_bind(vault.lookup_hash("phone", s.phone.e164()))
-                    .push_bind(serde_json::to_string(&jobs[*i].trace).unwrap_or_default());
+                    .push_bind(serde_json::to_string(&jobs[*i].trace).unwrap_or_default())
+                    .push_bind(s.meeting.clone());
             });
             qb.push(" ON CONFLICT (idempotency_key) DO NOTHING RETURNING number");
             all.extend(qb.build_query_scalar::<String>().fetch_all(&mut **t).await?);

@@ -398,6 +398,21 @@ async function lifeGovernor(page) {
   await shot(page, "life-governor-monitor");
   await page.goto(`${base}/konsol/geciken`);
   await audit(page, "life-governor-overdue");
+  // A public-day meeting: an error first, then scheduled; its report page.
+  await page.goto(`${base}/konsol`);
+  await page.getByRole("link", { name: "Halk günü toplantıları" }).click();
+  await page.waitForLoadState("load");
+  await page.getByLabel("Tarih").fill("15.12.2026");
+  await page.getByLabel("Yer").fill("Ankara Valiliği toplantı salonu");
+  await page.getByLabel("Başkanlık eden").fill("Vali Ayşe Demir");
+  await press(page, "Toplantıyı planla");
+  await expectTitle(page, "Hata: ");
+  await audit(page, "life-governor-meeting-error");
+  await page.getByLabel("Tarih").fill("2026-12-15");
+  await press(page, "Toplantıyı planla");
+  await expectText(page, "Vali Ayşe Demir");
+  await audit(page, "life-governor-meeting");
+  await shot(page, "life-governor-meeting");
   return {};
 }
 

@@ -793,6 +793,7 @@ fn request_of(s: &Session) -> pb::SubmitApplicationRequest {
     let d = &s.draft;
     let v = |k: &str| d.vulnerability.iter().any(|x| x == k);
     pb::SubmitApplicationRequest {
+        meeting_id: String::new(),
         applicant: Some(pb::Applicant {
             national_id: d.national_id.clone(),
             full_name: d.full_name.clone(),

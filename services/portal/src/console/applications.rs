@@ -27,6 +27,8 @@ pub(super) struct Home {
     watches: bool,
     /// Operators (and the Ministry centre): units, rules, failed SMS.
     operates: bool,
+    /// The platform operator: no applications, no meetings.
+    operates_only: bool,
     /// The list's status filters, the chosen one marked.
     filters: Vec<Pick>,
     /// The scope's figures for the last 12 months (management roles).
@@ -183,6 +185,7 @@ pub(super) async fn home(
         can_record: records(&s),
         watches: super::monitor::watches(&s.role),
         operates: super::operations::operates(&s.role),
+        operates_only: role == Some(Role::PlatformOperator),
         filters: std::iter::once(("", "Tümü"))
             .chain(STATUS_FILTERS.iter().map(|(v, l, _)| (*v, *l)))
             .map(|(v, l)| Pick {

@@ -37,6 +37,7 @@ use std::time::Duration;
 mod applications;
 mod charts;
 mod inbox;
+mod meetings;
 mod monitor;
 mod operations;
 mod overdue;
@@ -45,6 +46,7 @@ mod sign_in;
 
 use applications::*;
 use inbox::*;
+use meetings::{meetings, report as meeting_report, schedule};
 use monitor::*;
 use operations::*;
 use overdue::*;
@@ -74,6 +76,8 @@ pub fn routes() -> Router<State> {
         .route("/konsol/izleme", get(monitor))
         .route("/konsol/izleme/csv", get(export))
         .route("/konsol/geciken", get(overdue))
+        .route("/konsol/halk-gunu", get(meetings).post(schedule))
+        .route("/konsol/halk-gunu/{id}", get(meeting_report))
         .route("/konsol/birimler", get(units))
         .route("/konsol/kurallar", get(rules))
         .route("/konsol/sms", get(dead_letters))

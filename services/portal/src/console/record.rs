@@ -51,6 +51,9 @@ pub(super) struct RecordForm {
     text: String,
     #[serde(default)]
     vulnerability: Vec<String>,
+    /// The public-day meeting the applicant came to (from its page).
+    #[serde(default)]
+    meeting: String,
 }
 
 pub(super) const CHANNELS: &[(&str, &str, pb::Channel)] = &[
@@ -157,7 +160,18 @@ pub(super) fn records(s: &Staff) -> bool {
     Role::parse(&s.role) == Some(Role::DeskOfficer) && s.province != 0
 }
 
-pub(super) async fn record_form(S(state): S<State>, headers: HeaderMap) -> Response {
+#[derive(Deserialize, Default)]
+pub(super) struct RecordQuery {
+    /// A public-day meeting's id: the applicant is recorded at it.
+    #[serde(default)]
+    toplanti: String,
+}
+
+pub(super) async fn record_form(
+    S(state): S<State>,
+    headers: HeaderMap,
+    Query(q): Query<RecordQuery>,
+) -> Response {
     let s = load(&state, &headers).await;
     if !s.signed_in() {
         return Redirect::to("/konsol/giris").into_response();
@@ -165,12 +179,16 @@ pub(super) async fn record_form(S(state): S<State>, headers: HeaderMap) -> Respo
     if !records(&s) {
         return not_yours(&state, &s).await;
     }
-    let page = record_page(
-        &state,
-        &s,
-        RecordForm::default(),
-        crate::fields::Problems::default(),
-    );
+    let mut f = RecordForm::default();
+    if !q.toplanti.is_empty() {
+        f.meeting = q
+            .toplanti
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .collect();
+        f.channel = "public-day".into();
+    }
+    let page = record_page(&state, &s, f, crate::fields::Problems::default());
     respond(&state, &s, page).await
 }
 
@@ -205,6 +223,7 @@ pub(super) async fn record(
             .filter(|(n, _)| n == "vulnerability")
             .map(|(_, v)| v.clone())
             .collect(),
+        meeting: get("meeting"),
     };
     let s = match guard(&state, &headers, &f.csrf).await {
         Ok(s) => s,
@@ -270,6 +289,7 @@ pub(super) async fn record(
             sick: v("sick"),
         }),
         idempotency_key: f.key.clone(),
+        meeting_id: f.meeting.clone(),
     };
     let sent = match as_person(&s, msg) {
         Ok(r) => state.backend.intake().submit_application(r).await,
@@ -290,6 +310,10 @@ pub(super) async fn record(
             let mut p = crate::fields::Problems::default();
             match crate::fields::Problem::of_intake(e.message()) {
                 Some(problem) => p.add(problem),
+                None if e.message().starts_with("meeting_id") => p.add(crate::fields::Problem {
+                    field: crate::fields::Field::Console("channel"),
+                    message: "Halk günü toplantısı bulunamadı ya da başka bir ilin; başvuruyu halk günü olarak kaydedecekseniz kanalı buna göre seçin".into(),
+                }),
                 None => p.add(crate::fields::Problem {
                     field: crate::fields::Field::Console("type_code"),
                     message: "Başvuru türünü seçin".into(),
