@@ -34,8 +34,10 @@ use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
+mod actions;
 mod applications;
 mod charts;
+mod filters;
 mod inbox;
 mod meetings;
 mod monitor;
@@ -44,6 +46,7 @@ mod overdue;
 mod record;
 mod sign_in;
 
+use actions::*;
 use applications::*;
 use inbox::*;
 use meetings::{meetings, report as meeting_report, schedule};
