@@ -1181,6 +1181,34 @@ async fn operators_read_units_and_rules_and_redrive_failed_sms(backend: Backend)
     n.stop_and_clean().await;
 }
 
+/// The desk's form, as shown from a meeting's page, sent for applicant `n`.
+async fn at_meeting(b: &mut WebClient, form: &Page, id: &str, n: u64, district: &str) -> Page {
+    let key = acikkapi_testkit::web::between(&form.body, "name=\"key\" value=\"", "\"")
+        .unwrap()
+        .to_owned();
+    let nid = acikkapi_testkit::national_id(n);
+    b.post(
+        "/konsol/yeni",
+        &[
+            ("key", key.as_str()),
+            ("meeting", id),
+            ("channel", "public-day"),
+            ("national_id", nid.as_str()),
+            ("full_name", "Hatice Demir"),
+            ("mobile_phone", "0532 123 45 67"),
+            ("district", district),
+            ("type_code", "H07-01"),
+            ("kind", "request"),
+            ("subject", "Yol yapımı"),
+            (
+                "text",
+                "Köyümüzün yolu kışın kapanıyor, yapılmasını istiyoruz.",
+            ),
+        ],
+    )
+    .await
+}
+
 /// A governor schedules a public-day meeting (errors at their fields), the
 /// desk records two applicants at it from its page, and the meeting's page
 /// reports them by topic and outcome; İstanbul's desk cannot see it, and a
@@ -1232,31 +1260,7 @@ async fn a_public_day_meeting_is_scheduled_attended_and_reported(backend: Backen
             "{}",
             form.body
         );
-        let key = acikkapi_testkit::web::between(&form.body, "name=\"key\" value=\"", "\"")
-            .unwrap()
-            .to_owned();
-        let nid = acikkapi_testkit::national_id(300 + i);
-        let done = d
-            .post(
-                "/konsol/yeni",
-                &[
-                    ("key", key.as_str()),
-                    ("meeting", id.as_str()),
-                    ("channel", "public-day"),
-                    ("national_id", nid.as_str()),
-                    ("full_name", "Hatice Demir"),
-                    ("mobile_phone", "0532 123 45 67"),
-                    ("district", "6010"),
-                    ("type_code", "H07-01"),
-                    ("kind", "request"),
-                    ("subject", "Yol yapımı"),
-                    (
-                        "text",
-                        "Köyümüzün yolu kışın kapanıyor, yapılmasını istiyoruz.",
-                    ),
-                ],
-            )
-            .await;
+        let done = at_meeting(&mut d, &form, &id, 300 + i, "6010").await;
         assert!(
             done.location().starts_with("/konsol/basvuru/"),
             "{}",
@@ -1303,31 +1307,7 @@ async fn a_public_day_meeting_is_scheduled_attended_and_reported(backend: Backen
     assert_eq!(other.get(&meeting).await.status, StatusCode::NOT_FOUND);
     assert!(!other.get("/konsol/halk-gunu").await.shows(&meeting));
     let form = other.get(&format!("/konsol/yeni?toplanti={id}")).await;
-    let key = acikkapi_testkit::web::between(&form.body, "name=\"key\" value=\"", "\"")
-        .unwrap()
-        .to_owned();
-    let nid = acikkapi_testkit::national_id(310);
-    let refused = other
-        .post(
-            "/konsol/yeni",
-            &[
-                ("key", key.as_str()),
-                ("meeting", id.as_str()),
-                ("channel", "public-day"),
-                ("national_id", nid.as_str()),
-                ("full_name", "Hatice Demir"),
-                ("mobile_phone", "0532 123 45 67"),
-                ("district", "0"),
-                ("type_code", "H07-01"),
-                ("kind", "request"),
-                ("subject", "Yol yapımı"),
-                (
-                    "text",
-                    "Köyümüzün yolu kışın kapanıyor, yapılmasını istiyoruz.",
-                ),
-            ],
-        )
-        .await;
+    let refused = at_meeting(&mut other, &form, &id, 310, "0").await;
     assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
     assert!(
         refused.body.contains("id=\"channel-error\""),
