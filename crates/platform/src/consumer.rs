@@ -124,32 +124,39 @@ async fn handle_one(p: &Platform, queue: &'static str, handler: &dyn Handler, d:
     let result = apply(p, queue, handler, &d.envelope)
         .instrument(span.clone())
         .await;
-    let _enter = span.enter();
-    let settled = match result {
-        Ok(true) => {
-            p.metrics.consumed(queue, "applied");
-            d.ack().await
+    // Settled inside the event's span, as an instrumented future: an
+    // `enter()` guard held across these awaits left the span on a worker
+    // thread's stack after it closed, and another task's `Span::current()`
+    // there panicked (seen in CI: the SMS sender died mid-test).
+    async move {
+        let settled = match result {
+            Ok(true) => {
+                p.metrics.consumed(queue, "applied");
+                d.ack().await
+            }
+            Ok(false) => {
+                p.metrics.consumed(queue, "duplicate");
+                tracing::debug!("event already applied; acknowledged without effect");
+                d.ack().await
+            }
+            Err(HandlerError::Permanent(e)) => {
+                p.metrics.consumed(queue, "dead");
+                tracing::error!(error = %e, "event cannot be applied; dead-lettered");
+                d.reject().await
+            }
+            Err(HandlerError::Transient(e)) => {
+                p.metrics.consumed(queue, "retried");
+                tracing::warn!(error = %e, "event failed; will be delivered again");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                d.retry().await
+            }
+        };
+        if let Err(e) = settled {
+            tracing::warn!(error = %e, "could not settle the delivery; the broker will redeliver it");
         }
-        Ok(false) => {
-            p.metrics.consumed(queue, "duplicate");
-            tracing::debug!("event already applied; acknowledged without effect");
-            d.ack().await
-        }
-        Err(HandlerError::Permanent(e)) => {
-            p.metrics.consumed(queue, "dead");
-            tracing::error!(error = %e, "event cannot be applied; dead-lettered");
-            d.reject().await
-        }
-        Err(HandlerError::Transient(e)) => {
-            p.metrics.consumed(queue, "retried");
-            tracing::warn!(error = %e, "event failed; will be delivered again");
-            tokio::time::sleep(Duration::from_millis(500)).await;
-            d.retry().await
-        }
-    };
-    if let Err(e) = settled {
-        tracing::warn!(error = %e, "could not settle the delivery; the broker will redeliver it");
     }
+    .instrument(span)
+    .await
 }
 
 /// Applies once: Ok(false) when the inbox says it already was.
