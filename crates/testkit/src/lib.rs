@@ -294,6 +294,18 @@ impl TestNode {
             .application_number
     }
 
+    /// `number` as intake shows it to the Ministry centre.
+    pub async fn application(&self, number: &str) -> pb::Application {
+        self.intake()
+            .await
+            .get_application(pb::GetApplicationRequest {
+                application_number: number.to_owned(),
+            })
+            .await
+            .expect("the application")
+            .into_inner()
+    }
+
     /// Concludes `number` positively, as the Ministry centre.
     pub async fn conclude(&self, number: &str) {
         self.intake()

@@ -52,15 +52,7 @@ async fn a_desk_officer_concludes_in_the_console_in_chromium() {
         )
         .await;
         assert_eq!(audited(&r).len(), 10, "{r}");
-        let view = n
-            .intake()
-            .await
-            .get_application(acikkapi_proto::v1::GetApplicationRequest {
-                application_number: number,
-            })
-            .await
-            .unwrap()
-            .into_inner();
+        let view = n.application(&number).await;
         assert_eq!(view.status, acikkapi_proto::v1::Status::Concluded as i32);
     }
     n.stop_and_clean().await;
@@ -114,15 +106,7 @@ async fn an_application_lives_its_whole_life_in_the_console_in_chromium(backend:
         let pretty = acikkapi_domain::application_number::ApplicationNumber::parse(&number)
             .unwrap()
             .to_string();
-        let view = n
-            .intake()
-            .await
-            .get_application(acikkapi_proto::v1::GetApplicationRequest {
-                application_number: number.clone(),
-            })
-            .await
-            .unwrap()
-            .into_inner();
+        let view = n.application(&number).await;
         assert_eq!(view.channel, acikkapi_proto::v1::Channel::Desk as i32);
 
         let mut officer = Person::new("birim-06-1", "unit-officer", 6);
@@ -168,15 +152,7 @@ async fn an_application_lives_its_whole_life_in_the_console_in_chromium(backend:
             "the Ministry's figures moved by this application: {before} → {after}"
         );
         assert_eq!(audited(&after).len(), 3, "{after}");
-        let view = n
-            .intake()
-            .await
-            .get_application(acikkapi_proto::v1::GetApplicationRequest {
-                application_number: number,
-            })
-            .await
-            .unwrap()
-            .into_inner();
+        let view = n.application(&number).await;
         assert_eq!(view.status, acikkapi_proto::v1::Status::Concluded as i32);
     }
     n.stop_and_clean().await;

@@ -418,15 +418,7 @@ async fn the_unit_answers_from_its_inbox_and_the_desk_concludes(backend: Backend
         "no second conclusion form"
     );
     // The citizen reads the desk's text.
-    let view = n
-        .intake()
-        .await
-        .get_application(acikkapi_proto::v1::GetApplicationRequest {
-            application_number: number.clone(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let view = n.application(&number).await;
     assert_eq!(view.status, acikkapi_proto::v1::Status::Concluded as i32);
     assert!(
         view.timeline
@@ -507,15 +499,7 @@ async fn the_desk_records_a_public_day_application(backend: Backend) {
         1
     );
     let number = to.trim_start_matches("/konsol/basvuru/").to_owned();
-    let view = n
-        .intake()
-        .await
-        .get_application(acikkapi_proto::v1::GetApplicationRequest {
-            application_number: number.clone(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let view = n.application(&number).await;
     assert_eq!(view.channel, acikkapi_proto::v1::Channel::PublicDay as i32);
     assert!(view.priority, "an elderly applicant is prioritised");
     assert_eq!(view.province_code, 6);
@@ -1285,15 +1269,7 @@ async fn a_public_day_meeting_is_scheduled_attended_and_reported(backend: Backen
     for number in &numbers {
         assert!(report.shows(&format!("/konsol/basvuru/{number}")));
     }
-    let view = n
-        .intake()
-        .await
-        .get_application(acikkapi_proto::v1::GetApplicationRequest {
-            application_number: numbers[1].clone(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let view = n.application(&numbers[1]).await;
     assert_eq!(view.channel, acikkapi_proto::v1::Channel::PublicDay as i32);
 
     // İstanbul's desk neither sees the meeting nor records at it.

@@ -41,17 +41,7 @@ pub(super) async fn tiles(
     state: &State,
     s: &Staff,
 ) -> Result<Vec<(&'static str, String)>, tonic::Status> {
-    let management = matches!(
-        Role::parse(&s.role),
-        Some(
-            Role::Governor
-                | Role::DeputyGovernor
-                | Role::Kaymakam
-                | Role::MinistryOfficer
-                | Role::MinistryAnalyst
-        )
-    );
-    if !management {
+    if !super::monitor::watches(&s.role) {
         return Ok(Vec::new());
     }
     // Whole months (this one and the eleven before), as monitoring's
@@ -63,25 +53,7 @@ pub(super) async fn tiles(
         .get_totals(as_person(s, msg)?)
         .await?
         .into_inner();
-    let pct = |x: f64| format!("%{:.0}", x * 100.0);
-    Ok(vec![
-        ("Alınan", t.received.to_string()),
-        ("Açık", t.open.to_string()),
-        ("Sonuçlanan", t.concluded.to_string()),
-        (
-            "Olumlu",
-            format!("{} ({})", t.positive, pct(t.positive_rate)),
-        ),
-        (
-            "Olumsuz",
-            format!("{} ({})", t.negative, pct(t.negative_rate)),
-        ),
-        ("Süresinde sonuçlanan", pct(t.concluded_within_sla_rate)),
-        (
-            "Ortanca sonuçlanma süresi",
-            format!("{:.1} saat", t.median_resolution_hours),
-        ),
-    ])
+    Ok(super::monitor::totals_tiles(&t))
 }
 
 pub(super) fn scope_name(s: &Staff) -> String {

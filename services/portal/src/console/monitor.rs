@@ -116,6 +116,27 @@ const LEVEL_NAMES: &[(u32, &str)] = &[
     (100, "3071 sayılı Kanun'un 30 günü doldu"),
 ];
 
+/// The tiles of a scope's totals: counts, each outcome with its share, the
+/// in-time share, the median time to conclude (the console's home shows
+/// them too).
+pub(super) fn totals_tiles(t: &pb::Totals) -> Vec<(&'static str, String)> {
+    let share = |n: u64, rate: f64| format!("{n} ({})", pct(rate));
+    vec![
+        ("Alınan", t.received.to_string()),
+        ("Açık", t.open.to_string()),
+        ("Sonuçlanan", t.concluded.to_string()),
+        ("Olumlu", share(t.positive, t.positive_rate)),
+        ("Olumsuz", share(t.negative, t.negative_rate)),
+        ("Kısmen olumlu", share(t.partial, t.partial_rate)),
+        ("Cevaplanamayan", share(t.unanswerable, t.unanswerable_rate)),
+        ("Süresinde sonuçlanan", pct(t.concluded_within_sla_rate)),
+        (
+            "Ortanca sonuçlanma süresi",
+            format!("{:.1} saat", t.median_resolution_hours),
+        ),
+    ]
+}
+
 pub(super) fn level_name(level: u32) -> &'static str {
     LEVEL_NAMES
         .iter()
@@ -240,38 +261,8 @@ pub(super) async fn monitor(
     } else {
         satisfaction.answered as f64 / satisfaction.surveys_sent as f64
     };
-    let mut tiles = vec![
-        ("Alınan", totals.received.to_string()),
-        ("Açık", totals.open.to_string()),
-        ("Sonuçlanan", totals.concluded.to_string()),
-        (
-            "Olumlu",
-            format!("{} ({})", totals.positive, pct(totals.positive_rate)),
-        ),
-        (
-            "Olumsuz",
-            format!("{} ({})", totals.negative, pct(totals.negative_rate)),
-        ),
-        (
-            "Kısmen olumlu",
-            format!("{} ({})", totals.partial, pct(totals.partial_rate)),
-        ),
-        (
-            "Cevaplanamayan",
-            format!(
-                "{} ({})",
-                totals.unanswerable,
-                pct(totals.unanswerable_rate)
-            ),
-        ),
-        (
-            "Süresinde sonuçlanan",
-            pct(totals.concluded_within_sla_rate),
-        ),
-        (
-            "Ortanca sonuçlanma süresi",
-            format!("{:.1} saat", totals.median_resolution_hours),
-        ),
+    let mut tiles = totals_tiles(&totals);
+    tiles.extend([
         (
             "Memnuniyet",
             format!(
@@ -281,7 +272,7 @@ pub(super) async fn monitor(
             ),
         ),
         ("Anket yanıt oranı", pct(response_rate)),
-    ];
+    ]);
     if let Some(n) = overdue {
         tiles.insert(2, ("Şu an süresi geçmiş", n));
     }
