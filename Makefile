@@ -3,7 +3,7 @@
 SHELL := bash
 CARGO ?= cargo
 
-.PHONY: help run build release test test-unit browser-deps screenshots load-portal fuzz services lint fmt clippy load-embedded load-production load-pipeline bench-sms bench-sla bench-report bench-console deploy-check k8s image clean
+.PHONY: help run build release test test-unit browser-deps screenshots load-portal fuzz services lint fmt clippy load-embedded load-production load-pipeline load-pipeline-embedded bench-sms bench-sla bench-report bench-console deploy-check k8s image clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -56,6 +56,9 @@ load-production: release services ## Load test: 10,000 submissions on PostgreSQL
 
 load-pipeline: release services ## Load test: 10,000 applications through all five services on PostgreSQL + RabbitMQ + Redis
 	./load-tests/run.sh pipeline
+
+load-pipeline-embedded: release ## Load test: 10,000 applications through all five services on the embedded default (SQLite)
+	./load-tests/run.sh pipeline-embedded
 
 load-portal: release services ## Load test: citizens applying through the portal (HTTP form posts), on both backends
 	./load-tests/run.sh portal-embedded

@@ -10,7 +10,7 @@
 //! have left them: replaying 40 million events through the consumer would
 //! measure the fold, not the queries. The fold's own rate is measured
 //! separately on `--fold-applications` applications' events, through the
-//! same calls the consumer makes (hold, record, refold), so a full rebuild's
+//! same calls the consumer makes (record_all, refold), so a full rebuild's
 //! duration can be estimated from it.
 
 #[path = "common.rs"]
@@ -296,11 +296,9 @@ async fn main() -> anyhow::Result<()> {
                 for (kind, payload) in events {
                     let at = acikkapi_reporting::fold::occurred(kind, &payload).expect("a time");
                     let mut t = db.begin().await?;
-                    store::hold(&mut t, &number).await?;
                     let id = uuid::Uuid::now_v7().to_string();
-                    if store::record(&mut t, &id, &number, kind, at, &payload).await? {
-                        store::refold(&mut t, &number).await?;
-                    }
+                    store::record_all(&mut t, &[(&id, &number, kind, at, &payload)]).await?;
+                    store::refold(&mut t, &[number.as_str()]).await?;
                     t.commit().await?;
                 }
             }

@@ -210,6 +210,12 @@ pub struct BusSettings {
     /// Unused queues expire after this (tests only). 0: never.
     pub queue_expires_ms: u32,
     pub prefetch: u16,
+    /// Most deliveries a consumer applies in one transaction (at most
+    /// `prefetch` on RabbitMQ, which never has more unacknowledged).
+    pub batch: usize,
+    /// How long a consumer waits for more deliveries to fill a batch once
+    /// it has one; what is ready already is taken without waiting.
+    pub batch_wait_ms: u64,
     /// RabbitMQ queue type of the consumers' queues and their dead-letter
     /// queues: `quorum` (the default: replicated across the broker cluster,
     /// see the README's "Deployment") or `classic`. A queue keeps the type
@@ -310,7 +316,9 @@ impl Default for RetentionSettings {
 pub struct RoutingSettings {
     /// The desk can reopen an application this many days after conclusion.
     pub reopen_window_days: u32,
-    /// Competing consumer loops per replica for routing's events.
+    /// Competing consumer loops per replica for routing's events. Each applies
+    /// batches (`bus.batch`); two keep the queue moving while one commits,
+    /// and more only contend for the same rows and cores.
     pub consumers: usize,
 }
 
@@ -318,7 +326,7 @@ impl Default for RoutingSettings {
     fn default() -> Self {
         Self {
             reopen_window_days: 30,
-            consumers: 4,
+            consumers: 2,
         }
     }
 }
@@ -360,7 +368,9 @@ pub struct NotificationSettings {
     /// Secret in the delivery-report callback's path,
     /// `/notification/v1/delivery-reports/<token>`. Empty: no callback.
     pub callback_token: Secret,
-    /// Competing consumer loops per replica for notification's events.
+    /// Competing consumer loops per replica for notification's events. Each applies
+    /// batches (`bus.batch`); two keep the queue moving while one commits,
+    /// and more only contend for the same rows and cores.
     pub consumers: usize,
     /// The satisfaction survey after conclusion: `reply` (answered by an
     /// SMS reply, `<code> <1-5>`), `link` (a page under `tracking_url`) or
@@ -389,7 +399,7 @@ impl Default for NotificationSettings {
             lease_ms: 30_000,
             poll_ms: 250,
             callback_token: Secret::default(),
-            consumers: 4,
+            consumers: 2,
             survey: "reply".into(),
         }
     }
@@ -398,7 +408,9 @@ impl Default for NotificationSettings {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EscalationSettings {
-    /// Competing consumer loops per replica for escalation's events.
+    /// Competing consumer loops per replica for escalation's events. Each applies
+    /// batches (`bus.batch`); two keep the queue moving while one commits,
+    /// and more only contend for the same rows and cores.
     pub consumers: usize,
     /// How often each replica looks for due rungs; 0 runs no sweeper.
     pub sweep_interval_ms: u64,
@@ -416,7 +428,7 @@ pub struct EscalationSettings {
 impl Default for EscalationSettings {
     fn default() -> Self {
         Self {
-            consumers: 4,
+            consumers: 2,
             sweep_interval_ms: 5_000,
             sweep_batch: 500,
             census_interval_ms: 15_000,
@@ -428,7 +440,9 @@ impl Default for EscalationSettings {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ReportingSettings {
-    /// Competing consumer loops per replica for reporting's events.
+    /// Competing consumer loops per replica for reporting's events. Each applies
+    /// batches (`bus.batch`); two keep the queue moving while one commits,
+    /// and more only contend for the same rows and cores.
     pub consumers: usize,
     /// How long a dashboard answer stays cached at most; new events of its
     /// province invalidate it before that.
@@ -445,7 +459,7 @@ pub struct ReportingSettings {
 impl Default for ReportingSettings {
     fn default() -> Self {
         Self {
-            consumers: 4,
+            consumers: 2,
             cache_ttl_ms: 60_000,
             stale_ms: 0,
             export_page_rows: 5_000,
@@ -534,6 +548,8 @@ impl Default for BusSettings {
             prefix: "acikkapi".into(),
             queue_expires_ms: 0,
             prefetch: 256,
+            batch: 128,
+            batch_wait_ms: 2,
             queue_type: "quorum".into(),
         }
     }
@@ -724,6 +740,14 @@ impl Settings {
             problems.push(
                 "store: batch_max, queue_capacity and max_connections must be positive".into(),
             );
+        }
+        // Prefetch 0 is RabbitMQ's "no limit".
+        let prefetch = usize::from(self.bus.prefetch);
+        if self.bus.batch == 0 || (prefetch > 0 && self.bus.batch > prefetch) {
+            problems.push("bus.batch: between 1 and bus.prefetch".into());
+        }
+        if self.bus.batch_wait_ms > 1000 {
+            problems.push("bus.batch_wait_ms: at most 1000".into());
         }
         if self.relay.batch <= 0 {
             problems.push("relay.batch: must be positive".into());

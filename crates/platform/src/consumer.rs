@@ -1,13 +1,24 @@
-//! Idempotent consumers. Each event is applied inside a transaction that
-//! also records (consumer, event id) in the inbox; a second delivery finds
-//! the row and does nothing. The message is acked only after the commit.
+//! Idempotent consumers, in batches. A consumer takes what its queue has
+//! ready, up to `bus.batch` deliveries (waiting at most `bus.batch_wait_ms`
+//! for more), applies them in one transaction that also records each
+//! (consumer, event id) in the inbox, commits, and only then acknowledges
+//! them together (one multiple-ack on RabbitMQ). A second delivery of an
+//! event finds its inbox row, in an earlier commit or earlier in the same
+//! batch, and does nothing.
+//!
+//! **A bad event does not sink its batch.** When an event fails, the batch
+//! is rolled back and split around it: what came before is applied again
+//! in one transaction, the failing event alone (dead-lettered if it can
+//! never be applied, delivered again later if it may), then the rest as a
+//! batch. Events are applied in the order they were delivered, so every
+//! per-application ordering rule of the consumers holds as before.
 
 use crate::bus::{Delivery, Envelope};
 use crate::store::Tx;
 use crate::{Platform, PlatformError};
 use std::sync::Arc;
 use std::time::Duration;
-use tracing::Instrument;
+use tracing::{Instrument, Span};
 
 #[derive(Debug, thiserror::Error)]
 pub enum HandlerError {
@@ -33,13 +44,23 @@ impl From<sqlx::Error> for HandlerError {
 
 #[async_trait::async_trait]
 pub trait Handler: Send + Sync + 'static {
-    /// Applies the event's effect inside `tx`; the caller commits.
+    /// Applies the event's effect inside `tx`; the caller commits. Other
+    /// events of the batch may have been applied in `tx` before.
     async fn handle(&self, tx: &mut Tx, envelope: &Envelope) -> Result<(), HandlerError>;
 
-    /// After the effect committed (not after a duplicate): for what must
-    /// see the committed state, such as invalidating a cache. Best effort:
-    /// a crash between the commit and this loses it.
-    async fn applied(&self, _envelope: &Envelope) {}
+    /// Once a batch, before its commit, with the events `handle` applied in
+    /// it (in order): for work done better once for them all than once an
+    /// event (reporting folds each application once, taking its locks in
+    /// one order). A failure here is not any one event's: the batch is
+    /// applied again one event at a time.
+    async fn finish(&self, _tx: &mut Tx, _applied: &[&Envelope]) -> Result<(), HandlerError> {
+        Ok(())
+    }
+
+    /// After a commit, with the events it applied (not the duplicates):
+    /// for what must see the committed state, such as invalidating a
+    /// cache. Best effort: a crash between the commit and this loses it.
+    async fn applied(&self, _envelopes: &[&Envelope]) {}
 }
 
 /// Consumes `queue` (bound to `kinds`) until shutdown, with `concurrency`
@@ -68,6 +89,8 @@ async fn consume_loop(
     kinds: &'static [&'static str],
     handler: Arc<dyn Handler>,
 ) {
+    let max = p.settings.bus.batch.max(1);
+    let wait = Duration::from_millis(p.settings.bus.batch_wait_ms);
     while !p.shutdown.is_cancelled() {
         let mut sub = match p.bus.subscribe(queue, kinds).await {
             Ok(s) => s,
@@ -78,7 +101,7 @@ async fn consume_loop(
             }
         };
         loop {
-            let next = tokio::select! {
+            let first = tokio::select! {
                 _ = p.shutdown.cancelled() => {
                     if let Err(e) = sub.close().await {
                         tracing::debug!(queue, error = %e, "closing the subscription failed");
@@ -87,13 +110,45 @@ async fn consume_loop(
                 }
                 n = sub.next() => n,
             };
-            match next {
-                Some(Ok(d)) => handle_one(&p, queue, handler.as_ref(), d).await,
+            let mut batch = match first {
+                Some(Ok(d)) => vec![d],
                 Some(Err(e)) => {
                     tracing::warn!(queue, error = %e, "delivery failed; resubscribing");
                     break;
                 }
                 None => break,
+            };
+            // What is ready now, and what arrives within the wait: under
+            // load the queue fills while a batch commits, so batches grow
+            // without waiting; a lone event waits at most `wait`.
+            let deadline = tokio::time::Instant::now() + wait;
+            let mut broken = false;
+            while batch.len() < max {
+                match tokio::time::timeout_at(deadline, sub.next()).await {
+                    Ok(Some(Ok(d))) => batch.push(d),
+                    Ok(Some(Err(e))) => {
+                        tracing::warn!(queue, error = %e, "delivery failed; resubscribing");
+                        broken = true;
+                        break;
+                    }
+                    Ok(None) => {
+                        broken = true;
+                        break;
+                    }
+                    Err(_) => break,
+                }
+            }
+            p.metrics.consumer_batch_size.observe(batch.len() as f64);
+            let events = batch
+                .into_iter()
+                .map(|d| {
+                    let span = event_span(queue, &d.envelope);
+                    (d, span)
+                })
+                .collect();
+            settle_batch(&p, queue, handler.as_ref(), events).await;
+            if broken {
+                break;
             }
         }
         sleep_or_cancel(&p, Duration::from_millis(200)).await;
@@ -107,20 +162,195 @@ async fn sleep_or_cancel(p: &Platform, d: Duration) {
     }
 }
 
-async fn handle_one(p: &Platform, queue: &'static str, handler: &dyn Handler, d: Delivery) {
+/// The consumer's span of one event, continuing the event's trace.
+fn event_span(queue: &'static str, e: &Envelope) -> Span {
     let span = tracing::info_span!(
         "bus.consume",
-        otel.name = %format!("consume {}", d.envelope.kind),
+        otel.name = %format!("consume {}", e.kind),
         otel.kind = "consumer",
         consumer = queue,
-        event.kind = %d.envelope.kind,
-        event.id = %d.envelope.id,
-        application_number = %d.envelope.key,
+        event.kind = %e.kind,
+        event.id = %e.id,
+        application_number = %e.key,
         province = tracing::field::Empty,
         topic = tracing::field::Empty,
         unit = tracing::field::Empty,
     );
-    crate::telemetry::set_parent_from_headers(&span, &d.envelope.headers);
+    crate::telemetry::set_parent_from_headers(&span, &e.headers);
+    span
+}
+
+type Event = (Delivery, Span);
+
+tokio::task_local! {
+    /// Values the events of the batch being applied share.
+    static BATCH: std::cell::RefCell<Vec<Box<dyn std::any::Any + Send>>>;
+}
+
+/// A value of type `T` put by [`batch_cache`] while applying this batch
+/// (in its transaction), if any: what a handler reads once for all the
+/// events of a batch, such as configuration. None outside a batch.
+pub fn batch_cached<T: Clone + Send + 'static>() -> Option<T> {
+    BATCH
+        .try_with(|b| {
+            b.borrow()
+                .iter()
+                .find_map(|v| v.downcast_ref::<T>().cloned())
+        })
+        .ok()
+        .flatten()
+}
+
+/// Keeps `value` for the rest of the batch being applied, in place of one
+/// of its type kept before (nothing outside a batch).
+pub fn batch_cache<T: Clone + Send + 'static>(value: T) {
+    let _ = BATCH.try_with(|b| {
+        let mut kept = b.borrow_mut();
+        kept.retain(|v| !v.is::<T>());
+        kept.push(Box::new(value));
+    });
+}
+
+/// Why a batch was not committed.
+enum BatchError {
+    /// Event `index` failed: the batch is split around it.
+    Event(usize),
+    /// The handler's `finish` failed: one event at a time.
+    Finish,
+    /// The store failed to begin or commit: the whole batch again, later.
+    Store(HandlerError),
+}
+
+/// Applies `events` in one transaction and settles them; splits the batch
+/// around an event that fails. Each event's span ends once it is settled.
+async fn settle_batch(
+    p: &Platform,
+    queue: &'static str,
+    handler: &dyn Handler,
+    mut events: Vec<Event>,
+) {
+    while !events.is_empty() {
+        if events.len() == 1 {
+            let (d, span) = events.pop().expect("one event");
+            handle_one(p, queue, handler, d, span).await;
+            return;
+        }
+        match apply_batch(p, queue, handler, &events).await {
+            Ok(applied) => {
+                let n = events.len();
+                p.metrics.consumer_batch(queue, "committed", n);
+                p.metrics.consumed_n(queue, "applied", applied as u64);
+                p.metrics
+                    .consumed_n(queue, "duplicate", (n - applied) as u64);
+                let (deliveries, spans): (Vec<_>, Vec<_>) = events.into_iter().unzip();
+                if let Err(e) = Delivery::ack_all(deliveries).await {
+                    tracing::warn!(queue, error = %e, "could not acknowledge a batch; the broker will redeliver it");
+                }
+                drop(spans);
+                return;
+            }
+            Err(BatchError::Store(e)) => {
+                p.metrics.consumer_batch(queue, "requeued", events.len());
+                p.metrics.consumed_n(queue, "retried", events.len() as u64);
+                tracing::warn!(queue, error = %e, events = events.len(), "batch failed; every event will be delivered again");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                let (deliveries, _spans): (Vec<_>, Vec<_>) = events.into_iter().unzip();
+                if let Err(e) = Delivery::retry_all(deliveries).await {
+                    tracing::warn!(queue, error = %e, "could not requeue a batch; the broker will redeliver it");
+                }
+                return;
+            }
+            Err(BatchError::Finish) => {
+                p.metrics.consumer_batch(queue, "split", events.len());
+                for (d, span) in events {
+                    handle_one(p, queue, handler, d, span).await;
+                }
+                return;
+            }
+            Err(BatchError::Event(i)) => {
+                // Before it, a batch again (it applied up to the failure);
+                // then the event alone, settled as it deserves; then the rest.
+                p.metrics.consumer_batch(queue, "split", events.len());
+                let mut rest = events.split_off(i);
+                let failed = rest.remove(0);
+                let before = std::mem::replace(&mut events, rest);
+                Box::pin(settle_batch(p, queue, handler, before)).await;
+                handle_one(p, queue, handler, failed.0, failed.1).await;
+            }
+        }
+    }
+}
+
+/// One transaction for the batch: Ok(how many applied, the rest being
+/// duplicates), or which event failed.
+async fn apply_batch(
+    p: &Platform,
+    queue: &str,
+    handler: &dyn Handler,
+    events: &[Event],
+) -> Result<usize, BatchError> {
+    BATCH
+        .scope(
+            Default::default(),
+            apply_batch_in_scope(p, queue, handler, events),
+        )
+        .await
+}
+
+async fn apply_batch_in_scope(
+    p: &Platform,
+    queue: &str,
+    handler: &dyn Handler,
+    events: &[Event],
+) -> Result<usize, BatchError> {
+    if let Some(i) = events.iter().position(|(d, _)| d.envelope.id.is_empty()) {
+        return Err(BatchError::Event(i)); // refused alone, as it deserves
+    }
+    let mut tx =
+        p.db.begin()
+            .await
+            .map_err(|e| BatchError::Store(e.into()))?;
+    let ids: Vec<&str> = events.iter().map(|(d, _)| d.envelope.id.as_str()).collect();
+    let mut fresh = tx
+        .claim_inbox_many(queue, &ids)
+        .await
+        .map_err(|e| BatchError::Store(e.into()))?;
+    let mut applied: Vec<&Envelope> = Vec::with_capacity(events.len());
+    for (i, (d, span)) in events.iter().enumerate() {
+        let e = &d.envelope;
+        if !fresh.remove(&e.id) {
+            span.in_scope(|| tracing::debug!("event already applied; acknowledged without effect"));
+            continue;
+        }
+        match handler.handle(&mut tx, e).instrument(span.clone()).await {
+            Ok(()) => applied.push(e),
+            Err(_) => return Err(BatchError::Event(i)),
+        }
+    }
+    if !applied.is_empty() {
+        let finished = handler.finish(&mut tx, &applied).await;
+        if let Err(e) = finished {
+            tracing::warn!(queue, error = %e, events = events.len(), "finishing a batch failed; one event at a time");
+            return Err(BatchError::Finish);
+        }
+    }
+    tx.commit().await.map_err(|e| BatchError::Store(e.into()))?;
+    if !applied.is_empty() {
+        // Consumers write events too (routing's ApplicationRouted): the
+        // relay publishes them now, once for the batch.
+        p.outbox_written.notify_one();
+        handler.applied(&applied).await;
+    }
+    Ok(applied.len())
+}
+
+async fn handle_one(
+    p: &Platform,
+    queue: &'static str,
+    handler: &dyn Handler,
+    d: Delivery,
+    span: Span,
+) {
     let result = apply(p, queue, handler, &d.envelope)
         .instrument(span.clone())
         .await;
@@ -147,7 +377,12 @@ async fn handle_one(p: &Platform, queue: &'static str, handler: &dyn Handler, d:
             Err(HandlerError::Transient(e)) => {
                 p.metrics.consumed(queue, "retried");
                 tracing::warn!(error = %e, "event failed; will be delivered again");
-                tokio::time::sleep(Duration::from_millis(500)).await;
+                // The first time straight back to the queue: mostly what it
+                // waits for (its application's previous event) is in a
+                // batch committing beside this one. Again, after a pause.
+                if d.redelivered {
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
                 d.retry().await
             }
         };
@@ -166,6 +401,17 @@ async fn apply(
     handler: &dyn Handler,
     e: &Envelope,
 ) -> Result<bool, HandlerError> {
+    BATCH
+        .scope(Default::default(), apply_in_scope(p, queue, handler, e))
+        .await
+}
+
+async fn apply_in_scope(
+    p: &Platform,
+    queue: &str,
+    handler: &dyn Handler,
+    e: &Envelope,
+) -> Result<bool, HandlerError> {
     if e.id.is_empty() {
         return Err(HandlerError::Permanent("envelope has no event id".into()));
     }
@@ -174,7 +420,9 @@ async fn apply(
         return Ok(false);
     }
     handler.handle(&mut tx, e).await?;
+    handler.finish(&mut tx, &[e]).await?;
     tx.commit().await?;
-    handler.applied(e).await;
+    p.outbox_written.notify_one();
+    handler.applied(&[e]).await;
     Ok(true)
 }

@@ -65,6 +65,10 @@ pub struct Metrics {
     pub outbox_published: Counter,
     pub outbox_backlog: Gauge,
     pub events_consumed: Family<ConsumerLabels, Counter>,
+    /// Consumer batches by outcome: committed whole, split around an
+    /// event that failed, or requeued whole (the store failed).
+    pub consumer_batches: Family<ConsumerLabels, Counter>,
+    pub consumer_batch_size: Histogram,
     pub rate_limits: Family<LimitLabels, Counter>,
     /// SMS attempts by template and result (sent, retried, dead).
     pub sms: Family<SmsLabels, Counter>,
@@ -135,6 +139,18 @@ impl Metrics {
             "Events handled by consumers (applied, duplicate, retried, dead)",
             events_consumed.clone(),
         );
+        let consumer_batches = Family::<ConsumerLabels, Counter>::default();
+        r.register(
+            "consumer_batches",
+            "Consumer batches (one transaction each) by outcome: committed, split, requeued",
+            consumer_batches.clone(),
+        );
+        let consumer_batch_size = Histogram::new(exponential_buckets(1.0, 2.0, 10));
+        r.register(
+            "consumer_batch_size",
+            "Deliveries a consumer took together into one transaction",
+            consumer_batch_size.clone(),
+        );
         let rate_limits = Family::<LimitLabels, Counter>::default();
         r.register(
             "rate_limits",
@@ -192,6 +208,8 @@ impl Metrics {
             outbox_published,
             outbox_backlog,
             events_consumed,
+            consumer_batches,
+            consumer_batch_size,
             rate_limits,
             sms,
             sms_segments,
@@ -263,12 +281,29 @@ impl Metrics {
     }
 
     pub fn consumed(&self, consumer: &str, result: &str) {
+        self.consumed_n(consumer, result, 1);
+    }
+
+    pub fn consumed_n(&self, consumer: &str, result: &str, n: u64) {
+        if n == 0 {
+            return;
+        }
         self.events_consumed
             .get_or_create(&ConsumerLabels {
                 consumer: consumer.to_owned(),
                 result: result.to_owned(),
             })
+            .inc_by(n);
+    }
+
+    pub fn consumer_batch(&self, consumer: &str, result: &str, size: usize) {
+        self.consumer_batches
+            .get_or_create(&ConsumerLabels {
+                consumer: consumer.to_owned(),
+                result: result.to_owned(),
+            })
             .inc();
+        self.consumer_batch_size.observe(size as f64);
     }
 
     /// The text exposition format.

@@ -555,14 +555,21 @@ pub const TEST_MIGRATIONS: &[Migration] = &[Migration {
     postgres: "CREATE TABLE testkit_effects (consumer TEXT NOT NULL, event_id TEXT NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL, traceparent TEXT NOT NULL)",
 }];
 
-/// A consumer whose effect is one row per applied event.
+/// A consumer whose effect is one row per applied event. An event whose
+/// payload is [`POISON`] can never be applied (it is dead-lettered).
 pub struct RecordingConsumer {
     pub name: &'static str,
 }
 
+/// The payload the [`RecordingConsumer`] refuses for good.
+pub const POISON: &[u8] = b"poison";
+
 #[async_trait::async_trait]
 impl Handler for RecordingConsumer {
     async fn handle(&self, t: &mut Tx, e: &Envelope) -> Result<(), HandlerError> {
+        if e.payload == POISON {
+            return Err(HandlerError::Permanent(format!("event {} is poison", e.id)));
+        }
         let tp = e.headers.get("traceparent").cloned().unwrap_or_default();
         tx!(t, c => {
             sqlx::query("INSERT INTO testkit_effects (consumer, event_id, kind, key, traceparent) VALUES ($1, $2, $3, $4, $5)")

@@ -3,11 +3,15 @@
 //! A crash is reproduced at the exact point it would interrupt: a node
 //! whose relay does not run (committed, never published), and a publish
 //! whose rows are never deleted (published, then the process died).
+//! Consumers apply their deliveries in batches; one that holds a duplicate
+//! and a poison event applies every other event once.
 
-use acikkapi_platform::relay;
+use acikkapi_platform::bus::Envelope;
+use acikkapi_platform::metrics::ConsumerLabels;
+use acikkapi_platform::{Platform, relay};
 use acikkapi_testkit::{
-    Backend, TestNode, backend_tests, count, effects, eventually, settings,
-    start_recording_consumer, submission,
+    Backend, POISON, TestNode, backend_tests, count, effects, eventually, settings,
+    start_recording_consumer, start_recording_consumer_of, submission,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -154,7 +158,93 @@ async fn events_carry_no_personal_data(backend: Backend) {
     n.stop_and_clean().await;
 }
 
+/// What the consumer `queue` counted as `result` (applied, duplicate, dead…).
+fn consumed(p: &Platform, queue: &str, result: &str) -> u64 {
+    p.metrics
+        .events_consumed
+        .get_or_create(&ConsumerLabels {
+            consumer: queue.into(),
+            result: result.into(),
+        })
+        .get()
+}
+
+async fn a_batch_with_a_duplicate_and_a_poison_event_applies_the_rest_once(backend: Backend) {
+    const QUEUE: &str = "batch-recorder";
+    const KINDS: &[&str] = &["BatchTest"];
+    let (mut s, _dir) = settings(backend);
+    s.relay.enabled = false;
+    s.services = vec!["intake".into()];
+    // Long enough that the six deliveries below are taken as one batch.
+    s.bus.batch_wait_ms = 300;
+    let n = TestNode::start(s).await;
+    let p = n.platform().clone();
+    let event = |id: &str, payload: &[u8]| Envelope {
+        id: id.into(),
+        kind: "BatchTest".into(),
+        key: format!("key-{id}"),
+        payload: payload.to_vec(),
+        headers: Default::default(),
+    };
+    let good = ["b1", "b2", "b3", "b4"];
+    // b1 twice (a republished event), the poison between the good ones.
+    let batch = [
+        event("b1", b"1"),
+        event("b2", b"2"),
+        event("b1", b"1"),
+        event("bad", POISON),
+        event("b3", b"3"),
+        event("b4", b"4"),
+    ];
+    p.bus.declare(QUEUE, KINDS).await.unwrap();
+    p.bus.publish(&batch).await.unwrap();
+    start_recording_consumer_of(&p, QUEUE, KINDS).await;
+
+    let dead = || {
+        let p = p.clone();
+        async move { p.bus.dead_letter_count(QUEUE).await.unwrap() >= 1 }
+    };
+    assert!(
+        eventually(20, dead).await,
+        "the poison event was dead-lettered"
+    );
+    let settled = || {
+        let p = p.clone();
+        async move { consumed(&p, QUEUE, "applied") + consumed(&p, QUEUE, "duplicate") >= 5 }
+    };
+    assert!(eventually(20, settled).await, "every good delivery settled");
+    for id in good {
+        let rows = effects(&p, &format!("key-{id}")).await;
+        assert_eq!(rows.len(), 1, "event {id} applied exactly once");
+        assert_eq!(rows[0].0, id);
+    }
+    assert!(
+        effects(&p, "key-bad").await.is_empty(),
+        "the poison left no effect"
+    );
+    assert_eq!(
+        p.bus.dead_letter_count(QUEUE).await.unwrap(),
+        1,
+        "only the poison is dead"
+    );
+    assert_eq!(consumed(&p, QUEUE, "applied"), 4);
+    assert_eq!(consumed(&p, QUEUE, "duplicate"), 1);
+    assert_eq!(consumed(&p, QUEUE, "dead"), 1);
+    // It was one batch, split around the poison (not six single events).
+    let split = p
+        .metrics
+        .consumer_batches
+        .get_or_create(&ConsumerLabels {
+            consumer: QUEUE.into(),
+            result: "split".into(),
+        })
+        .get();
+    assert_eq!(split, 1, "the batch was split once, around the poison");
+    n.stop_and_clean().await;
+}
+
 backend_tests!(
+    a_batch_with_a_duplicate_and_a_poison_event_applies_the_rest_once,
     crash_between_commit_and_publish_loses_no_event,
     crash_between_publish_and_delete_applies_once,
     events_carry_no_personal_data,

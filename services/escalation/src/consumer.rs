@@ -14,6 +14,7 @@ use acikkapi_platform::consumer::{Handler, HandlerError};
 use acikkapi_platform::store::{OutboxEvent, Tx, now_ms};
 use acikkapi_proto::v1 as pb;
 use prost::Message;
+use std::sync::Arc;
 
 pub const QUEUE: &str = "escalation";
 pub const KINDS: &[&str] = &[
@@ -52,17 +53,24 @@ fn not_yet(number: &str) -> HandlerError {
 }
 
 impl Consumer {
-    /// The calendar and policies, read in the event's own transaction.
-    async fn context(&self, t: &mut Tx) -> Result<(Calendars, Policies), HandlerError> {
-        Ok((Calendars::load_tx(t).await?, Policies::load_tx(t).await?))
+    /// The calendar and policies, read in the batch's transaction.
+    /// Once a batch: its events share what the first read.
+    async fn context(&self, t: &mut Tx) -> Result<Arc<(Calendars, Policies)>, HandlerError> {
+        if let Some(c) = acikkapi_platform::consumer::batch_cached() {
+            return Ok(c);
+        }
+        let c = Arc::new((Calendars::load_tx(t).await?, Policies::load_tx(t).await?));
+        acikkapi_platform::consumer::batch_cache(c.clone());
+        Ok(c)
     }
 
     /// Starts the clock of a round; nothing if it is running already.
     async fn start(&self, t: &mut Tx, mut k: SlaClock, why: &str) -> Result<(), HandlerError> {
-        let (cals, policies) = self.context(t).await?;
+        let context = self.context(t).await?;
+        let (cals, policies) = &*context;
         let arife = store::arife(&self.platform.settings.escalation.arife);
         let cal = cals.for_province(k.province);
-        store::derive(&mut k, cal, arife, &policies, &[])?;
+        store::derive(&mut k, cal, arife, policies, &[])?;
         let now = now_ms();
         if store::insert(t, &k, now).await? {
             store::add_entry(t, &k.id, "started", k.started_ms, why, "escalation").await?;
@@ -96,11 +104,12 @@ impl Consumer {
             return Ok(None); // a later routing event set the unit already
         }
         f(&mut k);
-        let (cals, policies) = self.context(t).await?;
+        let context = self.context(t).await?;
+        let (cals, policies) = &*context;
         let arife = store::arife(&self.platform.settings.escalation.arife);
         let pauses = store::pauses_tx(t, &k.id).await?;
         let cal = cals.for_province(k.province);
-        store::derive(&mut k, cal, arife, &policies, &pauses)?;
+        store::derive(&mut k, cal, arife, policies, &pauses)?;
         store::update(t, &k, now_ms()).await?;
         store::add_entry(t, &k.id, kind, at_ms, reason, "escalation").await?;
         let left_ms = ledger::budget_ms(k.budget_days)

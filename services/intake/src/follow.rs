@@ -219,6 +219,14 @@ async fn in_sequence(t: &mut Tx, number: &str, seq: u64) -> Result<bool, Handler
         return Ok(true);
     }
     let seq = seq as i64;
+    // Mostly it is the next one: recorded in one statement.
+    let next = tx!(t, c => {
+        sqlx::query("UPDATE applications SET routing_seq = $1 WHERE number = $2 AND routing_seq = $3")
+            .bind(seq).bind(number).bind(seq - 1).execute(&mut **c).await?.rows_affected() == 1
+    });
+    if next {
+        return Ok(true);
+    }
     let applied: Option<i64> = tx!(t, c => {
         sqlx::query_scalar("SELECT routing_seq FROM applications WHERE number = $1")
             .bind(number).fetch_optional(&mut **c).await?
@@ -229,17 +237,11 @@ async fn in_sequence(t: &mut Tx, number: &str, seq: u64) -> Result<bool, Handler
     if seq <= applied {
         return Ok(false);
     }
-    if seq > applied + 1 {
-        return Err(HandlerError::Transient(format!(
-            "routing event {seq} waits for event {}",
-            applied + 1
-        )));
-    }
-    tx!(t, c => {
-        sqlx::query("UPDATE applications SET routing_seq = $1 WHERE number = $2")
-            .bind(seq).bind(number).execute(&mut **c).await?;
-    });
-    Ok(true)
+    // Not the next one (that was recorded above): a later one waits.
+    Err(HandlerError::Transient(format!(
+        "routing event {seq} waits for event {}",
+        applied + 1
+    )))
 }
 
 /// Whom an escalation reached, as the applicant reads it; None for the

@@ -158,10 +158,15 @@ impl Handler for Consumer {
                 )])
                 .await?;
                 tracing::info!(application_number = %number, message_id = %id, template, "sms queued");
-                self.queued.notify_waiters();
             }
         }
         Ok(())
+    }
+
+    /// Wakes the senders once the queued messages are committed (a wake-up
+    /// before the commit would find nothing and wait for the next poll).
+    async fn applied(&self, _events: &[&Envelope]) {
+        self.queued.notify_one();
     }
 }
 
@@ -211,7 +216,6 @@ impl Consumer {
         .await?;
         if let Some(id) = queued {
             tracing::info!(application_number = %number, message_id = %id, template, level = ev.level, "escalation sms queued");
-            self.queued.notify_waiters();
         }
         Ok(())
     }

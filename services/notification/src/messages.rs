@@ -199,7 +199,7 @@ pub async fn mark_sent(
 /// A failed attempt of claimed message `m`: queued again for `next_ms`,
 /// or `dead` when `next_ms` is None.
 pub async fn mark_failed(
-    db: &Db,
+    t: &mut Tx,
     m: &Message,
     error: &str,
     next_ms: Option<i64>,
@@ -209,7 +209,7 @@ pub async fn mark_failed(
         None => ("dead", 0),
     };
     let error: String = error.chars().take(500).collect();
-    let n = db!(db, pool => {
+    let n = tx!(t, c => {
         sqlx::query(
             "UPDATE sms_messages SET status = $1, next_attempt_ms = $2, last_error = $3, updated_ms = $4 \
              WHERE id = $5 AND tries = $6 AND status = 'sending'",
@@ -220,7 +220,7 @@ pub async fn mark_failed(
         .bind(now_ms())
         .bind(&m.id)
         .bind(m.tries)
-        .execute(pool)
+        .execute(&mut **c)
         .await?
         .rows_affected()
     });

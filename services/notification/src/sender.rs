@@ -8,6 +8,12 @@
 //! it has our id ([`Provider::lookup`]). Only if it has not is the message
 //! sent again, still under the same id, which the gateway also refuses to
 //! take twice (`DOUBLE_SEND_ERROR`, counted as sent).
+//!
+//! **Results in batches.** A finished attempt hands its result to one
+//! recorder task, which writes every result waiting at that moment (and
+//! the `SmsSent` events of those sent) in one transaction; a sender's slot
+//! is free again only once its result is committed. A crash before that
+//! commit is the crash above: the lease runs out and the gateway is asked.
 
 use crate::messages::{self, Message};
 use crate::provider::{Known, Outgoing, Provider, SendError};
@@ -16,10 +22,11 @@ use acikkapi_platform::Platform;
 use acikkapi_platform::store::now_ms;
 use acikkapi_proto::v1 as pb;
 use prost::Message as _;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{Notify, Semaphore};
-use tracing::Instrument;
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc};
+use tracing::{Instrument, Span};
 
 pub struct Sender {
     pub platform: Platform,
@@ -53,6 +60,8 @@ impl Sender {
         let p = &self.platform;
         let n = &p.settings.notification;
         let slots = Arc::new(Semaphore::new(n.senders));
+        let (results, finished) = mpsc::unbounded_channel();
+        let recorder = tokio::spawn(self.clone().record(finished));
         while !p.shutdown.is_cancelled() {
             let free = slots.available_permits();
             if free == 0 {
@@ -82,17 +91,17 @@ impl Sender {
                     break;
                 };
                 let me = self.clone();
-                tokio::spawn(async move {
-                    me.attempt(m).await;
-                    drop(permit);
-                });
+                let results = results.clone();
+                tokio::spawn(async move { me.attempt(m, permit, results).await });
             }
         }
-        // Sends in flight finish and record their result.
+        // Sends in flight finish and their results are committed (a slot
+        // comes back after its result's commit); then the recorder is idle.
         let _ = slots.acquire_many(n.senders as u32).await;
+        recorder.abort();
     }
 
-    async fn attempt(&self, m: Message) {
+    async fn attempt(&self, m: Message, permit: OwnedSemaphorePermit, results: Results) {
         let span = tracing::info_span!(
             "sms.send",
             otel.kind = "client",
@@ -106,18 +115,29 @@ impl Sender {
             unit = tracing::field::Empty,
         );
         acikkapi_platform::telemetry::set_parent_from_headers(&span, &m.trace);
-        self.attempt_in_span(m).instrument(span).await
+        let verdict = self.attempt_in_span(&m).instrument(span.clone()).await;
+        // The recorder holds the span (and the slot) until the commit.
+        let _ = results.send(Finished {
+            m,
+            verdict,
+            span,
+            _slot: permit,
+        });
     }
 
-    async fn attempt_in_span(&self, m: Message) {
+    /// Delivers `m` and says what to record of it.
+    async fn attempt_in_span(&self, m: &Message) -> Verdict {
         let p = &self.platform;
         let n = &p.settings.notification;
-        let result = self.deliver(&m).await;
+        let result = self.deliver(m).await;
         let span = tracing::Span::current();
-        let recorded = match result {
+        match result {
             Ok(provider_id) => {
                 span.record("outcome", "sent");
-                self.record_sent(&m, &provider_id).await
+                Verdict::Sent {
+                    provider_id,
+                    trace: acikkapi_platform::telemetry::current_context_headers(),
+                }
             }
             Err(e) => {
                 let last =
@@ -135,14 +155,11 @@ impl Sender {
                 } else {
                     tracing::warn!(error = %e, attempts = m.attempts, "sms failed; will retry");
                 }
-                messages::mark_failed(&p.db, &m, &e.to_string(), next).await
+                Verdict::Failed {
+                    error: e.to_string(),
+                    next,
+                }
             }
-        };
-        match recorded {
-            Ok(true) => {}
-            Ok(false) => tracing::warn!("the claim ran out before the result was recorded"),
-            // The lease runs out and the next claim looks the message up first.
-            Err(e) => tracing::warn!(error = %e, "could not record the result"),
         }
     }
 
@@ -176,41 +193,118 @@ impl Sender {
             .await
     }
 
-    async fn record_sent(
+    /// Records finished attempts until the sender ends, every result
+    /// waiting at the moment in one transaction.
+    async fn record(self: Arc<Self>, mut finished: mpsc::UnboundedReceiver<Finished>) {
+        const MOST: usize = 512;
+        let mut batch = Vec::with_capacity(MOST);
+        while finished.recv_many(&mut batch, MOST).await > 0 {
+            match self.record_batch(&batch).await {
+                Ok(lost) => {
+                    for f in batch.iter().filter(|f| lost.contains(&f.m.id)) {
+                        f.span.in_scope(|| {
+                            tracing::warn!("the claim ran out before the result was recorded")
+                        });
+                    }
+                }
+                // The leases run out and the next claims look the messages up first.
+                Err(e) => {
+                    tracing::warn!(error = %e, results = batch.len(), "could not record results")
+                }
+            }
+            batch.clear(); // ends the spans and frees the slots
+        }
+    }
+
+    /// One transaction for `batch`; returns the ids whose claim was lost.
+    async fn record_batch(
         &self,
-        m: &Message,
-        provider_id: &str,
-    ) -> Result<bool, acikkapi_platform::PlatformError> {
+        batch: &[Finished],
+    ) -> Result<Vec<String>, acikkapi_platform::PlatformError> {
         let p = &self.platform;
         let mut t = p.db.begin().await?;
-        if !messages::mark_sent(&mut t, m, self.provider.name(), provider_id).await? {
-            return Ok(false);
+        let mut events = Vec::new();
+        let mut sent = Vec::new();
+        let mut lost = Vec::new();
+        for f in batch {
+            let m = &f.m;
+            let kept = match &f.verdict {
+                Verdict::Sent { provider_id, trace } => {
+                    let kept =
+                        messages::mark_sent(&mut t, m, self.provider.name(), provider_id).await?;
+                    if kept {
+                        events.push(sms_sent(m, trace.clone()));
+                        sent.push(f);
+                    }
+                    kept
+                }
+                Verdict::Failed { error, next } => {
+                    messages::mark_failed(&mut t, m, error, *next).await?
+                }
+            };
+            if !kept {
+                lost.push(m.id.clone());
+            }
         }
-        let now = now_ms();
-        let sent = pb::SmsSent {
-            application_number: m.number.clone(),
-            message_id: m.id.clone(),
-            template: m.template.clone(),
-            segments: m.segments as u32,
-            sent_at: Some(prost_types::Timestamp {
-                seconds: now.div_euclid(1000),
-                nanos: (now.rem_euclid(1000) * 1_000_000) as i32,
-            }),
-        };
-        t.insert_outbox(&[acikkapi_platform::store::OutboxEvent {
-            event_id: uuid::Uuid::now_v7().to_string(),
-            kind: "SmsSent".into(),
-            key: m.number.clone(),
-            payload: sent.encode_to_vec(),
-            headers: acikkapi_platform::telemetry::current_context_headers(),
-        }])
-        .await?;
+        t.insert_outbox(&events).await?;
         t.commit().await?;
-        p.outbox_written.notify_one();
-        p.metrics
-            .sms_attempt(&m.template, "sent", m.segments as u64, m.cost_micros as u64);
-        tracing::info!(segments = m.segments, "sms sent");
-        Ok(true)
+        if !events.is_empty() {
+            p.outbox_written.notify_one();
+        }
+        for f in sent {
+            let m = &f.m;
+            p.metrics
+                .sms_attempt(&m.template, "sent", m.segments as u64, m.cost_micros as u64);
+            f.span
+                .in_scope(|| tracing::info!(segments = m.segments, "sms sent"));
+        }
+        Ok(lost)
+    }
+}
+
+type Results = mpsc::UnboundedSender<Finished>;
+
+/// What an attempt came to.
+enum Verdict {
+    /// The gateway has it; `trace` continues the attempt's trace in `SmsSent`.
+    Sent {
+        provider_id: String,
+        trace: BTreeMap<String, String>,
+    },
+    /// Queued again for `next`, or dead when None.
+    Failed { error: String, next: Option<i64> },
+}
+
+/// A finished attempt on its way to the recorder.
+struct Finished {
+    m: Message,
+    verdict: Verdict,
+    span: Span,
+    _slot: OwnedSemaphorePermit,
+}
+
+/// The event that message `m` went out.
+fn sms_sent(
+    m: &Message,
+    headers: BTreeMap<String, String>,
+) -> acikkapi_platform::store::OutboxEvent {
+    let now = now_ms();
+    let sent = pb::SmsSent {
+        application_number: m.number.clone(),
+        message_id: m.id.clone(),
+        template: m.template.clone(),
+        segments: m.segments as u32,
+        sent_at: Some(prost_types::Timestamp {
+            seconds: now.div_euclid(1000),
+            nanos: (now.rem_euclid(1000) * 1_000_000) as i32,
+        }),
+    };
+    acikkapi_platform::store::OutboxEvent {
+        event_id: uuid::Uuid::now_v7().to_string(),
+        kind: "SmsSent".into(),
+        key: m.number.clone(),
+        payload: sent.encode_to_vec(),
+        headers,
     }
 }
 

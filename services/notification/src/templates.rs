@@ -7,6 +7,25 @@ use acikkapi_platform::{PlatformError, tx};
 
 /// The text of template `name`, if there is one.
 pub async fn text(t: &mut Tx, name: &str) -> Result<Option<String>, PlatformError> {
+    // A consumer's batch reads each template once.
+    let read = acikkapi_platform::consumer::batch_cached::<Read>().unwrap_or_default();
+    if let Some(text) = read.0.lock().expect("templates read").get(name) {
+        return Ok(text.clone());
+    }
+    let text = stored(t, name).await?;
+    read.0
+        .lock()
+        .expect("templates read")
+        .insert(name.to_owned(), text.clone());
+    acikkapi_platform::consumer::batch_cache(read);
+    Ok(text)
+}
+
+/// Templates read in the batch being applied.
+#[derive(Clone, Default)]
+struct Read(std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, Option<String>>>>);
+
+async fn stored(t: &mut Tx, name: &str) -> Result<Option<String>, PlatformError> {
     let stored: Option<String> = tx!(t, c => {
         sqlx::query_scalar("SELECT body FROM sms_templates WHERE name = $1")
             .bind(name)

@@ -19,12 +19,16 @@ fn generation_key(province: u32) -> String {
     format!("rpt:gen:{province}")
 }
 
-/// After an event of `province` (0 if not known yet) committed.
-pub async fn invalidate(cache: &Cache, province: u32) -> Result<(), PlatformError> {
-    let mut keys = vec![(generation_key(0), GENERATION_TTL)];
-    if province != 0 {
-        keys.push((generation_key(province), GENERATION_TTL));
-    }
+/// After events of `provinces` (0 if not known yet) committed: one round
+/// trip for the country's generation and each province's.
+pub async fn invalidate(cache: &Cache, provinces: &[u32]) -> Result<(), PlatformError> {
+    let mut provinces: Vec<u32> = provinces.iter().copied().filter(|p| *p != 0).collect();
+    provinces.sort_unstable();
+    provinces.dedup();
+    let keys: Vec<_> = std::iter::once(0)
+        .chain(provinces)
+        .map(|p| (generation_key(p), GENERATION_TTL))
+        .collect();
     cache.incr_many(&keys).await.map(drop)
 }
 

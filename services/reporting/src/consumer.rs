@@ -28,29 +28,52 @@ pub struct Consumer {
     pub platform: Platform,
 }
 
+/// When the event's fact happened; undecodable events are refused for good.
+fn occurred(e: &Envelope) -> Result<i64, HandlerError> {
+    fold::occurred(&e.kind, &e.payload).ok_or_else(|| {
+        HandlerError::Permanent(format!("{}: undecodable or without a time", e.kind))
+    })
+}
+
 #[async_trait::async_trait]
 impl Handler for Consumer {
-    async fn handle(&self, t: &mut Tx, e: &Envelope) -> Result<(), HandlerError> {
-        let at = fold::occurred(&e.kind, &e.payload).ok_or_else(|| {
-            HandlerError::Permanent(format!("{}: undecodable or without a time", e.kind))
-        })?;
-        store::hold(t, &e.key).await?;
-        if store::record(t, &e.id, &e.key, &e.kind, at, &e.payload).await? {
-            store::refold(t, &e.key).await?;
+    /// Only checks the event: it is kept and folded with the rest of the
+    /// batch in [`Handler::finish`].
+    async fn handle(&self, _t: &mut Tx, e: &Envelope) -> Result<(), HandlerError> {
+        occurred(e).map(drop)
+    }
+
+    /// The batch's events kept in one statement, then each application
+    /// folded once from all its events (an event kept before, under another
+    /// id, folds to the same row).
+    async fn finish(&self, t: &mut Tx, applied: &[&Envelope]) -> Result<(), HandlerError> {
+        let mut kept = Vec::with_capacity(applied.len());
+        for e in applied {
+            kept.push((
+                e.id.as_str(),
+                e.key.as_str(),
+                e.kind.as_str(),
+                occurred(e)?,
+                e.payload.as_slice(),
+            ));
         }
+        store::record_all(t, &kept).await?;
+        let numbers: Vec<&str> = applied.iter().map(|e| e.key.as_str()).collect();
+        store::refold(t, &numbers).await?;
         Ok(())
     }
 
-    async fn applied(&self, e: &Envelope) {
+    async fn applied(&self, events: &[&Envelope]) {
         let p = &self.platform;
-        let province = match store::province_of(&p.db, &e.key).await {
-            Ok(province) => province,
+        let numbers: Vec<&str> = events.iter().map(|e| e.key.as_str()).collect();
+        let provinces = match store::provinces_of(&p.db, &numbers).await {
+            Ok(provinces) => provinces,
             Err(err) => {
-                tracing::warn!(error = %err, "province of an applied event unknown; invalidating country-wide");
-                0
+                tracing::warn!(error = %err, "provinces of applied events unknown; invalidating country-wide");
+                Vec::new()
             }
         };
-        if let Err(err) = cache::invalidate(&p.cache, province).await {
+        if let Err(err) = cache::invalidate(&p.cache, &provinces).await {
             tracing::warn!(error = %err, "report cache not invalidated; answers may be up to cache_ttl_ms old");
         }
     }

@@ -150,6 +150,31 @@ impl Delivery {
         }
     }
 
+    /// Acknowledges a batch of deliveries taken in order from one
+    /// subscription, none settled yet: on RabbitMQ one multiple-ack of the
+    /// last (it settles every earlier delivery of the channel, and the
+    /// consumer has settled all those not in the batch already).
+    pub async fn ack_all(batch: Vec<Delivery>) -> Result<(), PlatformError> {
+        match batch.into_iter().last().map(|d| d.settle) {
+            None | Some(Settle::Memory(_)) => Ok(()),
+            Some(Settle::Rabbit(a)) => rabbit::ack_through(&a).await,
+        }
+    }
+
+    /// Requeues a batch like [`Delivery::ack_all`] acknowledges one.
+    pub async fn retry_all(batch: Vec<Delivery>) -> Result<(), PlatformError> {
+        let Some(last) = batch.last() else {
+            return Ok(());
+        };
+        if let Settle::Rabbit(a) = &last.settle {
+            return rabbit::nack_through(a).await;
+        }
+        for d in batch {
+            d.retry().await?;
+        }
+        Ok(())
+    }
+
     /// A passing failure: deliver it again later.
     pub async fn retry(self) -> Result<(), PlatformError> {
         match self.settle {

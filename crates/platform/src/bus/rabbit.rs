@@ -389,6 +389,25 @@ pub(super) async fn ack(a: &lapin::Acker) -> Result<(), PlatformError> {
         .map_err(err)
 }
 
+/// Acknowledges this delivery and every earlier one of its channel.
+pub(super) async fn ack_through(a: &lapin::Acker) -> Result<(), PlatformError> {
+    a.ack(BasicAckOptions { multiple: true })
+        .await
+        .map(|_| ())
+        .map_err(err)
+}
+
+/// Requeues this delivery and every earlier unsettled one of its channel.
+pub(super) async fn nack_through(a: &lapin::Acker) -> Result<(), PlatformError> {
+    a.nack(BasicNackOptions {
+        multiple: true,
+        requeue: true,
+    })
+    .await
+    .map(|_| ())
+    .map_err(err)
+}
+
 pub(super) async fn nack(a: &lapin::Acker, requeue: bool) -> Result<(), PlatformError> {
     a.nack(BasicNackOptions {
         requeue,

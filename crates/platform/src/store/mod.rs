@@ -232,6 +232,52 @@ impl Tx {
         Ok(n == 1)
     }
 
+    /// Records that `consumer` applies each of `event_ids`, in one
+    /// statement; returns those it had not applied before (an id named
+    /// twice is returned once: its second delivery is a duplicate).
+    pub async fn claim_inbox_many(
+        &mut self,
+        consumer: &str,
+        event_ids: &[&str],
+    ) -> Result<std::collections::HashSet<String>, PlatformError> {
+        let now = now_ms();
+        let claimed: Vec<String> = match self {
+            // One statement text whatever the count: prepared once a
+            // connection (a VALUES list per count would be prepared anew
+            // for each and crowd the statement cache).
+            Tx::Postgres(t) => {
+                let ids: Vec<&str> = event_ids.to_vec();
+                sqlx::query_scalar(
+                    "INSERT INTO inbox (consumer, event_id, applied_ms) \
+                     SELECT $1, id, $3 FROM unnest($2::text[]) AS id \
+                     ON CONFLICT DO NOTHING RETURNING event_id",
+                )
+                .bind(consumer)
+                .bind(ids)
+                .bind(now)
+                .fetch_all(&mut **t)
+                .await?
+            }
+            Tx::Sqlite(t, _) => {
+                let mut claimed = Vec::with_capacity(event_ids.len());
+                for chunk in event_ids.chunks(1000) {
+                    let mut q = sqlx::QueryBuilder::new(
+                        "INSERT INTO inbox (consumer, event_id, applied_ms) ",
+                    );
+                    q.push_values(chunk, |mut b, id| {
+                        b.push_bind(consumer).push_bind(*id).push_bind(now);
+                    });
+                    q.push(" ON CONFLICT DO NOTHING RETURNING event_id");
+                    let ids: Vec<String> = q.build_query_scalar().fetch_all(&mut **t).await?;
+                    claimed.extend(ids);
+                }
+                claimed
+            }
+        };
+        let claimed = claimed.into_iter().collect();
+        Ok(claimed)
+    }
+
     /// Writes events to the outbox in this transaction.
     pub async fn insert_outbox(&mut self, events: &[OutboxEvent]) -> Result<(), PlatformError> {
         outbox::insert(self, events).await
