@@ -68,8 +68,11 @@ if [[ "$mode" == pipeline* ]]; then
   services=intake,routing,notification,escalation,reporting
   # SMS go to a file; the platform's rate is measured, not the gateway
   # contract's (100/s by default, see the capacity plan in the README).
+  # 64 senders: the file gateway answers at once, so what bounds the
+  # senders is their claim and record cycle, not a gateway's latency.
   export ACIKKAPI__NOTIFICATION__PROVIDER=file
   export ACIKKAPI__NOTIFICATION__RATE_PER_SECOND=100000
+  export ACIKKAPI__NOTIFICATION__SENDERS="${ACIKKAPI__NOTIFICATION__SENDERS:-64}"
 fi
 if [[ "$mode" == portal-* ]]; then
   services=intake,portal

@@ -254,12 +254,26 @@ pub struct TelemetrySettings {
     pub log_filter: String,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct IntakeSettings {
     /// Hex key (≥ 32 bytes) from which tracking codes are derived. Empty: a
     /// key generated once in `<data_dir>/tracking.key` (embedded default only).
     pub tracking_key: Secret,
+    /// Competing loops per replica following routing's events. Routing
+    /// numbers its events per application and one that arrives before its
+    /// predecessor waits, so the order holds across loops as it does
+    /// across replicas.
+    pub follow_consumers: usize,
+}
+
+impl Default for IntakeSettings {
+    fn default() -> Self {
+        Self {
+            tracking_key: Secret::default(),
+            follow_consumers: 2,
+        }
+    }
 }
 
 /// Rate limits against abuse, counted in the cache (Redis in production,
@@ -754,6 +768,9 @@ impl Settings {
         }
         if self.retention.personal_data_days == 0 {
             problems.push("retention.personal_data_days: must be at least 1 (a conclusion must be readable by its applicant first)".into());
+        }
+        if self.intake.follow_consumers == 0 || self.intake.follow_consumers > 64 {
+            problems.push("intake.follow_consumers: between 1 and 64".into());
         }
         if self.routing.consumers == 0 || self.routing.consumers > 64 {
             problems.push("routing.consumers: between 1 and 64".into());

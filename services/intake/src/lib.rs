@@ -89,9 +89,9 @@ pub fn build(p: &Platform) -> Result<IntakeParts, PlatformError> {
         p.clone(),
         follow::QUEUE,
         follow::KINDS,
-        // One loop: a replica applies an application's routing events in
-        // the order routing committed them (transfers move the unit).
-        1,
+        // Routing's order holds across loops: an event whose predecessor
+        // is not applied yet waits (`follow::in_sequence`).
+        p.settings.intake.follow_consumers,
         std::sync::Arc::new(follow::Follow {
             cache: p.cache.clone(),
         }),
