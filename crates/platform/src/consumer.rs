@@ -202,13 +202,15 @@ pub fn batch_cached<T: Clone + Send + 'static>() -> Option<T> {
 }
 
 /// Keeps `value` for the rest of the batch being applied, in place of one
-/// of its type kept before (nothing outside a batch).
-pub fn batch_cache<T: Clone + Send + 'static>(value: T) {
-    let _ = BATCH.try_with(|b| {
-        let mut kept = b.borrow_mut();
-        kept.retain(|v| !v.is::<T>());
-        kept.push(Box::new(value));
-    });
+/// of its type kept before; false outside a batch (nothing is kept).
+pub fn batch_cache<T: Clone + Send + 'static>(value: T) -> bool {
+    BATCH
+        .try_with(|b| {
+            let mut kept = b.borrow_mut();
+            kept.retain(|v| !v.is::<T>());
+            kept.push(Box::new(value));
+        })
+        .is_ok()
 }
 
 /// Why a batch was not committed.

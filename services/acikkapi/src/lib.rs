@@ -81,12 +81,15 @@ impl Node {
         let mut names: Vec<&'static str> = Vec::new();
         let mut workers = Vec::new();
         if services.iter().any(|s| s == "intake") {
+            // Declared before its loops start: two loops declaring a new
+            // quorum queue at once can consume before its process is up,
+            // which the broker answers by closing the whole connection.
+            acikkapi_intake::declare_queues(&platform).await?;
             let parts = acikkapi_intake::build(&platform)?;
             routes.add_service(parts.intake);
             routes.add_service(parts.catalog);
             names.extend(service_names("intake"));
             workers.extend(parts.workers);
-            acikkapi_intake::declare_queues(&platform).await?;
         }
         if services.iter().any(|s| s == "routing") {
             let parts = acikkapi_routing::build(&platform).await?;

@@ -64,6 +64,29 @@ impl Consumer {
         Ok(c)
     }
 
+    /// A line of a clock's ledger: in a batch, written with the batch's
+    /// others in one statement before its commit ([`Handler::finish`]).
+    async fn ledger(
+        &self,
+        t: &mut Tx,
+        clock: &str,
+        kind: &str,
+        at_ms: i64,
+        reason: &str,
+    ) -> Result<(), HandlerError> {
+        let lines = acikkapi_platform::consumer::batch_cached::<Lines>().unwrap_or_default();
+        lines.0.lock().expect("ledger lines").push((
+            clock.to_owned(),
+            kind.to_owned(),
+            at_ms,
+            reason.to_owned(),
+        ));
+        if !acikkapi_platform::consumer::batch_cache(lines.clone()) {
+            write_lines(t, &lines).await?;
+        }
+        Ok(())
+    }
+
     /// Starts the clock of a round; nothing if it is running already.
     async fn start(&self, t: &mut Tx, mut k: SlaClock, why: &str) -> Result<(), HandlerError> {
         let context = self.context(t).await?;
@@ -73,7 +96,7 @@ impl Consumer {
         store::derive(&mut k, cal, arife, policies, &[])?;
         let now = now_ms();
         if store::insert(t, &k, now).await? {
-            store::add_entry(t, &k.id, "started", k.started_ms, why, "escalation").await?;
+            self.ledger(t, &k.id, "started", k.started_ms, why).await?;
             tracing::info!(application_number = %k.number, round = k.round, deadline_ms = ?k.deadline_ms, "clock started");
         }
         Ok(())
@@ -111,11 +134,21 @@ impl Consumer {
         let cal = cals.for_province(k.province);
         store::derive(&mut k, cal, arife, policies, &pauses)?;
         store::update(t, &k, now_ms()).await?;
-        store::add_entry(t, &k.id, kind, at_ms, reason, "escalation").await?;
+        self.ledger(t, &k.id, kind, at_ms, reason).await?;
         let left_ms = ledger::budget_ms(k.budget_days)
             - ledger::spent_ms(cal, arife, k.started_ms, &pauses, at_ms);
         Ok(Some(Changed { clock: k, left_ms }))
     }
+}
+
+/// The ledger lines of the batch being applied, in their order.
+#[derive(Clone, Default)]
+struct Lines(Arc<std::sync::Mutex<Vec<store::Line>>>);
+
+async fn write_lines(t: &mut Tx, lines: &Lines) -> Result<(), HandlerError> {
+    let lines = std::mem::take(&mut *lines.0.lock().expect("ledger lines"));
+    store::add_entries(t, &lines, "escalation").await?;
+    Ok(())
 }
 
 /// What a change is, for the clock's ledger: its kind, when it happened,
@@ -136,6 +169,14 @@ struct Changed {
 
 #[async_trait::async_trait]
 impl Handler for Consumer {
+    /// The batch's ledger lines, in one statement.
+    async fn finish(&self, t: &mut Tx, _applied: &[&Envelope]) -> Result<(), HandlerError> {
+        match acikkapi_platform::consumer::batch_cached::<Lines>() {
+            Some(lines) => write_lines(t, &lines).await,
+            None => Ok(()),
+        }
+    }
+
     async fn handle(&self, t: &mut Tx, e: &Envelope) -> Result<(), HandlerError> {
         match e.kind.as_str() {
             "ApplicationReceived" => {
@@ -264,7 +305,7 @@ impl Handler for Consumer {
                 let Some(k) = store::latest_locked(t, &ev.application_number).await? else {
                     return Err(not_yet(&ev.application_number));
                 };
-                store::add_entry(t, &k.id, "note", ms(ev.added_at), "", "escalation").await?;
+                self.ledger(t, &k.id, "note", ms(ev.added_at), "").await?;
                 Ok(())
             }
             "ApplicationConcluded" => {

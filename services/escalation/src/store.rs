@@ -230,6 +230,23 @@ pub async fn add_entry(
     Ok(())
 }
 
+/// A ledger line: clock, kind, when, why.
+pub type Line = (String, String, i64, String);
+
+/// Writes ledger lines by `actor`, in their order, one statement a chunk.
+pub async fn add_entries(t: &mut Tx, entries: &[Line], actor: &str) -> Result<(), PlatformError> {
+    for chunk in entries.chunks(1000) {
+        tx!(t, c => {
+            let mut qb = sqlx::QueryBuilder::new("INSERT INTO sla_ledger (clock_id, kind, at_ms, reason, actor) ");
+            qb.push_values(chunk, |mut b, (clock, kind, at_ms, reason)| {
+                b.push_bind(clock).push_bind(kind).push_bind(*at_ms).push_bind(reason).push_bind(actor);
+            });
+            qb.build().execute(&mut **c).await?;
+        });
+    }
+    Ok(())
+}
+
 pub async fn open_pause(
     t: &mut Tx,
     clock: &str,
