@@ -213,6 +213,22 @@ pub fn batch_cache<T: Clone + Send + 'static>(value: T) -> bool {
         .is_ok()
 }
 
+/// What `load` reads, once for the batch being applied: the first event
+/// to ask loads it in the batch's transaction, the others share it
+/// (outside a batch, every call loads).
+pub async fn once_a_batch<T, E, Fut>(load: impl FnOnce() -> Fut) -> Result<T, E>
+where
+    T: Clone + Send + 'static,
+    Fut: std::future::Future<Output = Result<T, E>>,
+{
+    if let Some(v) = batch_cached::<T>() {
+        return Ok(v);
+    }
+    let v = load().await?;
+    batch_cache(v.clone());
+    Ok(v)
+}
+
 /// Why a batch was not committed.
 enum BatchError {
     /// Event `index` failed: the batch is split around it.

@@ -56,12 +56,13 @@ impl Consumer {
     /// The calendar and policies, read in the batch's transaction.
     /// Once a batch: its events share what the first read.
     async fn context(&self, t: &mut Tx) -> Result<Arc<(Calendars, Policies)>, HandlerError> {
-        if let Some(c) = acikkapi_platform::consumer::batch_cached() {
-            return Ok(c);
-        }
-        let c = Arc::new((Calendars::load_tx(t).await?, Policies::load_tx(t).await?));
-        acikkapi_platform::consumer::batch_cache(c.clone());
-        Ok(c)
+        acikkapi_platform::consumer::once_a_batch(|| async move {
+            Ok(Arc::new((
+                Calendars::load_tx(t).await?,
+                Policies::load_tx(t).await?,
+            )))
+        })
+        .await
     }
 
     /// A line of a clock's ledger: in a batch, written with the batch's

@@ -91,14 +91,7 @@ async fn assignments_missing(t: &mut Tx, number: &str) -> Result<bool, HandlerEr
 impl Consumer {
     async fn assign(&self, t: &mut Tx, ev: pb::ApplicationReceived) -> Result<(), HandlerError> {
         // The rules as the store has them, looked up once a batch.
-        let set = match acikkapi_platform::consumer::batch_cached() {
-            Some(set) => set,
-            None => {
-                let set = self.rules.get().await?;
-                acikkapi_platform::consumer::batch_cache(set.clone());
-                set
-            }
-        };
+        let set = acikkapi_platform::consumer::once_a_batch(|| self.rules.get()).await?;
         let d = set
             .decide(
                 &ev.topic_code,
