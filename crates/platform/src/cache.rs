@@ -109,20 +109,29 @@ impl Cache {
     }
 
     pub async fn delete(&self, key: &str) -> Result<(), PlatformError> {
+        self.delete_many(&[key]).await
+    }
+
+    /// Deletes every key of `keys`: one round trip on Redis.
+    pub async fn delete_many(&self, keys: &[&str]) -> Result<(), PlatformError> {
+        if keys.is_empty() {
+            return Ok(());
+        }
         match self {
             Self::Memory { prefix, map } => {
-                map.lock()
-                    .expect("cache lock")
-                    .remove(&Self::key(prefix, key));
+                let mut map = map.lock().expect("cache lock");
+                for key in keys {
+                    map.remove(&Self::key(prefix, key));
+                }
                 Ok(())
             }
             Self::Redis { prefix, conn } => {
                 let mut c = conn.clone();
-                redis::cmd("DEL")
-                    .arg(Self::key(prefix, key))
-                    .query_async::<()>(&mut c)
-                    .await
-                    .map_err(err)
+                let mut cmd = redis::cmd("DEL");
+                for key in keys {
+                    cmd.arg(Self::key(prefix, key));
+                }
+                cmd.query_async::<()>(&mut c).await.map_err(err)
             }
         }
     }

@@ -13,8 +13,9 @@
 //! batch. Events are applied in the order they were delivered, so every
 //! per-application ordering rule of the consumers holds as before.
 
+use crate::audit;
 use crate::bus::{Delivery, Envelope};
-use crate::store::Tx;
+use crate::store::{OutboxEvent, Tx};
 use crate::{Platform, PlatformError};
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,15 +45,29 @@ impl From<sqlx::Error> for HandlerError {
 
 #[async_trait::async_trait]
 pub trait Handler: Send + Sync + 'static {
-    /// Applies the event's effect inside `tx`; the caller commits. Other
-    /// events of the batch may have been applied in `tx` before.
+    /// Once a batch, after the inbox has claimed its events and before the
+    /// first `handle`, with the events about to be applied: for reading
+    /// (and locking) in one statement what they all need, kept for them by
+    /// [`batch_cache`]. A failure here is not any one event's: the batch is
+    /// applied again one event at a time.
+    async fn prepare(&self, _tx: &mut Tx, _events: &[&Envelope]) -> Result<(), HandlerError> {
+        Ok(())
+    }
+
+    /// Applies the event's effect inside `tx`, or keeps it for `finish` to
+    /// write with the batch's others; the caller commits. Other events of
+    /// the batch may have been applied in `tx` before. A handler that keeps
+    /// effects must see them itself: a later event of the batch about the
+    /// same application reads what the earlier one left, not the table.
     async fn handle(&self, tx: &mut Tx, envelope: &Envelope) -> Result<(), HandlerError>;
 
     /// Once a batch, before its commit, with the events `handle` applied in
     /// it (in order): for work done better once for them all than once an
     /// event (reporting folds each application once, taking its locks in
-    /// one order). A failure here is not any one event's: the batch is
-    /// applied again one event at a time.
+    /// one order; others write what their events changed in one statement
+    /// each). A failure here is not any one event's: the batch is applied
+    /// again one event at a time. What [`emit`] and [`audit`] kept is
+    /// written after it.
     async fn finish(&self, _tx: &mut Tx, _applied: &[&Envelope]) -> Result<(), HandlerError> {
         Ok(())
     }
@@ -229,12 +244,64 @@ where
     Ok(v)
 }
 
+/// The outbox events and audit entries of the batch being applied, in the
+/// order they were made.
+#[derive(Clone, Default)]
+struct Deferred(Arc<std::sync::Mutex<(Vec<OutboxEvent>, Vec<audit::Entry>)>>);
+
+fn deferred() -> Option<Deferred> {
+    if let Some(d) = batch_cached::<Deferred>() {
+        return Some(d);
+    }
+    let d = Deferred::default();
+    batch_cache(d.clone()).then_some(d)
+}
+
+/// Writes `events` to the outbox in the transaction applying the batch: in
+/// one statement with the batch's others just before its commit (outside a
+/// batch, now). Their order is kept.
+pub async fn emit(t: &mut Tx, events: Vec<OutboxEvent>) -> Result<(), PlatformError> {
+    match deferred() {
+        Some(d) => {
+            d.0.lock().expect("deferred rows").0.extend(events);
+            Ok(())
+        }
+        None => t.insert_outbox(&events).await,
+    }
+}
+
+/// Writes audit `entries` in the transaction applying the batch, as
+/// [`emit`] does events.
+pub async fn audit(t: &mut Tx, entries: Vec<audit::Entry>) -> Result<(), PlatformError> {
+    match deferred() {
+        Some(d) => {
+            d.0.lock().expect("deferred rows").1.extend(entries);
+            Ok(())
+        }
+        None => t.insert_audit(&entries).await,
+    }
+}
+
+/// What [`emit`] and [`audit`] kept for this batch, written.
+async fn write_deferred(t: &mut Tx) -> Result<(), PlatformError> {
+    let Some(d) = batch_cached::<Deferred>() else {
+        return Ok(());
+    };
+    let (events, entries) = std::mem::take(&mut *d.0.lock().expect("deferred rows"));
+    t.insert_outbox(&events).await?;
+    if !entries.is_empty() {
+        t.insert_audit(&entries).await?;
+    }
+    Ok(())
+}
+
 /// Why a batch was not committed.
 enum BatchError {
     /// Event `index` failed: the batch is split around it.
     Event(usize),
-    /// The handler's `finish` failed: one event at a time.
-    Finish,
+    /// The handler's `prepare` or `finish`, or writing what the batch
+    /// deferred, failed: one event at a time.
+    Whole,
     /// The store failed to begin or commit: the whole batch again, later.
     Store(HandlerError),
 }
@@ -278,7 +345,7 @@ async fn settle_batch(
                 }
                 return;
             }
-            Err(BatchError::Finish) => {
+            Err(BatchError::Whole) => {
                 p.metrics.consumer_batch(queue, "split", events.len());
                 for (d, span) in events {
                     handle_one(p, queue, handler, d, span).await;
@@ -333,24 +400,48 @@ async fn apply_batch_in_scope(
         .claim_inbox_many(queue, &ids)
         .await
         .map_err(|e| BatchError::Store(e.into()))?;
-    let mut applied: Vec<&Envelope> = Vec::with_capacity(events.len());
-    for (i, (d, span)) in events.iter().enumerate() {
-        let e = &d.envelope;
-        if !fresh.remove(&e.id) {
+    // Which deliveries apply (a second delivery of an event, earlier in
+    // this batch or in an earlier commit, does not).
+    let mut applies = Vec::with_capacity(events.len());
+    for (d, span) in events {
+        let fresh = fresh.remove(&d.envelope.id);
+        if !fresh {
             span.in_scope(|| tracing::debug!("event already applied; acknowledged without effect"));
+        }
+        applies.push(fresh);
+    }
+    let fresh_events: Vec<&Envelope> = events
+        .iter()
+        .zip(&applies)
+        .filter(|(_, fresh)| **fresh)
+        .map(|((d, _), _)| &d.envelope)
+        .collect();
+    if fresh_events.is_empty() {
+        tx.commit().await.map_err(|e| BatchError::Store(e.into()))?;
+        return Ok(0);
+    }
+    if let Err(e) = handler.prepare(&mut tx, &fresh_events).await {
+        tracing::warn!(queue, error = %e, events = events.len(), "preparing a batch failed; one event at a time");
+        return Err(BatchError::Whole);
+    }
+    let mut applied: Vec<&Envelope> = Vec::with_capacity(events.len());
+    for (i, ((d, span), fresh)) in events.iter().zip(&applies).enumerate() {
+        if !fresh {
             continue;
         }
+        let e = &d.envelope;
         match handler.handle(&mut tx, e).instrument(span.clone()).await {
             Ok(()) => applied.push(e),
             Err(_) => return Err(BatchError::Event(i)),
         }
     }
-    if !applied.is_empty() {
-        let finished = handler.finish(&mut tx, &applied).await;
-        if let Err(e) = finished {
-            tracing::warn!(queue, error = %e, events = events.len(), "finishing a batch failed; one event at a time");
-            return Err(BatchError::Finish);
-        }
+    let finished = match handler.finish(&mut tx, &applied).await {
+        Ok(()) => write_deferred(&mut tx).await.map_err(HandlerError::from),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = finished {
+        tracing::warn!(queue, error = %e, events = events.len(), "finishing a batch failed; one event at a time");
+        return Err(BatchError::Whole);
     }
     tx.commit().await.map_err(|e| BatchError::Store(e.into()))?;
     if !applied.is_empty() {
@@ -437,8 +528,10 @@ async fn apply_in_scope(
     if !tx.claim_inbox(queue, &e.id).await? {
         return Ok(false);
     }
+    handler.prepare(&mut tx, &[e]).await?;
     handler.handle(&mut tx, e).await?;
     handler.finish(&mut tx, &[e]).await?;
+    write_deferred(&mut tx).await?;
     tx.commit().await?;
     p.outbox_written.notify_one();
     handler.applied(&[e]).await;

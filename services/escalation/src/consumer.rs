@@ -14,7 +14,8 @@ use acikkapi_platform::consumer::{Handler, HandlerError};
 use acikkapi_platform::store::{OutboxEvent, Tx, now_ms};
 use acikkapi_proto::v1 as pb;
 use prost::Message;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 pub const QUEUE: &str = "escalation";
 pub const KINDS: &[&str] = &[
@@ -65,46 +66,35 @@ impl Consumer {
         .await
     }
 
-    /// A line of a clock's ledger: in a batch, written with the batch's
-    /// others in one statement before its commit ([`Handler::finish`]).
-    async fn ledger(
+    /// Starts the clock of a round; nothing if it is running already.
+    async fn start(
         &self,
         t: &mut Tx,
-        clock: &str,
-        kind: &str,
-        at_ms: i64,
-        reason: &str,
+        mut k: SlaClock,
+        seq: u64,
+        why: &str,
     ) -> Result<(), HandlerError> {
-        let lines = acikkapi_platform::consumer::batch_cached::<Lines>().unwrap_or_default();
-        lines.0.lock().expect("ledger lines").push((
-            clock.to_owned(),
-            kind.to_owned(),
-            at_ms,
-            reason.to_owned(),
-        ));
-        if !acikkapi_platform::consumer::batch_cache(lines.clone()) {
-            write_lines(t, &lines).await?;
+        let clocks = Clocks::of_batch(t, &[k.number.as_str()]).await?;
+        if clocks
+            .latest(&k.number)
+            .is_some_and(|(l, _)| l.round >= k.round)
+        {
+            return Ok(()); // started already (the same fact under another event id)
         }
-        Ok(())
-    }
-
-    /// Starts the clock of a round; nothing if it is running already.
-    async fn start(&self, t: &mut Tx, mut k: SlaClock, why: &str) -> Result<(), HandlerError> {
         let context = self.context(t).await?;
         let (cals, policies) = &*context;
         let arife = store::arife(&self.platform.settings.escalation.arife);
         let cal = cals.for_province(k.province);
         store::derive(&mut k, cal, arife, policies, &[])?;
-        let now = now_ms();
-        if store::insert(t, &k, now).await? {
-            self.ledger(t, &k.id, "started", k.started_ms, why).await?;
-            tracing::info!(application_number = %k.number, round = k.round, deadline_ms = ?k.deadline_ms, "clock started");
-        }
+        tracing::info!(application_number = %k.number, round = k.round, deadline_ms = ?k.deadline_ms, "clock started");
+        let (id, at) = (k.id.clone(), k.started_ms);
+        clocks.start(k, seq as i64);
+        clocks.line(&id, "started", at, why);
         Ok(())
     }
 
-    /// Changes the open clock of `number` with `f`, re-derives it and
-    /// writes it back with a ledger entry.
+    /// Changes the open clock of `number` with `f` and re-derives it; the
+    /// batch writes it back with a ledger line.
     async fn change(
         &self,
         t: &mut Tx,
@@ -118,38 +108,185 @@ impl Consumer {
             reason,
             seq,
         } = what;
-        let Some(mut k) = store::latest_locked(t, number).await? else {
+        let clocks = Clocks::of_batch(t, &[number]).await?;
+        let Some((mut k, applied_seq)) = clocks.latest(number) else {
             return Err(not_yet(number));
         };
         if k.concluded_ms.is_some() && kind != "note" {
             return Ok(None); // a late event about a stopped clock
         }
-        if !store::later_routing(t, &k.id, seq).await? {
+        // Routing's events set a clock's unit and topic; the latest by
+        // routing's sequence wins, whatever order they arrive in (0: not
+        // routing's, always applies).
+        if seq != 0 && seq as i64 <= applied_seq {
             return Ok(None); // a later routing event set the unit already
         }
+        let applied_seq = if seq == 0 { applied_seq } else { seq as i64 };
         f(&mut k);
         let context = self.context(t).await?;
         let (cals, policies) = &*context;
         let arife = store::arife(&self.platform.settings.escalation.arife);
-        let pauses = store::pauses_tx(t, &k.id).await?;
+        let pauses = clocks.pauses(&k.id);
         let cal = cals.for_province(k.province);
         store::derive(&mut k, cal, arife, policies, &pauses)?;
-        store::update(t, &k, now_ms()).await?;
-        self.ledger(t, &k.id, kind, at_ms, reason).await?;
         let left_ms = ledger::budget_ms(k.budget_days)
             - ledger::spent_ms(cal, arife, k.started_ms, &pauses, at_ms);
+        clocks.line(&k.id, kind, at_ms, reason);
+        clocks.put(k.clone(), applied_seq);
         Ok(Some(Changed { clock: k, left_ms }))
     }
 }
 
-/// The ledger lines of the batch being applied, in their order.
+/// The clocks a batch's events are about: read and locked in one statement
+/// before its first event ([`Handler::prepare`]), changed in memory by each
+/// event in turn, and written back before its commit ([`Handler::finish`]):
+/// new clocks in one statement, changed ones in another, the ledger lines
+/// in a third, whatever the batch's size. Outside a batch (never, in the
+/// consumer) every change is a batch of one.
 #[derive(Clone, Default)]
-struct Lines(Arc<std::sync::Mutex<Vec<store::Line>>>);
+struct Clocks(Arc<Mutex<Kept>>);
 
-async fn write_lines(t: &mut Tx, lines: &Lines) -> Result<(), HandlerError> {
-    let lines = std::mem::take(&mut *lines.0.lock().expect("ledger lines"));
-    store::add_entries(t, &lines, "escalation").await?;
-    Ok(())
+#[derive(Default)]
+struct Kept {
+    /// The latest round's clock id of each application looked up (None:
+    /// it has no clock yet).
+    latest: HashMap<String, Option<String>>,
+    /// Clocks by id, with the routing sequence applied to each.
+    clocks: HashMap<String, (SlaClock, i64)>,
+    pauses: HashMap<String, Vec<ledger::Pause>>,
+    /// Clocks started in this batch (id, trace context), in order.
+    started: Vec<(String, String)>,
+    /// Clocks changed in this batch, in order of their first change.
+    changed: Vec<String>,
+    lines: Vec<store::Line>,
+}
+
+impl Clocks {
+    /// The batch's clocks, with those of `numbers` looked up (and locked)
+    /// if they were not yet.
+    async fn of_batch(t: &mut Tx, numbers: &[&str]) -> Result<Clocks, HandlerError> {
+        let clocks = acikkapi_platform::consumer::batch_cached::<Clocks>().unwrap_or_default();
+        if !acikkapi_platform::consumer::batch_cache(clocks.clone()) {
+            // The consumer applies every event in a batch (of one, at
+            // least): outside one nothing would write the changes.
+            return Err(HandlerError::Permanent(
+                "escalation's consumer applies events only in a batch".into(),
+            ));
+        }
+        let missing: Vec<&str> = {
+            let kept = clocks.lock();
+            let mut m: Vec<&str> = numbers
+                .iter()
+                .copied()
+                .filter(|n| !kept.latest.contains_key(*n))
+                .collect();
+            m.sort_unstable();
+            m.dedup();
+            m
+        };
+        if missing.is_empty() {
+            return Ok(clocks);
+        }
+        let found = store::clocks_locked(t, &missing).await?;
+        let ids: Vec<&str> = found.iter().map(|(k, _)| k.id.as_str()).collect();
+        let pauses = store::paused_of(t, &ids).await?;
+        let mut kept = clocks.lock();
+        for n in missing {
+            kept.latest.insert(n.to_owned(), None);
+        }
+        for (k, seq) in found {
+            let newer = match kept.latest.get(&k.number).cloned().flatten() {
+                Some(id) => kept.clocks.get(&id).is_none_or(|(l, _)| l.round < k.round),
+                None => true,
+            };
+            if newer {
+                kept.latest.insert(k.number.clone(), Some(k.id.clone()));
+            }
+            kept.clocks.insert(k.id.clone(), (k, seq));
+        }
+        kept.pauses.extend(pauses);
+        drop(kept);
+        Ok(clocks)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Kept> {
+        self.0.lock().expect("the batch's clocks")
+    }
+
+    /// The latest round's clock of `number` as this batch has it.
+    fn latest(&self, number: &str) -> Option<(SlaClock, i64)> {
+        let kept = self.lock();
+        let id = kept.latest.get(number)?.as_ref()?;
+        kept.clocks.get(id).cloned()
+    }
+
+    fn pauses(&self, id: &str) -> Vec<ledger::Pause> {
+        self.lock().pauses.get(id).cloned().unwrap_or_default()
+    }
+
+    /// A new round's clock, started in the current event's trace.
+    fn start(&self, k: SlaClock, seq: i64) {
+        let trace = serde_json::to_string(&acikkapi_platform::telemetry::current_context_headers())
+            .unwrap_or_default();
+        let mut kept = self.lock();
+        kept.latest.insert(k.number.clone(), Some(k.id.clone()));
+        kept.started.push((k.id.clone(), trace));
+        kept.clocks.insert(k.id.clone(), (k, seq));
+    }
+
+    /// A clock as an event left it.
+    fn put(&self, k: SlaClock, seq: i64) {
+        let mut kept = self.lock();
+        let new = kept.started.iter().any(|(id, _)| *id == k.id);
+        if !new && !kept.changed.contains(&k.id) {
+            kept.changed.push(k.id.clone());
+        }
+        kept.clocks.insert(k.id.clone(), (k, seq));
+    }
+
+    /// A line of a clock's ledger.
+    fn line(&self, clock: &str, kind: &str, at_ms: i64, reason: &str) {
+        self.lock()
+            .lines
+            .push((clock.to_owned(), kind.to_owned(), at_ms, reason.to_owned()));
+    }
+
+    /// Writes what the batch started and changed, and its ledger lines.
+    async fn write(&self, t: &mut Tx) -> Result<(), HandlerError> {
+        let kept = std::mem::take(&mut *self.lock());
+        let now = now_ms();
+        let started: Vec<store::NewClock> = kept
+            .started
+            .iter()
+            .map(|(id, trace)| {
+                let (clock, routing_seq) = &kept.clocks[id];
+                store::NewClock {
+                    clock,
+                    routing_seq: *routing_seq,
+                    trace,
+                }
+            })
+            .collect();
+        let inserted = store::insert_many(t, &started, now).await?;
+        if inserted != started.len() as u64 {
+            // Another transaction started one of them meanwhile (the same
+            // fact under another event id): apply the batch event by event.
+            return Err(HandlerError::Transient(
+                "a clock this batch started exists already".into(),
+            ));
+        }
+        let changed: Vec<(&SlaClock, i64)> = kept
+            .changed
+            .iter()
+            .map(|id| {
+                let (k, seq) = &kept.clocks[id];
+                (k, *seq)
+            })
+            .collect();
+        store::update_all(t, &changed, now).await?;
+        store::add_entries(t, &kept.lines, "escalation").await?;
+        Ok(())
+    }
 }
 
 /// What a change is, for the clock's ledger: its kind, when it happened,
@@ -170,10 +307,17 @@ struct Changed {
 
 #[async_trait::async_trait]
 impl Handler for Consumer {
-    /// The batch's ledger lines, in one statement.
+    /// The clocks of the batch's applications, read and locked at once.
+    async fn prepare(&self, t: &mut Tx, events: &[&Envelope]) -> Result<(), HandlerError> {
+        let numbers: Vec<&str> = events.iter().map(|e| e.key.as_str()).collect();
+        Clocks::of_batch(t, &numbers).await?;
+        Ok(())
+    }
+
+    /// What the batch's events did to their clocks, written.
     async fn finish(&self, t: &mut Tx, _applied: &[&Envelope]) -> Result<(), HandlerError> {
-        match acikkapi_platform::consumer::batch_cached::<Lines>() {
-            Some(lines) => write_lines(t, &lines).await,
+        match acikkapi_platform::consumer::batch_cached::<Clocks>() {
+            Some(clocks) => clocks.write(t).await,
             None => Ok(()),
         }
     }
@@ -205,12 +349,13 @@ impl Handler for Consumer {
                     next_due_ms: None,
                     concluded_ms: None,
                 };
-                self.start(t, k, "received").await
+                self.start(t, k, 0, "received").await
             }
             "ApplicationReopened" => {
                 let ev: pb::ApplicationReopened = decode(e)?;
                 let number = ev.application_number.clone();
-                let Some(prev) = store::latest_locked(t, &number).await? else {
+                let clocks = Clocks::of_batch(t, &[number.as_str()]).await?;
+                let Some((prev, _)) = clocks.latest(&number) else {
                     return Err(not_yet(&number));
                 };
                 if prev.round >= ev.round {
@@ -233,13 +378,10 @@ impl Handler for Consumer {
                     concluded_ms: None,
                     ..prev
                 };
-                let id = k.id.clone();
-                self.start(t, k, &format!("reopened (round {})", ev.round))
-                    .await?;
                 // Routing events of the last round, arriving late, never
-                // set this round's unit.
-                store::later_routing(t, &id, ev.seq).await?;
-                Ok(())
+                // set this round's unit: it starts at the reopening's sequence.
+                self.start(t, k, ev.seq, &format!("reopened (round {})", ev.round))
+                    .await
             }
             "ApplicationRouted" => {
                 let ev: pb::ApplicationRouted = decode(e)?;
@@ -303,10 +445,12 @@ impl Handler for Consumer {
             "ApplicationNoteAdded" => {
                 let ev: pb::ApplicationNoteAdded = decode(e)?;
                 // Recorded, and nothing else: a note never restarts the clock.
-                let Some(k) = store::latest_locked(t, &ev.application_number).await? else {
-                    return Err(not_yet(&ev.application_number));
+                let number = ev.application_number.as_str();
+                let clocks = Clocks::of_batch(t, &[number]).await?;
+                let Some((k, _)) = clocks.latest(number) else {
+                    return Err(not_yet(number));
                 };
-                self.ledger(t, &k.id, "note", ms(ev.added_at), "").await?;
+                clocks.line(&k.id, "note", ms(ev.added_at), "");
                 Ok(())
             }
             "ApplicationConcluded" => {
@@ -335,13 +479,16 @@ impl Handler for Consumer {
                         within_sla: left_ms >= 0,
                         working_seconds_left: left_ms / 1000,
                     };
-                    t.insert_outbox(&[OutboxEvent {
-                        event_id: uuid::Uuid::now_v7().to_string(),
-                        kind: "SlaConcluded".into(),
-                        key: k.number,
-                        payload: verdict.encode_to_vec(),
-                        headers: e.headers.clone(),
-                    }])
+                    acikkapi_platform::consumer::emit(
+                        t,
+                        vec![OutboxEvent {
+                            event_id: uuid::Uuid::now_v7().to_string(),
+                            kind: "SlaConcluded".into(),
+                            key: k.number,
+                            payload: verdict.encode_to_vec(),
+                            headers: e.headers.clone(),
+                        }],
+                    )
                     .await?;
                 }
                 Ok(())

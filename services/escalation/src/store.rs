@@ -105,36 +105,106 @@ pub async fn latest(db: &Db, number: &str) -> Result<Option<SlaClock>, PlatformE
     }))
 }
 
-/// Inserts a new clock; false if it exists (a second delivery).
-pub async fn insert(t: &mut Tx, k: &SlaClock, now: i64) -> Result<bool, PlatformError> {
-    Ok(tx!(t, c => {
-        sqlx::query(
-            "INSERT INTO sla_clocks (id, number, round, province, district, topic, unit_id, vulnerable, started_ms, budget_days, \
-             deadline_ms, statutory_ms, paused, rung_reached, statutory_fired, next_due_ms, concluded_ms, trace, updated_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) ON CONFLICT (id) DO NOTHING",
-        )
-        .bind(&k.id).bind(&k.number).bind(i64::from(k.round)).bind(i64::from(k.province)).bind(i64::from(k.district))
-        .bind(&k.topic).bind(&k.unit_id).bind(k.vulnerable).bind(k.started_ms).bind(i64::from(k.budget_days))
-        .bind(k.deadline_ms).bind(k.statutory_ms).bind(k.paused).bind(i64::from(k.rung_reached)).bind(k.statutory_fired)
-        .bind(k.next_due_ms).bind(k.concluded_ms)
-        .bind(serde_json::to_string(&acikkapi_platform::telemetry::current_context_headers()).unwrap_or_default())
-        .bind(now)
-        .execute(&mut **c).await?.rows_affected() == 1
-    }))
+/// Every round's clock of the applications `numbers`, locked for this
+/// transaction in one statement (in id order, so two batches lock in one
+/// order), each with the routing sequence last applied to it.
+pub async fn clocks_locked(
+    t: &mut Tx,
+    numbers: &[&str],
+) -> Result<Vec<(SlaClock, i64)>, PlatformError> {
+    let mut out = Vec::new();
+    match t {
+        // One statement text whatever the count (prepared once a connection).
+        Tx::Postgres(c) => {
+            let sql = format!(
+                "SELECT {COLUMNS}, routing_seq FROM sla_clocks WHERE number = ANY($1) ORDER BY id FOR UPDATE"
+            );
+            for r in sqlx::query(&sql).bind(numbers).fetch_all(&mut **c).await? {
+                out.push((clock_row!(r), r.try_get("routing_seq")?));
+            }
+        }
+        Tx::Sqlite(c, _) => {
+            for chunk in numbers.chunks(500) {
+                let mut qb = sqlx::QueryBuilder::new(format!(
+                    "SELECT {COLUMNS}, routing_seq FROM sla_clocks WHERE number IN ("
+                ));
+                let mut list = qb.separated(", ");
+                for n in chunk {
+                    list.push_bind(*n);
+                }
+                qb.push(")");
+                for r in qb.build().fetch_all(&mut **c).await? {
+                    out.push((clock_row!(r), r.try_get("routing_seq")?));
+                }
+            }
+        }
+    }
+    Ok(out)
 }
 
-/// Whether routing event `seq` is later than the last one applied to
-/// clock `id`, recording it if so. Routing's events set a clock's unit and
-/// topic; the latest by routing's sequence wins, whatever order they
-/// arrive in. 0 (no sequence) always applies.
-pub async fn later_routing(t: &mut Tx, id: &str, seq: u64) -> Result<bool, PlatformError> {
-    if seq == 0 {
-        return Ok(true);
+/// A clock to insert: the clock, the routing sequence applied to it, and
+/// the trace context it was started in (JSON).
+pub struct NewClock<'a> {
+    pub clock: &'a SlaClock,
+    pub routing_seq: i64,
+    pub trace: &'a str,
+}
+
+/// Inserts new clocks, one statement a chunk; returns how many were
+/// inserted (a clock that exists already is left as it is).
+pub async fn insert_many(
+    t: &mut Tx,
+    clocks: &[NewClock<'_>],
+    now: i64,
+) -> Result<u64, PlatformError> {
+    let mut inserted = 0;
+    // 20 parameters a row.
+    for chunk in clocks.chunks(500) {
+        inserted += tx!(t, c => {
+            let mut qb = sqlx::QueryBuilder::new(
+                "INSERT INTO sla_clocks (id, number, round, province, district, topic, unit_id, vulnerable, started_ms, budget_days, \
+                 deadline_ms, statutory_ms, paused, rung_reached, statutory_fired, next_due_ms, concluded_ms, routing_seq, trace, updated_ms) ",
+            );
+            qb.push_values(chunk, |mut b, n| {
+                let k = n.clock;
+                b.push_bind(&k.id).push_bind(&k.number).push_bind(i64::from(k.round)).push_bind(i64::from(k.province))
+                    .push_bind(i64::from(k.district)).push_bind(&k.topic).push_bind(&k.unit_id).push_bind(k.vulnerable)
+                    .push_bind(k.started_ms).push_bind(i64::from(k.budget_days)).push_bind(k.deadline_ms).push_bind(k.statutory_ms)
+                    .push_bind(k.paused).push_bind(i64::from(k.rung_reached)).push_bind(k.statutory_fired).push_bind(k.next_due_ms)
+                    .push_bind(k.concluded_ms).push_bind(n.routing_seq).push_bind(n.trace).push_bind(now);
+            });
+            qb.push(" ON CONFLICT (id) DO NOTHING");
+            qb.build().execute(&mut **c).await?.rows_affected()
+        });
     }
-    Ok(tx!(t, c => {
-        sqlx::query("UPDATE sla_clocks SET routing_seq = $1 WHERE id = $2 AND routing_seq < $1")
-            .bind(seq as i64).bind(id).execute(&mut **c).await?.rows_affected() == 1
-    }))
+    Ok(inserted)
+}
+
+/// Writes everything of many clocks but their identity, with the routing
+/// sequence applied to each, one statement a chunk.
+pub async fn update_all(
+    t: &mut Tx,
+    clocks: &[(&SlaClock, i64)],
+    now: i64,
+) -> Result<(), PlatformError> {
+    // 13 parameters a row.
+    for chunk in clocks.chunks(500) {
+        tx!(t, c => {
+            let mut qb = sqlx::QueryBuilder::new(
+                "UPDATE sla_clocks SET topic = v.column2, unit_id = v.column3, budget_days = v.column4, deadline_ms = v.column5, \
+                 statutory_ms = v.column6, paused = v.column7, rung_reached = v.column8, statutory_fired = v.column9, \
+                 next_due_ms = v.column10, concluded_ms = v.column11, routing_seq = v.column12, updated_ms = v.column13 FROM (",
+            );
+            qb.push_values(chunk, |mut b, (k, seq)| {
+                b.push_bind(&k.id).push_bind(&k.topic).push_bind(&k.unit_id).push_bind(i64::from(k.budget_days))
+                    .push_bind(k.deadline_ms).push_bind(k.statutory_ms).push_bind(k.paused).push_bind(i64::from(k.rung_reached))
+                    .push_bind(k.statutory_fired).push_bind(k.next_due_ms).push_bind(k.concluded_ms).push_bind(*seq).push_bind(now);
+            });
+            qb.push(") AS v WHERE sla_clocks.id = v.column1");
+            qb.build().execute(&mut **c).await?;
+        });
+    }
+    Ok(())
 }
 
 /// Writes everything of a clock but its identity.
@@ -400,23 +470,39 @@ pub async fn paused_of(
     ids: &[&str],
 ) -> Result<std::collections::HashMap<String, Vec<Pause>>, PlatformError> {
     let mut out: std::collections::HashMap<String, Vec<Pause>> = Default::default();
-    for chunk in ids.chunks(500) {
-        let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
-        let sql = format!(
-            "SELECT clock_id, from_ms, to_ms, reason, actor FROM sla_pauses WHERE clock_id IN ({}) ORDER BY from_ms",
-            placeholders.join(", ")
-        );
-        let rows: Vec<(String, Pause)> = tx!(t, c => {
-            let mut q = sqlx::query(&sql);
-            for id in chunk {
-                q = q.bind(*id);
-            }
-            q.fetch_all(&mut **c).await?
-                .into_iter().map(|r| -> Result<(String, Pause), sqlx::Error> { Ok((r.try_get("clock_id")?, pause_row(&r)?)) })
-                .collect::<Result<Vec<_>, _>>()?
-        });
+    let mut keep = |rows: Vec<(String, Pause)>| {
         for (id, p) in rows {
             out.entry(id).or_default().push(p);
+        }
+    };
+    const SELECT: &str =
+        "SELECT clock_id, from_ms, to_ms, reason, actor FROM sla_pauses WHERE clock_id";
+    match t {
+        // One statement text whatever the count (prepared once a connection).
+        Tx::Postgres(c) => {
+            let sql = format!("{SELECT} = ANY($1) ORDER BY from_ms");
+            let rows = sqlx::query(&sql).bind(ids).fetch_all(&mut **c).await?;
+            keep(
+                rows.iter()
+                    .map(|r| Ok((r.try_get("clock_id")?, pause_row(r)?)))
+                    .collect::<Result<Vec<_>, sqlx::Error>>()?,
+            );
+        }
+        Tx::Sqlite(c, _) => {
+            for chunk in ids.chunks(500) {
+                let mut qb = sqlx::QueryBuilder::new(format!("{SELECT} IN ("));
+                let mut list = qb.separated(", ");
+                for id in chunk {
+                    list.push_bind(*id);
+                }
+                qb.push(") ORDER BY from_ms");
+                let rows = qb.build().fetch_all(&mut **c).await?;
+                keep(
+                    rows.iter()
+                        .map(|r| Ok((r.try_get("clock_id")?, pause_row(r)?)))
+                        .collect::<Result<Vec<_>, sqlx::Error>>()?,
+                );
+            }
         }
     }
     Ok(out)

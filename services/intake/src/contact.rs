@@ -3,10 +3,10 @@
 //! through here, inside their own transaction, and write the audit entry
 //! for the read themselves (they know why they read it).
 
+use acikkapi_platform::PlatformError;
 use acikkapi_platform::privacy::Vault;
 use acikkapi_platform::store::Tx;
-use acikkapi_platform::{PlatformError, tx};
-use sqlx::Row;
+use std::collections::HashMap;
 
 /// Where an application was made and how to reach its applicant.
 #[derive(Debug, Clone)]
@@ -19,25 +19,51 @@ pub struct Contact {
 
 /// The contact of application `number` (12 digits), if it exists.
 pub async fn of(t: &mut Tx, vault: &Vault, number: &str) -> Result<Option<Contact>, PlatformError> {
-    let row: Option<(i32, i32, String)> = tx!(t, c => {
-        sqlx::query("SELECT province, district, phone FROM applications WHERE number = $1")
-            .bind(number)
-            .fetch_optional(&mut **c)
-            .await?
-            .map(|r| Ok::<_, sqlx::Error>((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
-            .transpose()?
-    });
-    row.map(|(province, district, phone)| {
-        let phone = match phone.as_str() {
-            "" => None,
-            s if s.starts_with("enc1:") => Some(vault.open(number, "phone", s)?),
-            s => Some(s.to_owned()),
-        };
-        Ok(Contact {
-            province: province as u32,
-            district: district as u32,
-            phone,
+    Ok(of_many(t, vault, &[number]).await?.remove(number))
+}
+
+/// The contacts of the applications `numbers` that exist, in one
+/// statement (a chunk, on SQLite).
+pub async fn of_many(
+    t: &mut Tx,
+    vault: &Vault,
+    numbers: &[&str],
+) -> Result<HashMap<String, Contact>, PlatformError> {
+    const SELECT: &str = "SELECT number, province, district, phone FROM applications WHERE number";
+    let mut rows: Vec<(String, i32, i32, String)> = Vec::with_capacity(numbers.len());
+    match t {
+        // One statement text whatever the count (prepared once a connection).
+        Tx::Postgres(c) => {
+            rows = sqlx::query_as(&format!("{SELECT} = ANY($1)"))
+                .bind(numbers)
+                .fetch_all(&mut **c)
+                .await?;
+        }
+        Tx::Sqlite(c, _) => {
+            for chunk in numbers.chunks(500) {
+                let mut qb = sqlx::QueryBuilder::new(format!("{SELECT} IN ("));
+                let mut list = qb.separated(", ");
+                for n in chunk {
+                    list.push_bind(*n);
+                }
+                qb.push(")");
+                rows.extend(qb.build_query_as().fetch_all(&mut **c).await?);
+            }
+        }
+    }
+    rows.into_iter()
+        .map(|(number, province, district, phone)| {
+            let phone = match phone.as_str() {
+                "" => None,
+                s if s.starts_with("enc1:") => Some(vault.open(&number, "phone", s)?),
+                s => Some(s.to_owned()),
+            };
+            let contact = Contact {
+                province: province as u32,
+                district: district as u32,
+                phone,
+            };
+            Ok((number, contact))
         })
-    })
-    .transpose()
+        .collect()
 }

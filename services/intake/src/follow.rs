@@ -8,7 +8,7 @@
 //! Routing's events are applied in routing's order, whatever order
 //! competing replicas receive them in: routing numbers its events per
 //! application (`seq`), and an event whose predecessor has not been
-//! applied yet is delivered again later ([`in_sequence`]). So the unit,
+//! applied yet is delivered again later ([`apply`]). So the unit,
 //! topic and status end where routing's did, and the timeline lists the
 //! steps as routing took them.
 
@@ -20,6 +20,8 @@ use acikkapi_platform::tx;
 use acikkapi_proto::v1 as pb;
 use pb::Status as St;
 use prost::Message;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 
 pub const QUEUE: &str = "intake-follow";
 pub const KINDS: &[&str] = &[
@@ -40,17 +42,22 @@ fn decode<M: Message + Default>(e: &Envelope) -> Result<M, HandlerError> {
         .map_err(|err| HandlerError::Permanent(format!("{}: {err}", e.kind)))
 }
 
+/// A column's new value.
+#[derive(Clone, Debug, PartialEq)]
 enum Bind {
     Text(String),
     Int(i32),
+    BigInt(i64),
+    /// SQL NULL in a BIGINT column.
+    NoBigInt,
 }
 
 /// One update of the application, guarded by the statuses it may come
 /// from, and its timeline line (only when the update took).
 struct Step<'a> {
     number: &'a str,
-    set: &'a str,
-    binds: Vec<Bind>,
+    /// The columns it sets, and to what.
+    set: Vec<(&'static str, Bind)>,
     from: &'a [St],
     status: Option<St>,
     line: String,
@@ -58,56 +65,210 @@ struct Step<'a> {
     seq: u64,
 }
 
-async fn apply(t: &mut Tx, s: Step<'_>) -> Result<(), HandlerError> {
-    let now = now_ms();
-    let statuses: Vec<String> = s.from.iter().map(|x| (*x as i32).to_string()).collect();
-    // `set` uses $1..$n for `binds`; the guard follows them.
-    let n = s.binds.len();
-    let sql = format!(
-        "UPDATE applications SET {}, updated_ms = ${} WHERE number = ${} AND status IN ({})",
-        s.set,
-        n + 1,
-        n + 2,
-        statuses.join(", ")
-    );
-    tx!(t, c => {
-        let mut q = sqlx::query(&sql);
-        for b in &s.binds {
-            q = match b {
-                Bind::Text(v) => q.bind(v),
-                Bind::Int(v) => q.bind(*v),
-            };
+/// Applies `s` to the application as this batch has it (its status and
+/// the routing sequence last applied): in routing's order, guarded by the
+/// statuses it may come from. The change and its timeline line are kept
+/// for the batch, which writes them before its commit.
+fn apply(seen: &Seen, s: Step<'_>) -> Result<(), HandlerError> {
+    let Some((status, applied)) = seen.get(s.number) else {
+        if s.seq == 0 {
+            return Ok(()); // nothing to add a line to
         }
-        let changed = q.bind(now).bind(s.number).execute(&mut **c).await?.rows_affected() == 1;
-        if changed {
-            let status: i32 = match s.status {
-                Some(st) => st as i32,
-                None => sqlx::query_scalar("SELECT status FROM applications WHERE number = $1")
-                    .bind(s.number).fetch_one(&mut **c).await?,
-            };
-            sqlx::query("INSERT INTO application_history (number, at_ms, status, description) VALUES ($1, $2, $3, $4)")
-                .bind(s.number).bind(now).bind(status).bind(&s.line)
-                .execute(&mut **c).await?;
+        return Err(HandlerError::Permanent(format!(
+            "no application {}",
+            s.number
+        )));
+    };
+    let mut seq = applied;
+    if s.seq != 0 {
+        let next = s.seq as i64;
+        if next <= applied {
+            return Ok(()); // applied already
         }
-    });
+        if next > applied + 1 {
+            // A later one waits until its predecessor is in.
+            return Err(HandlerError::Transient(format!(
+                "routing event {next} waits for event {}",
+                applied + 1
+            )));
+        }
+        seq = next;
+    }
+    let mut set = vec![("routing_seq", Bind::BigInt(seq))];
+    let takes = s.from.iter().any(|f| *f as i32 == status);
+    let status = if takes {
+        let now = now_ms();
+        set.extend(s.set);
+        set.push(("updated_ms", Bind::BigInt(now)));
+        let status = s.status.map_or(status, |st| st as i32);
+        seen.line(s.number, now, status, s.line);
+        status
+    } else {
+        // Not from here (a routing after a conclusion): only its place in
+        // routing's order is recorded.
+        status
+    };
+    if seq != applied || takes {
+        seen.change(s.number, status, seq, set);
+    }
     Ok(())
+}
+
+/// The batch's applications as its events leave them: read and locked in
+/// one statement before the first event, with the timeline lines its
+/// events add (written in one statement before the commit).
+#[derive(Clone, Default)]
+struct Seen(Arc<Mutex<Kept>>);
+
+#[derive(Default)]
+struct Kept {
+    /// Status and routing sequence of each application that exists.
+    now: HashMap<String, (i32, i64)>,
+    /// The columns the batch changed of each application, with their
+    /// last values, in order of the first change.
+    changed: Vec<(String, BTreeMap<&'static str, Bind>)>,
+    /// Timeline lines: number, when, status, text.
+    lines: Vec<(String, i64, i32, String)>,
+}
+
+impl Seen {
+    async fn read(t: &mut Tx, numbers: &[&str]) -> Result<Seen, HandlerError> {
+        let mut numbers = numbers.to_vec();
+        numbers.sort_unstable();
+        numbers.dedup();
+        let mut rows: Vec<(String, i32, i64)> = Vec::with_capacity(numbers.len());
+        const SELECT: &str = "SELECT number, status, routing_seq FROM applications WHERE number";
+        match t {
+            // In number order, so two batches lock in one order; one
+            // statement text whatever the count.
+            Tx::Postgres(c) => {
+                rows = sqlx::query_as(&format!("{SELECT} = ANY($1) ORDER BY number FOR UPDATE"))
+                    .bind(&numbers)
+                    .fetch_all(&mut **c)
+                    .await?;
+            }
+            Tx::Sqlite(c, _) => {
+                for chunk in numbers.chunks(500) {
+                    let mut qb = sqlx::QueryBuilder::new(format!("{SELECT} IN ("));
+                    let mut list = qb.separated(", ");
+                    for n in chunk {
+                        list.push_bind(*n);
+                    }
+                    qb.push(")");
+                    rows.extend(qb.build_query_as().fetch_all(&mut **c).await?);
+                }
+            }
+        }
+        let now = rows
+            .into_iter()
+            .map(|(n, st, seq)| (n, (st, seq)))
+            .collect();
+        Ok(Seen(Arc::new(Mutex::new(Kept {
+            now,
+            ..Kept::default()
+        }))))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Kept> {
+        self.0.lock().expect("the batch's applications")
+    }
+
+    fn get(&self, number: &str) -> Option<(i32, i64)> {
+        self.lock().now.get(number).copied()
+    }
+
+    /// An event's change of `number`: its status and routing sequence
+    /// after it, and the columns it sets.
+    fn change(&self, number: &str, status: i32, seq: i64, set: Vec<(&'static str, Bind)>) {
+        let mut kept = self.lock();
+        kept.now.insert(number.to_owned(), (status, seq));
+        let i = match kept.changed.iter().position(|(n, _)| n == number) {
+            Some(i) => i,
+            None => {
+                kept.changed.push((number.to_owned(), BTreeMap::new()));
+                kept.changed.len() - 1
+            }
+        };
+        kept.changed[i].1.extend(set);
+    }
+
+    fn line(&self, number: &str, at_ms: i64, status: i32, text: String) {
+        self.lock()
+            .lines
+            .push((number.to_owned(), at_ms, status, text));
+    }
+
+    /// The batch's changes, one statement for each set of columns changed
+    /// (in a pipeline, one), and its timeline lines in one more.
+    async fn write(&self, t: &mut Tx) -> Result<(), HandlerError> {
+        let (changed, lines) = {
+            let mut kept = self.lock();
+            (
+                std::mem::take(&mut kept.changed),
+                std::mem::take(&mut kept.lines),
+            )
+        };
+        let mut by_columns: BTreeMap<Vec<&'static str>, Vec<(String, Vec<Bind>)>> = BTreeMap::new();
+        for (number, set) in changed {
+            let (columns, values): (Vec<&'static str>, Vec<Bind>) = set.into_iter().unzip();
+            by_columns
+                .entry(columns)
+                .or_default()
+                .push((number, values));
+        }
+        for (columns, rows) in by_columns {
+            let assignments: Vec<String> = columns
+                .iter()
+                .enumerate()
+                .map(|(i, c)| format!("{c} = v.column{}", i + 2))
+                .collect();
+            let sql = format!("UPDATE applications SET {} FROM (", assignments.join(", "));
+            for chunk in rows.chunks(1000) {
+                tx!(t, c => {
+                    let mut qb = sqlx::QueryBuilder::new(&sql);
+                    qb.push_values(chunk, |mut b, (number, values)| {
+                        b.push_bind(number.clone());
+                        for v in values {
+                            match v {
+                                Bind::Text(x) => b.push_bind(x.clone()),
+                                Bind::Int(x) => b.push_bind(*x),
+                                Bind::BigInt(x) => b.push_bind(*x),
+                                Bind::NoBigInt => b.push_bind(None::<i64>),
+                            };
+                        }
+                    });
+                    qb.push(") AS v WHERE applications.number = v.column1");
+                    qb.build().execute(&mut **c).await?;
+                });
+            }
+        } // 4 parameters a row.
+        for chunk in lines.chunks(1000) {
+            tx!(t, c => {
+                let mut qb = sqlx::QueryBuilder::new("INSERT INTO application_history (number, at_ms, status, description) ");
+                qb.push_values(chunk, |mut b, (number, at, status, text)| {
+                    b.push_bind(number).push_bind(*at).push_bind(*status).push_bind(text);
+                });
+                qb.build().execute(&mut **c).await?;
+            });
+        }
+        Ok(())
+    }
 }
 
 const OPEN: &[St] = &[St::Received, St::Routed, St::Responded, St::Reopened];
 
 #[async_trait::async_trait]
 impl Handler for Follow {
-    async fn handle(&self, t: &mut Tx, e: &Envelope) -> Result<(), HandlerError> {
+    async fn handle(&self, _t: &mut Tx, e: &Envelope) -> Result<(), HandlerError> {
         let step = match e.kind.as_str() {
             "ApplicationRouted" => {
                 let ev: pb::ApplicationRouted = decode(e)?;
                 Step {
                     number: &e.key,
-                    set: "unit_id = $1, status = $2, unit_name = $3",
-                    binds: vec![
-                        Bind::Text(ev.unit_id),
-                        Bind::Int(St::Routed as i32),
-                        Bind::Text(ev.unit_name.clone()),
+                    set: vec![
+                        ("unit_id", Bind::Text(ev.unit_id)),
+                        ("status", Bind::Int(St::Routed as i32)),
+                        ("unit_name", Bind::Text(ev.unit_name.clone())),
                     ],
                     from: &[St::Received],
                     status: Some(St::Routed),
@@ -119,10 +280,9 @@ impl Handler for Follow {
                 let ev: pb::ApplicationTransferred = decode(e)?;
                 Step {
                     number: &e.key,
-                    set: "unit_id = $1, unit_name = $2",
-                    binds: vec![
-                        Bind::Text(ev.to_unit_id),
-                        Bind::Text(ev.to_unit_name.clone()),
+                    set: vec![
+                        ("unit_id", Bind::Text(ev.to_unit_id)),
+                        ("unit_name", Bind::Text(ev.to_unit_name.clone())),
                     ],
                     from: OPEN,
                     status: None,
@@ -132,8 +292,7 @@ impl Handler for Follow {
             }
             "UnitResponded" => Step {
                 number: &e.key,
-                set: "status = $1",
-                binds: vec![Bind::Int(St::Responded as i32)],
+                set: vec![("status", Bind::Int(St::Responded as i32))],
                 from: &[St::Routed, St::Reopened],
                 status: Some(St::Responded),
                 line: "İlgili birim cevap verdi; başvurunuz değerlendiriliyor.".into(),
@@ -143,8 +302,12 @@ impl Handler for Follow {
                 let ev: pb::ApplicationReopened = decode(e)?;
                 Step {
                     number: &e.key,
-                    set: "unit_id = $1, status = $2, outcome = 0, concluded_ms = NULL",
-                    binds: vec![Bind::Text(ev.unit_id), Bind::Int(St::Reopened as i32)],
+                    set: vec![
+                        ("unit_id", Bind::Text(ev.unit_id)),
+                        ("status", Bind::Int(St::Reopened as i32)),
+                        ("outcome", Bind::Int(0)),
+                        ("concluded_ms", Bind::NoBigInt),
+                    ],
                     from: &[St::Concluded],
                     status: Some(St::Reopened),
                     line: "Başvurunuz yeniden incelenmek üzere açıldı.".into(),
@@ -155,12 +318,11 @@ impl Handler for Follow {
                 let ev: pb::ApplicationReclassified = decode(e)?;
                 Step {
                     number: &e.key,
-                    set: "topic = $1, type_code = $2, unit_id = $3, unit_name = $4",
-                    binds: vec![
-                        Bind::Text(ev.topic_code),
-                        Bind::Text(ev.type_code.clone()),
-                        Bind::Text(ev.unit_id),
-                        Bind::Text(ev.unit_name.clone()),
+                    set: vec![
+                        ("topic", Bind::Text(ev.topic_code)),
+                        ("type_code", Bind::Text(ev.type_code.clone())),
+                        ("unit_id", Bind::Text(ev.unit_id)),
+                        ("unit_name", Bind::Text(ev.unit_name.clone())),
                     ],
                     from: OPEN,
                     status: None,
@@ -185,8 +347,7 @@ impl Handler for Follow {
                 };
                 Step {
                     number: &e.key,
-                    set: "status = status",
-                    binds: vec![],
+                    set: vec![],
                     from: OPEN,
                     status: None,
                     line: format!("{why}; {to} bilgisine sunuldu."),
@@ -199,49 +360,36 @@ impl Handler for Follow {
                 )));
             }
         };
-        if !in_sequence(t, &e.key, step.seq).await? {
-            return Ok(());
-        }
-        apply(t, step).await?;
-        // The citizen's cached view is stale now (a read racing this
-        // commit may cache the old view again until the TTL).
-        let _ = self.cache.delete(&format!("track:{}", e.key)).await;
+        // The consumer applies every event in a batch (of one, at least),
+        // prepared: outside one nothing would write the timeline.
+        let seen = acikkapi_platform::consumer::batch_cached::<Seen>().ok_or_else(|| {
+            HandlerError::Permanent("intake follows routing only in a batch".into())
+        })?;
+        apply(&seen, step)
+    }
+
+    /// The batch's applications, read and locked at once.
+    async fn prepare(&self, t: &mut Tx, events: &[&Envelope]) -> Result<(), HandlerError> {
+        let numbers: Vec<&str> = events.iter().map(|e| e.key.as_str()).collect();
+        acikkapi_platform::consumer::batch_cache(Seen::read(t, &numbers).await?);
         Ok(())
     }
-}
 
-/// Whether routing event `seq` of `number` applies now, recording it as
-/// the last applied: yes when it follows the last applied one (or carries
-/// no sequence, 0); a later one is a passing failure, delivered again
-/// until its predecessor is in; an earlier one was applied already.
-async fn in_sequence(t: &mut Tx, number: &str, seq: u64) -> Result<bool, HandlerError> {
-    if seq == 0 {
-        return Ok(true);
+    /// The batch's timeline lines, in one statement.
+    async fn finish(&self, t: &mut Tx, _applied: &[&Envelope]) -> Result<(), HandlerError> {
+        match acikkapi_platform::consumer::batch_cached::<Seen>() {
+            Some(seen) => seen.write(t).await,
+            None => Ok(()),
+        }
     }
-    let seq = seq as i64;
-    // Mostly it is the next one: recorded in one statement.
-    let next = tx!(t, c => {
-        sqlx::query("UPDATE applications SET routing_seq = $1 WHERE number = $2 AND routing_seq = $3")
-            .bind(seq).bind(number).bind(seq - 1).execute(&mut **c).await?.rows_affected() == 1
-    });
-    if next {
-        return Ok(true);
+
+    /// The citizens' cached views of the batch's applications are stale
+    /// now: dropped in one round trip.
+    async fn applied(&self, events: &[&Envelope]) {
+        let keys: Vec<String> = events.iter().map(|e| format!("track:{}", e.key)).collect();
+        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+        let _ = self.cache.delete_many(&keys).await;
     }
-    let applied: Option<i64> = tx!(t, c => {
-        sqlx::query_scalar("SELECT routing_seq FROM applications WHERE number = $1")
-            .bind(number).fetch_optional(&mut **c).await?
-    });
-    let Some(applied) = applied else {
-        return Err(HandlerError::Permanent(format!("no application {number}")));
-    };
-    if seq <= applied {
-        return Ok(false);
-    }
-    // Not the next one (that was recorded above): a later one waits.
-    Err(HandlerError::Transient(format!(
-        "routing event {seq} waits for event {}",
-        applied + 1
-    )))
 }
 
 /// Whom an escalation reached, as the applicant reads it; None for the

@@ -4,7 +4,9 @@
 //! (`receipt:<number>`, `concluded:<number>:<when>`) so the same fact
 //! published again under a new event id queues nothing new.
 
-use crate::messages::{self, NewMessage, PRIORITY_BULK, PRIORITY_CONCLUSION, PRIORITY_RECEIPT};
+use crate::messages::{
+    self, NewMessage, PRIORITY_BULK, PRIORITY_CONCLUSION, PRIORITY_RECEIPT, Queued,
+};
 use acikkapi_domain::application_number::ApplicationNumber;
 use acikkapi_domain::catalog::Catalog;
 use acikkapi_intake::TrackingKey;
@@ -15,8 +17,8 @@ use acikkapi_platform::consumer::{Handler, HandlerError};
 use acikkapi_platform::store::Tx;
 use acikkapi_proto::v1 as pb;
 use prost::Message;
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
 
 pub const QUEUE: &str = "notification";
@@ -105,9 +107,13 @@ impl Handler for Consumer {
             }
         };
         let p = &self.platform;
-        let contact = acikkapi_intake::contact::of(t, &p.vault, &number)
-            .await?
-            .ok_or_else(|| HandlerError::Permanent(format!("no application {number}")))?;
+        let contact = match acikkapi_platform::consumer::batch_cached::<Contacts>()
+            .and_then(|c| c.0.get(&number).cloned())
+        {
+            Some(c) => Some(c),
+            None => acikkapi_intake::contact::of(t, &p.vault, &number).await?,
+        }
+        .ok_or_else(|| HandlerError::Permanent(format!("no application {number}")))?;
         let Some(phone) = contact.phone else {
             tracing::info!(application_number = %number, "personal data erased; no SMS");
             return Ok(());
@@ -133,11 +139,10 @@ impl Handler for Consumer {
                 .ok_or_else(|| HandlerError::Permanent(format!("no template {template}")))?;
             let body = acikkapi_domain::templates::render(&text, &values)
                 .map_err(|e| HandlerError::Permanent(format!("template {template}: {e}")))?;
-            let queued = messages::enqueue(
-                t,
-                &p.vault,
-                n.segment_price_micros,
-                &NewMessage {
+            // Reading the applicant's phone is a read of personal data.
+            let audited = true;
+            Queueing::of_batch()?.push(
+                Queued::now(NewMessage {
                     dedup_key,
                     number: number.clone(),
                     province: contact.province,
@@ -146,20 +151,68 @@ impl Handler for Consumer {
                     phone: phone.clone(),
                     body,
                     priority,
-                },
-            )
-            .await?;
-            if let Some(id) = queued {
-                // Reading the phone is a read of personal data: on the trail.
-                t.insert_audit(&[Actor::system("notification").entry(
-                    "application.contact.read",
-                    &number,
-                    format!("sms {template} {id}"),
-                )])
-                .await?;
-                tracing::info!(application_number = %number, message_id = %id, template, "sms queued");
-            }
+                }),
+                audited,
+            );
         }
+        Ok(())
+    }
+
+    /// The contacts of the batch's applications, read at once.
+    async fn prepare(&self, t: &mut Tx, events: &[&Envelope]) -> Result<(), HandlerError> {
+        let numbers: Vec<&str> = events
+            .iter()
+            .filter(|e| {
+                matches!(
+                    e.kind.as_str(),
+                    "ApplicationReceived" | "ApplicationConcluded"
+                )
+            })
+            .map(|e| e.key.as_str())
+            .collect();
+        if !numbers.is_empty() {
+            let found =
+                acikkapi_intake::contact::of_many(t, &self.platform.vault, &numbers).await?;
+            acikkapi_platform::consumer::batch_cache(Contacts(Arc::new(found)));
+        }
+        Ok(())
+    }
+
+    /// The batch's messages, queued in one statement; reading each
+    /// recipient's phone is a read of personal data, on the trail.
+    async fn finish(&self, t: &mut Tx, _applied: &[&Envelope]) -> Result<(), HandlerError> {
+        let Some(queueing) = acikkapi_platform::consumer::batch_cached::<Queueing>() else {
+            return Ok(());
+        };
+        let (msgs, audited): (Vec<Queued>, Vec<bool>) =
+            std::mem::take(&mut *queueing.0.lock().expect("the batch's messages"))
+                .into_iter()
+                .unzip();
+        let p = &self.platform;
+        let queued = messages::enqueue_many(
+            t,
+            &p.vault,
+            p.settings.notification.segment_price_micros,
+            &msgs,
+        )
+        .await?;
+        let mut trail = Vec::new();
+        for (q, audited) in msgs.iter().zip(audited) {
+            if !queued.contains(&q.id) {
+                continue; // queued before, by this cause
+            }
+            let (number, template) = (&q.message.number, &q.message.template);
+            tracing::info!(application_number = %number, message_id = %q.id, template, "sms queued");
+            if !audited {
+                continue;
+            }
+            trail.push(Actor::system("notification").entry(
+                "application.contact.read",
+                number,
+                format!("sms {template} {}", q.id),
+            ));
+        }
+        acikkapi_platform::consumer::audit(t, trail).await?;
         Ok(())
     }
 
@@ -198,11 +251,10 @@ impl Consumer {
             &values(&number, ev.province_code, &self.tracking, &n.tracking_url),
         )
         .map_err(|e| HandlerError::Permanent(format!("template {template}: {e}")))?;
-        let queued = messages::enqueue(
-            t,
-            &p.vault,
-            n.segment_price_micros,
-            &NewMessage {
+        // An official's phone from the registry: not the applicant's data.
+        let audited = false;
+        Queueing::of_batch()?.push(
+            Queued::now(NewMessage {
                 dedup_key: format!("escalated:{number}:{}:{}", ev.round, ev.rung),
                 number: number.clone(),
                 province: ev.province_code,
@@ -211,12 +263,39 @@ impl Consumer {
                 phone,
                 body,
                 priority: PRIORITY_CONCLUSION,
-            },
-        )
-        .await?;
-        if let Some(id) = queued {
-            tracing::info!(application_number = %number, message_id = %id, template, level = ev.level, "escalation sms queued");
-        }
+            }),
+            audited,
+        );
         Ok(())
+    }
+}
+
+/// The contacts of the batch's applications.
+#[derive(Clone)]
+struct Contacts(Arc<HashMap<String, acikkapi_intake::contact::Contact>>);
+
+/// The batch's messages, queued before its commit in one statement, each
+/// with whether queueing it reads the applicant's phone (audited).
+#[derive(Clone, Default)]
+struct Queueing(Arc<Mutex<Vec<(Queued, bool)>>>);
+
+impl Queueing {
+    fn of_batch() -> Result<Queueing, HandlerError> {
+        let kept = acikkapi_platform::consumer::batch_cached::<Queueing>().unwrap_or_default();
+        if !acikkapi_platform::consumer::batch_cache(kept.clone()) {
+            // The consumer applies every event in a batch (of one, at
+            // least): outside one nothing would queue the messages.
+            return Err(HandlerError::Permanent(
+                "notification's consumer applies events only in a batch".into(),
+            ));
+        }
+        Ok(kept)
+    }
+
+    fn push(&self, q: Queued, audited: bool) {
+        self.0
+            .lock()
+            .expect("the batch's messages")
+            .push((q, audited));
     }
 }

@@ -104,39 +104,79 @@ pub async fn enqueue(
     segment_price_micros: u64,
     m: &NewMessage,
 ) -> Result<Option<String>, PlatformError> {
-    let id = uuid::Uuid::now_v7().to_string();
-    let cost = sms::cost(&m.body);
+    let q = Queued::now(m.clone());
+    let queued = enqueue_many(t, vault, segment_price_micros, std::slice::from_ref(&q)).await?;
+    Ok(queued.contains(&q.id).then_some(q.id))
+}
+
+/// A message about to be queued, with its id and the trace context of
+/// the event that asked for it.
+#[derive(Debug, Clone)]
+pub struct Queued {
+    pub id: String,
+    pub message: NewMessage,
+    pub trace: String,
+}
+
+impl Queued {
+    /// `m`, asked for in the current trace context.
+    pub fn now(m: NewMessage) -> Queued {
+        Queued {
+            id: uuid::Uuid::now_v7().to_string(),
+            message: m,
+            trace: serde_json::to_string(&acikkapi_platform::telemetry::current_context_headers())
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// Queues messages in the caller's transaction, one statement a chunk;
+/// returns the ids of those queued (a message whose `dedup_key` was
+/// queued before, or earlier in `msgs`, is not).
+pub async fn enqueue_many(
+    t: &mut Tx,
+    vault: &Vault,
+    segment_price_micros: u64,
+    msgs: &[Queued],
+) -> Result<std::collections::HashSet<String>, PlatformError> {
     let now = now_ms();
-    let trace = serde_json::to_string(&acikkapi_platform::telemetry::current_context_headers())
-        .unwrap_or_default();
-    let done = tx!(t, c => {
-        sqlx::query(
-            "INSERT INTO sms_messages (id, dedup_key, number, province, district, template, recipient, \
-             masked_recipient, body, encoding, segments, cost_micros, priority, status, next_attempt_ms, \
-             trace, created_ms, updated_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'queued', $14, $15, $14, $14) \
-             ON CONFLICT (dedup_key) DO NOTHING",
-        )
-        .bind(&id)
-        .bind(&m.dedup_key)
-        .bind(&m.number)
-        .bind(i64::from(m.province))
-        .bind(i64::from(m.district))
-        .bind(&m.template)
-        .bind(vault.seal(&id, "phone", &m.phone))
-        .bind(acikkapi_domain::mask::phone(&m.phone))
-        .bind(&m.body)
-        .bind(cost.encoding.as_str())
-        .bind(cost.segments as i64)
-        .bind((cost.segments as u64 * segment_price_micros) as i64)
-        .bind(m.priority)
-        .bind(now)
-        .bind(trace)
-        .execute(&mut **c)
-        .await?
-        .rows_affected()
-    });
-    Ok((done == 1).then_some(id))
+    let mut queued = std::collections::HashSet::new();
+    // 18 parameters a row.
+    for chunk in msgs.chunks(1000) {
+        let ids: Vec<String> = tx!(t, c => {
+            let mut qb = sqlx::QueryBuilder::new(
+                "INSERT INTO sms_messages (id, dedup_key, number, province, district, template, recipient, \
+                 masked_recipient, body, encoding, segments, cost_micros, priority, status, next_attempt_ms, \
+                 trace, created_ms, updated_ms) ",
+            );
+            qb.push_values(chunk, |mut b, q| {
+                let m = &q.message;
+                let cost = sms::cost(&m.body);
+                b.push_bind(&q.id)
+                    .push_bind(&m.dedup_key)
+                    .push_bind(&m.number)
+                    .push_bind(i64::from(m.province))
+                    .push_bind(i64::from(m.district))
+                    .push_bind(&m.template)
+                    .push_bind(vault.seal(&q.id, "phone", &m.phone))
+                    .push_bind(acikkapi_domain::mask::phone(&m.phone))
+                    .push_bind(&m.body)
+                    .push_bind(cost.encoding.as_str())
+                    .push_bind(cost.segments as i64)
+                    .push_bind((cost.segments as u64 * segment_price_micros) as i64)
+                    .push_bind(m.priority)
+                    .push_bind("queued")
+                    .push_bind(now)
+                    .push_bind(&q.trace)
+                    .push_bind(now)
+                    .push_bind(now);
+            });
+            qb.push(" ON CONFLICT (dedup_key) DO NOTHING RETURNING id");
+            qb.build_query_scalar().fetch_all(&mut **c).await?
+        });
+        queued.extend(ids);
+    }
+    Ok(queued)
 }
 
 /// Claims up to `limit` due messages for this sender, most urgent first:
@@ -169,31 +209,40 @@ pub async fn claim(db: &Db, limit: usize, lease_ms: i64) -> Result<Vec<Message>,
     Ok(out)
 }
 
-/// The gateway took claimed message `m`: `sent`, unless a delivery report
-/// overtook us. False if the claim was lost (the lease ran out and another
-/// sender holds it now).
+/// Messages the gateway took, each (message, the gateway's id), by
+/// `provider`, in one statement a chunk. Returns the ids recorded: a
+/// message whose claim ran out meanwhile (another try claimed it since)
+/// is not. A delivery report that came first keeps its status.
 pub async fn mark_sent(
     t: &mut Tx,
-    m: &Message,
+    sent: &[(&Message, &str)],
     provider: &str,
-    provider_id: &str,
-) -> Result<bool, PlatformError> {
-    let n = tx!(t, c => {
-        sqlx::query(
-            "UPDATE sms_messages SET status = CASE status WHEN 'sending' THEN 'sent' ELSE status END, \
-             provider = $1, provider_id = $2, last_error = '', updated_ms = $3 \
-             WHERE id = $4 AND tries = $5 AND status IN ('sending', 'delivered', 'failed')",
-        )
-        .bind(provider)
-        .bind(provider_id)
-        .bind(now_ms())
-        .bind(&m.id)
-        .bind(m.tries)
-        .execute(&mut **c)
-        .await?
-        .rows_affected()
-    });
-    Ok(n == 1)
+) -> Result<std::collections::HashSet<String>, PlatformError> {
+    let mut kept = std::collections::HashSet::new();
+    let now = now_ms();
+    // 3 parameters a row.
+    for chunk in sent.chunks(1000) {
+        let ids: Vec<String> = tx!(t, c => {
+            let mut qb = sqlx::QueryBuilder::new(
+                "UPDATE sms_messages SET status = CASE sms_messages.status WHEN 'sending' THEN 'sent' ELSE sms_messages.status END, \
+                 provider = ",
+            );
+            qb.push_bind(provider)
+                .push(", provider_id = v.column3, last_error = '', updated_ms = ")
+                .push_bind(now)
+                .push(" FROM (");
+            qb.push_values(chunk, |mut b, (m, provider_id)| {
+                b.push_bind(&m.id).push_bind(m.tries).push_bind(*provider_id);
+            });
+            qb.push(
+                ") AS v WHERE sms_messages.id = v.column1 AND sms_messages.tries = v.column2 \
+                 AND sms_messages.status IN ('sending', 'delivered', 'failed') RETURNING sms_messages.id",
+            );
+            qb.build_query_scalar().fetch_all(&mut **c).await?
+        });
+        kept.extend(ids);
+    }
+    Ok(kept)
 }
 
 /// A failed attempt of claimed message `m`: queued again for `next_ms`,

@@ -223,15 +223,23 @@ impl Sender {
     ) -> Result<Vec<String>, acikkapi_platform::PlatformError> {
         let p = &self.platform;
         let mut t = p.db.begin().await?;
+        let mut lost = Vec::new();
+        // The sent in one statement; failures (rare) one by one.
+        let took: Vec<(&Message, &str)> = batch
+            .iter()
+            .filter_map(|f| match &f.verdict {
+                Verdict::Sent { provider_id, .. } => Some((&f.m, provider_id.as_str())),
+                Verdict::Failed { .. } => None,
+            })
+            .collect();
+        let kept = messages::mark_sent(&mut t, &took, self.provider.name()).await?;
         let mut events = Vec::new();
         let mut sent = Vec::new();
-        let mut lost = Vec::new();
         for f in batch {
             let m = &f.m;
             let kept = match &f.verdict {
-                Verdict::Sent { provider_id, trace } => {
-                    let kept =
-                        messages::mark_sent(&mut t, m, self.provider.name(), provider_id).await?;
+                Verdict::Sent { trace, .. } => {
+                    let kept = kept.contains(&m.id);
                     if kept {
                         events.push(sms_sent(m, trace.clone()));
                         sent.push(f);

@@ -57,27 +57,35 @@ pub async fn fetch(db: &Db, number: &str) -> Result<Option<Assignment>, Platform
     }))
 }
 
-/// Records a new assignment, as routing sequence 1 with the application's
-/// trace `headers` (those of its routing event); false when the
-/// application has one already.
-pub async fn insert(
+/// Records new assignments, each as routing sequence 1 with the
+/// application's trace headers (those of its routing event), in one
+/// statement a chunk; returns the numbers that had none before.
+pub async fn insert_many(
     t: &mut Tx,
-    a: &Assignment,
-    headers: &BTreeMap<String, String>,
+    new: &[(&Assignment, &BTreeMap<String, String>)],
     now: i64,
-) -> Result<bool, PlatformError> {
-    let trace = serde_json::to_string(headers).unwrap_or_default();
-    Ok(tx!(t, c => {
-        sqlx::query(
-            "INSERT INTO routing_assignments (number, province, district, topic, type_code, unit_id, rule_id, status, round, \
-             vulnerability, priority, received_ms, concluded_ms, updated_ms, seq, trace) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, NULL, $13, 1, $14) ON CONFLICT (number) DO NOTHING",
-        )
-        .bind(&a.number).bind(i64::from(a.province)).bind(i64::from(a.district)).bind(&a.topic).bind(&a.type_code)
-        .bind(&a.unit_id).bind(&a.rule_id).bind(i64::from(a.status)).bind(i64::from(a.round))
-        .bind(i64::from(a.vulnerability)).bind(a.priority).bind(a.received_ms).bind(now).bind(trace)
-        .execute(&mut **c).await?.rows_affected() == 1
-    }))
+) -> Result<std::collections::HashSet<String>, PlatformError> {
+    let mut inserted = std::collections::HashSet::new();
+    // 14 parameters a row.
+    for chunk in new.chunks(1000) {
+        let numbers: Vec<String> = tx!(t, c => {
+            let mut qb = sqlx::QueryBuilder::new(
+                "INSERT INTO routing_assignments (number, province, district, topic, type_code, unit_id, rule_id, status, round, \
+                 vulnerability, priority, received_ms, concluded_ms, updated_ms, seq, trace) ",
+            );
+            qb.push_values(chunk, |mut b, (a, headers)| {
+                let trace = serde_json::to_string(headers).unwrap_or_default();
+                b.push_bind(&a.number).push_bind(i64::from(a.province)).push_bind(i64::from(a.district)).push_bind(&a.topic)
+                    .push_bind(&a.type_code).push_bind(&a.unit_id).push_bind(&a.rule_id).push_bind(i64::from(a.status))
+                    .push_bind(i64::from(a.round)).push_bind(i64::from(a.vulnerability)).push_bind(a.priority)
+                    .push_bind(a.received_ms).push_bind(a.concluded_ms).push_bind(now).push_bind(1i64).push_bind(trace);
+            });
+            qb.push(" ON CONFLICT (number) DO NOTHING RETURNING number");
+            qb.build_query_scalar().fetch_all(&mut **c).await?
+        });
+        inserted.extend(numbers);
+    }
+    Ok(inserted)
 }
 
 /// For the next event about `a`, in the transaction that makes the change
@@ -192,6 +200,24 @@ pub async fn insert_hop(t: &mut Tx, h: &Hop<'_>) -> Result<(), PlatformError> {
         .bind(h.rule_id).bind(h.reason).bind(h.actor).bind(i64::from(h.round))
         .execute(&mut **c).await?;
     });
+    Ok(())
+}
+
+/// Records hops in their order, one statement a chunk.
+pub async fn insert_hops(t: &mut Tx, hops: &[Hop<'_>]) -> Result<(), PlatformError> {
+    // 9 parameters a row.
+    for chunk in hops.chunks(1000) {
+        tx!(t, c => {
+            let mut qb = sqlx::QueryBuilder::new(
+                "INSERT INTO routing_hops (number, at_ms, kind, from_unit, to_unit, rule_id, reason, actor, round) ",
+            );
+            qb.push_values(chunk, |mut b, h| {
+                b.push_bind(h.number).push_bind(h.at_ms).push_bind(h.kind).push_bind(h.from_unit).push_bind(h.to_unit)
+                    .push_bind(h.rule_id).push_bind(h.reason).push_bind(h.actor).push_bind(i64::from(h.round));
+            });
+            qb.build().execute(&mut **c).await?;
+        });
+    }
     Ok(())
 }
 

@@ -13,6 +13,8 @@ use acikkapi_platform::store::{Tx, now_ms};
 use acikkapi_platform::tx;
 use acikkapi_proto::v1 as pb;
 use prost::Message;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 
 pub const QUEUE: &str = "routing";
 pub const KINDS: &[&str] = &[
@@ -32,9 +34,17 @@ fn decode<M: Message + Default>(e: &Envelope) -> Result<M, HandlerError> {
 
 #[async_trait::async_trait]
 impl Handler for Consumer {
+    /// The batch's assignments, hops and routing events, in a statement each.
+    async fn finish(&self, t: &mut Tx, _applied: &[&Envelope]) -> Result<(), HandlerError> {
+        match acikkapi_platform::consumer::batch_cached::<Assigning>() {
+            Some(a) => a.write(t).await,
+            None => Ok(()),
+        }
+    }
+
     async fn handle(&self, t: &mut Tx, e: &Envelope) -> Result<(), HandlerError> {
         match e.kind.as_str() {
-            "ApplicationReceived" => self.assign(t, decode(e)?).await,
+            "ApplicationReceived" => self.assign(decode(e)?).await,
             "ApplicationConcluded" => {
                 let ev: pb::ApplicationConcluded = decode(e)?;
                 let done = assignments::set_status(
@@ -89,7 +99,7 @@ async fn assignments_missing(t: &mut Tx, number: &str) -> Result<bool, HandlerEr
 }
 
 impl Consumer {
-    async fn assign(&self, t: &mut Tx, ev: pb::ApplicationReceived) -> Result<(), HandlerError> {
+    async fn assign(&self, ev: pb::ApplicationReceived) -> Result<(), HandlerError> {
         // The rules as the store has them, looked up once a batch.
         let set = acikkapi_platform::consumer::once_a_batch(|| self.rules.get()).await?;
         let d = set
@@ -134,24 +144,6 @@ impl Consumer {
                 ("unit", &a.unit_id),
             ],
         );
-        if !assignments::insert(t, &a, &headers, now).await? {
-            return Ok(()); // assigned already: nothing twice
-        }
-        assignments::insert_hop(
-            t,
-            &Hop {
-                number: &a.number,
-                at_ms: now,
-                kind: "routed",
-                from_unit: "",
-                to_unit: &a.unit_id,
-                rule_id: &rule_id,
-                reason: &d.explanation,
-                actor: "routing",
-                round: 1,
-            },
-        )
-        .await?;
         let span = tracing::Span::current();
         span.record("unit", a.unit_id.as_str());
         tracing::info!(application_number = %a.number, unit = %a.unit_id, rule = %rule_id, "routed");
@@ -163,13 +155,92 @@ impl Consumer {
             unit_name: d.unit.name.clone(),
             seq: 1,
         };
-        t.insert_outbox(&[event(
-            "ApplicationRouted",
-            &a.number,
-            routed.encode_to_vec(),
+        Assigning::of_batch()?.push(Assigned {
+            assignment: a,
             headers,
-        )])
-        .await?;
+            reason: d.explanation.clone(),
+            routed,
+        });
+        Ok(())
+    }
+}
+
+/// An application routed by an event of the batch, to be written with the
+/// batch's others.
+struct Assigned {
+    assignment: Assignment,
+    headers: BTreeMap<String, String>,
+    reason: String,
+    routed: pb::ApplicationRouted,
+}
+
+/// The batch's new assignments: written in one statement before its
+/// commit, and for those that had none before (all but the same fact
+/// published again under another event id) their first hop in another and
+/// their `ApplicationRouted` events in the outbox's.
+#[derive(Clone, Default)]
+struct Assigning(Arc<Mutex<Vec<Assigned>>>);
+
+impl Assigning {
+    fn of_batch() -> Result<Assigning, HandlerError> {
+        let kept = acikkapi_platform::consumer::batch_cached::<Assigning>().unwrap_or_default();
+        if !acikkapi_platform::consumer::batch_cache(kept.clone()) {
+            // The consumer applies every event in a batch (of one, at
+            // least): outside one nothing would write the assignments.
+            return Err(HandlerError::Permanent(
+                "routing's consumer applies events only in a batch".into(),
+            ));
+        }
+        Ok(kept)
+    }
+
+    fn push(&self, a: Assigned) {
+        self.0.lock().expect("the batch's assignments").push(a);
+    }
+
+    async fn write(&self, t: &mut Tx) -> Result<(), HandlerError> {
+        let assigned = std::mem::take(&mut *self.0.lock().expect("the batch's assignments"));
+        if assigned.is_empty() {
+            return Ok(());
+        }
+        let now = now_ms();
+        let rows: Vec<(&Assignment, &BTreeMap<String, String>)> = assigned
+            .iter()
+            .map(|x| (&x.assignment, &x.headers))
+            .collect();
+        let mut new = assignments::insert_many(t, &rows, now).await?;
+        // Assigned already, before or earlier in the batch: nothing twice.
+        let assigned: Vec<Assigned> = assigned
+            .into_iter()
+            .filter(|x| new.remove(&x.assignment.number))
+            .collect();
+        let hops: Vec<Hop> = assigned
+            .iter()
+            .map(|x| Hop {
+                number: &x.assignment.number,
+                at_ms: now,
+                kind: "routed",
+                from_unit: "",
+                to_unit: &x.assignment.unit_id,
+                rule_id: &x.assignment.rule_id,
+                reason: &x.reason,
+                actor: "routing",
+                round: 1,
+            })
+            .collect();
+        assignments::insert_hops(t, &hops).await?;
+        let events = assigned
+            .iter()
+            .map(|x| {
+                event(
+                    "ApplicationRouted",
+                    &x.assignment.number,
+                    x.routed.encode_to_vec(),
+                    x.headers.clone(),
+                )
+            })
+            .collect();
+        acikkapi_platform::consumer::emit(t, events).await?;
         Ok(())
     }
 }
