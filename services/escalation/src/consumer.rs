@@ -141,8 +141,8 @@ impl Consumer {
 /// before its first event ([`Handler::prepare`]), changed in memory by each
 /// event in turn, and written back before its commit ([`Handler::finish`]):
 /// new clocks in one statement, changed ones in another, the ledger lines
-/// in a third, whatever the batch's size. Outside a batch (never, in the
-/// consumer) every change is a batch of one.
+/// in a third, whatever the batch's size. The consumer applies every event
+/// in a batch, one of one event at least.
 #[derive(Clone, Default)]
 struct Clocks(Arc<Mutex<Kept>>);
 
