@@ -249,19 +249,22 @@ where
 #[derive(Clone, Default)]
 struct Deferred(Arc<std::sync::Mutex<(Vec<OutboxEvent>, Vec<audit::Entry>)>>);
 
-fn deferred() -> Option<Deferred> {
-    if let Some(d) = batch_cached::<Deferred>() {
-        return Some(d);
+/// The batch's shared state of type `T` (a handle, such as an
+/// `Arc<Mutex<…>>`), made empty by the first event to ask: what a handler
+/// keeps for `finish` to write. None outside a batch.
+pub fn batch_state<T: Clone + Default + Send + 'static>() -> Option<T> {
+    if let Some(v) = batch_cached::<T>() {
+        return Some(v);
     }
-    let d = Deferred::default();
-    batch_cache(d.clone()).then_some(d)
+    let v = T::default();
+    batch_cache(v.clone()).then_some(v)
 }
 
 /// Writes `events` to the outbox in the transaction applying the batch: in
 /// one statement with the batch's others just before its commit (outside a
 /// batch, now). Their order is kept.
 pub async fn emit(t: &mut Tx, events: Vec<OutboxEvent>) -> Result<(), PlatformError> {
-    match deferred() {
+    match batch_state::<Deferred>() {
         Some(d) => {
             d.0.lock().expect("deferred rows").0.extend(events);
             Ok(())
@@ -273,7 +276,7 @@ pub async fn emit(t: &mut Tx, events: Vec<OutboxEvent>) -> Result<(), PlatformEr
 /// Writes audit `entries` in the transaction applying the batch, as
 /// [`emit`] does events.
 pub async fn audit(t: &mut Tx, entries: Vec<audit::Entry>) -> Result<(), PlatformError> {
-    match deferred() {
+    match batch_state::<Deferred>() {
         Some(d) => {
             d.0.lock().expect("deferred rows").1.extend(entries);
             Ok(())

@@ -165,14 +165,11 @@ impl Clocks {
     /// The batch's clocks, with those of `numbers` looked up (and locked)
     /// if they were not yet.
     async fn of_batch(t: &mut Tx, numbers: &[&str]) -> Result<Clocks, HandlerError> {
-        let clocks = acikkapi_platform::consumer::batch_cached::<Clocks>().unwrap_or_default();
-        if !acikkapi_platform::consumer::batch_cache(clocks.clone()) {
-            // The consumer applies every event in a batch (of one, at
-            // least): outside one nothing would write the changes.
-            return Err(HandlerError::Permanent(
-                "escalation's consumer applies events only in a batch".into(),
-            ));
-        }
+        // The consumer applies every event in a batch (of one, at least):
+        // outside one nothing would write the changes.
+        let clocks: Clocks = acikkapi_platform::consumer::batch_state().ok_or_else(|| {
+            HandlerError::Permanent("escalation's consumer applies events only in a batch".into())
+        })?;
         let missing: Vec<&str> = {
             let kept = clocks.lock();
             let mut m: Vec<&str> = numbers

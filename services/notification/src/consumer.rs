@@ -281,15 +281,11 @@ struct Queueing(Arc<Mutex<Vec<(Queued, bool)>>>);
 
 impl Queueing {
     fn of_batch() -> Result<Queueing, HandlerError> {
-        let kept = acikkapi_platform::consumer::batch_cached::<Queueing>().unwrap_or_default();
-        if !acikkapi_platform::consumer::batch_cache(kept.clone()) {
-            // The consumer applies every event in a batch (of one, at
-            // least): outside one nothing would queue the messages.
-            return Err(HandlerError::Permanent(
-                "notification's consumer applies events only in a batch".into(),
-            ));
-        }
-        Ok(kept)
+        // The consumer applies every event in a batch (of one, at least):
+        // outside one nothing would queue the messages.
+        acikkapi_platform::consumer::batch_state().ok_or_else(|| {
+            HandlerError::Permanent("notification's consumer applies events only in a batch".into())
+        })
     }
 
     fn push(&self, q: Queued, audited: bool) {

@@ -183,15 +183,11 @@ struct Assigning(Arc<Mutex<Vec<Assigned>>>);
 
 impl Assigning {
     fn of_batch() -> Result<Assigning, HandlerError> {
-        let kept = acikkapi_platform::consumer::batch_cached::<Assigning>().unwrap_or_default();
-        if !acikkapi_platform::consumer::batch_cache(kept.clone()) {
-            // The consumer applies every event in a batch (of one, at
-            // least): outside one nothing would write the assignments.
-            return Err(HandlerError::Permanent(
-                "routing's consumer applies events only in a batch".into(),
-            ));
-        }
-        Ok(kept)
+        // The consumer applies every event in a batch (of one, at least):
+        // outside one nothing would write the assignments.
+        acikkapi_platform::consumer::batch_state().ok_or_else(|| {
+            HandlerError::Permanent("routing's consumer applies events only in a batch".into())
+        })
     }
 
     fn push(&self, a: Assigned) {
