@@ -43,7 +43,6 @@ fn decode<M: Message + Default>(e: &Envelope) -> Result<M, HandlerError> {
 }
 
 /// A column's new value.
-#[derive(Clone, Debug, PartialEq)]
 enum Bind {
     Text(String),
     Int(i32),

@@ -107,10 +107,9 @@ impl Handler for Consumer {
             }
         };
         let p = &self.platform;
-        let contact = match acikkapi_platform::consumer::batch_cached::<Contacts>()
-            .and_then(|c| c.0.get(&number).cloned())
-        {
-            Some(c) => Some(c),
+        // Read for the whole batch in `prepare`: not there, no application.
+        let contact = match acikkapi_platform::consumer::batch_cached::<Contacts>() {
+            Some(c) => c.0.get(&number).cloned(),
             None => acikkapi_intake::contact::of(t, &p.vault, &number).await?,
         }
         .ok_or_else(|| HandlerError::Permanent(format!("no application {number}")))?;
