@@ -76,6 +76,16 @@ pub trait Handler: Send + Sync + 'static {
     /// for what must see the committed state, such as invalidating a
     /// cache. Best effort: a crash between the commit and this loses it.
     async fn applied(&self, _envelopes: &[&Envelope]) {}
+
+    /// True when the handler's own effects are keyed by the event id, so a
+    /// second delivery applied again changes nothing (reporting keeps each
+    /// event once by its id and folds its rows from the events kept). The
+    /// consumer then writes no inbox row for its events (one row an event
+    /// less; the pipeline's largest table) and applies a redelivery like
+    /// a first delivery; within one batch an event still applies once.
+    fn keyed_by_event_id(&self) -> bool {
+        false
+    }
 }
 
 /// Consumes `queue` (bound to `kinds`) until shutdown, with `concurrency`
@@ -399,10 +409,13 @@ async fn apply_batch_in_scope(
             .await
             .map_err(|e| BatchError::Store(e.into()))?;
     let ids: Vec<&str> = events.iter().map(|(d, _)| d.envelope.id.as_str()).collect();
-    let mut fresh = tx
-        .claim_inbox_many(queue, &ids)
-        .await
-        .map_err(|e| BatchError::Store(e.into()))?;
+    let mut fresh = if handler.keyed_by_event_id() {
+        ids.iter().map(|id| (*id).to_owned()).collect()
+    } else {
+        tx.claim_inbox_many(queue, &ids)
+            .await
+            .map_err(|e| BatchError::Store(e.into()))?
+    };
     // Which deliveries apply (a second delivery of an event, earlier in
     // this batch or in an earlier commit, does not).
     let mut applies = Vec::with_capacity(events.len());
@@ -528,7 +541,7 @@ async fn apply_in_scope(
         return Err(HandlerError::Permanent("envelope has no event id".into()));
     }
     let mut tx = p.db.begin().await?;
-    if !tx.claim_inbox(queue, &e.id).await? {
+    if !handler.keyed_by_event_id() && !tx.claim_inbox(queue, &e.id).await? {
         return Ok(false);
     }
     handler.prepare(&mut tx, &[e]).await?;

@@ -63,6 +63,13 @@ impl Handler for Consumer {
         Ok(())
     }
 
+    /// Every event is kept once by its id (`rpt_events`) and the rows are
+    /// folded from the events kept: a second delivery changes nothing, so
+    /// reporting's deliveries need no inbox row.
+    fn keyed_by_event_id(&self) -> bool {
+        true
+    }
+
     async fn applied(&self, events: &[&Envelope]) {
         let p = &self.platform;
         let numbers: Vec<&str> = events.iter().map(|e| e.key.as_str()).collect();

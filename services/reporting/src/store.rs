@@ -58,10 +58,12 @@ pub async fn refold(t: &mut Tx, numbers: &[&str]) -> Result<(), PlatformError> {
     hold_all(t, &numbers).await?;
     let mut cells = Cells::new();
     let mut rows = Vec::with_capacity(numbers.len());
+    let mut escalated_before = false;
     for chunk in numbers.chunks(500) {
         let mut events = events_of(t, chunk).await?;
         let mut old = old_rows(t, chunk).await?;
         let mut levels = old_levels(t, chunk).await?;
+        escalated_before |= !levels.is_empty();
         for n in chunk {
             // None: its receipt has not arrived yet.
             let Some((row, escalations)) = fold::fold(n, &events.remove(*n).unwrap_or_default())
@@ -75,7 +77,7 @@ pub async fn refold(t: &mut Tx, numbers: &[&str]) -> Result<(), PlatformError> {
             rows.push((row, escalations));
         }
     }
-    write(t, &rows).await?;
+    write(t, &rows, escalated_before).await?;
     let cells: Vec<_> = cells.into_iter().filter(|(_, k)| *k != [0; 14]).collect();
     add_cells(t, &cells).await
 }
@@ -278,7 +280,36 @@ fn count(cells: &mut Cells, old: Option<Cell>, r: &Row, escalations: &[Escalatio
 }
 
 /// Replaces the rows (and their escalations) of the folded applications.
-async fn write(t: &mut Tx, rows: &[(Row, Vec<Escalation>)]) -> Result<(), PlatformError> {
+/// Writes folded rows: each application's row replaced in place (an
+/// upsert: an update that touches no indexed column, the usual case of an
+/// SMS or a verdict, changes no index), its escalations deleted (when any
+/// of them had some) and written again.
+async fn write(
+    t: &mut Tx,
+    rows: &[(Row, Vec<Escalation>)],
+    escalated_before: bool,
+) -> Result<(), PlatformError> {
+    const COLUMNS: [&str; 19] = [
+        "received_ms",
+        "province",
+        "district",
+        "topic",
+        "type_code",
+        "unit_id",
+        "channel",
+        "kind",
+        "vulnerable",
+        "status",
+        "outcome",
+        "round",
+        "concluded_ms",
+        "resolution_ms",
+        "max_level",
+        "sms_sent",
+        "within_sla",
+        "survey_sent",
+        "survey_score",
+    ];
     for chunk in rows.chunks(500) {
         let numbers: Vec<&str> = chunk.iter().map(|(r, _)| r.number.as_str()).collect();
         let escalations: Vec<(&str, &Escalation)> = chunk
@@ -286,8 +317,8 @@ async fn write(t: &mut Tx, rows: &[(Row, Vec<Escalation>)]) -> Result<(), Platfo
             .flat_map(|(r, es)| es.iter().map(move |e| (r.number.as_str(), e)))
             .collect();
         tx!(t, c => {
-            for table in ["rpt_applications", "rpt_escalations"] {
-                let mut q = sqlx::QueryBuilder::new(format!("DELETE FROM {table} WHERE number IN ("));
+            if escalated_before {
+                let mut q = sqlx::QueryBuilder::new("DELETE FROM rpt_escalations WHERE number IN (");
                 let mut list = q.separated(", ");
                 for n in &numbers {
                     list.push_bind(*n);
@@ -295,10 +326,7 @@ async fn write(t: &mut Tx, rows: &[(Row, Vec<Escalation>)]) -> Result<(), Platfo
                 q.push(")");
                 q.build().execute(&mut **c).await?;
             }
-            let mut q = sqlx::QueryBuilder::new(
-                "INSERT INTO rpt_applications (number, received_ms, province, district, topic, type_code, unit_id, channel, kind, vulnerable, \
-                 status, outcome, round, concluded_ms, resolution_ms, max_level, sms_sent, within_sla, survey_sent, survey_score) ",
-            );
+            let mut q = sqlx::QueryBuilder::new(format!("INSERT INTO rpt_applications (number, {}) ", COLUMNS.join(", ")));
             q.push_values(chunk, |mut b, (r, _)| {
                 b.push_bind(&r.number).push_bind(r.received_ms).push_bind(i64::from(r.province)).push_bind(i64::from(r.district))
                     .push_bind(&r.topic).push_bind(&r.type_code).push_bind(&r.unit_id).push_bind(i64::from(r.channel))
@@ -307,6 +335,11 @@ async fn write(t: &mut Tx, rows: &[(Row, Vec<Escalation>)]) -> Result<(), Platfo
                     .push_bind(i64::from(r.sms_sent)).push_bind(r.within_sla).push_bind(r.survey_sent)
                     .push_bind(r.survey_score.map(i64::from));
             });
+            q.push(" ON CONFLICT (number) DO UPDATE SET ");
+            let mut set = q.separated(", ");
+            for col in COLUMNS {
+                set.push(format!("{col} = excluded.{col}"));
+            }
             q.build().execute(&mut **c).await?;
             if !escalations.is_empty() {
                 let mut q = sqlx::QueryBuilder::new("INSERT INTO rpt_escalations (number, round, rung, level, at_ms) ");
