@@ -12,6 +12,12 @@
 //! never be applied, delivered again later if it may), then the rest as a
 //! batch. Events are applied in the order they were delivered, so every
 //! per-application ordering rule of the consumers holds as before.
+//!
+//! **An event that must wait does not split its batch either.** An event
+//! whose application's earlier event is still being applied by another
+//! loop (escalation's "no clock yet") answers [`HandlerError::Later`]: it
+//! is left out, its inbox claim taken back, the rest committed, and it is
+//! delivered again.
 
 use crate::audit;
 use crate::bus::{Delivery, Envelope};
@@ -29,6 +35,12 @@ pub enum HandlerError {
     /// May succeed later (store unavailable): delivered again.
     #[error("transient: {0}")]
     Transient(String),
+    /// Waits for another event of its application, which another batch is
+    /// applying (escalation's clock not started yet). The handler must not
+    /// have changed anything for it: in a batch it is left out and the
+    /// rest committed, then it is delivered again; alone, as `Transient`.
+    #[error("later: {0}")]
+    Later(String),
 }
 
 impl From<PlatformError> for HandlerError {
@@ -308,6 +320,13 @@ async fn write_deferred(t: &mut Tx) -> Result<(), PlatformError> {
     Ok(())
 }
 
+/// A batch committed: how many events it applied, and which (by index)
+/// it left out to be delivered again; the rest were duplicates.
+struct Committed {
+    applied: usize,
+    later: Vec<usize>,
+}
+
 /// Why a batch was not committed.
 enum BatchError {
     /// Event `index` failed: the batch is split around it.
@@ -334,13 +353,26 @@ async fn settle_batch(
             return;
         }
         match apply_batch(p, queue, handler, &events).await {
-            Ok(applied) => {
+            Ok(Committed { applied, later }) => {
                 let n = events.len();
                 p.metrics.consumer_batch(queue, "committed", n);
                 p.metrics.consumed_n(queue, "applied", applied as u64);
+                p.metrics.consumed_n(queue, "retried", later.len() as u64);
                 p.metrics
-                    .consumed_n(queue, "duplicate", (n - applied) as u64);
-                let (deliveries, spans): (Vec<_>, Vec<_>) = events.into_iter().unzip();
+                    .consumed_n(queue, "duplicate", (n - applied - later.len()) as u64);
+                // Those left out are settled first: the multiple-ack below
+                // settles every earlier delivery still unsettled.
+                let mut rest = Vec::with_capacity(n);
+                let mut again = Vec::with_capacity(later.len());
+                for (i, event) in events.into_iter().enumerate() {
+                    if later.contains(&i) {
+                        again.push(event);
+                    } else {
+                        rest.push(event);
+                    }
+                }
+                retry_later(queue, again).await;
+                let (deliveries, spans): (Vec<_>, Vec<_>) = rest.into_iter().unzip();
                 if let Err(e) = Delivery::ack_all(deliveries).await {
                     tracing::warn!(queue, error = %e, "could not acknowledge a batch; the broker will redeliver it");
                 }
@@ -379,14 +411,40 @@ async fn settle_batch(
     }
 }
 
-/// One transaction for the batch: Ok(how many applied, the rest being
-/// duplicates), or which event failed.
+/// Delivers again the events a batch left out to wait. As for a transient
+/// failure: the first time straight back (what it waits for is mostly in a
+/// batch committing beside this one), again after a pause, and a warning
+/// once it has waited before.
+async fn retry_later(queue: &str, again: Vec<Event>) {
+    if again.is_empty() {
+        return;
+    }
+    if again.iter().any(|(d, _)| d.redelivered) {
+        for (_, span) in &again {
+            span.in_scope(|| {
+                tracing::warn!(
+                    queue,
+                    "event still waits for another; will be delivered again"
+                )
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    for (d, span) in again {
+        if let Err(e) = d.retry().instrument(span).await {
+            tracing::warn!(queue, error = %e, "could not requeue a delivery; the broker will redeliver it");
+        }
+    }
+}
+
+/// One transaction for the batch: which events it applied and left out
+/// (the rest being duplicates), or which event failed.
 async fn apply_batch(
     p: &Platform,
     queue: &str,
     handler: &dyn Handler,
     events: &[Event],
-) -> Result<usize, BatchError> {
+) -> Result<Committed, BatchError> {
     BATCH
         .scope(
             Default::default(),
@@ -400,7 +458,7 @@ async fn apply_batch_in_scope(
     queue: &str,
     handler: &dyn Handler,
     events: &[Event],
-) -> Result<usize, BatchError> {
+) -> Result<Committed, BatchError> {
     if let Some(i) = events.iter().position(|(d, _)| d.envelope.id.is_empty()) {
         return Err(BatchError::Event(i)); // refused alone, as it deserves
     }
@@ -434,13 +492,17 @@ async fn apply_batch_in_scope(
         .collect();
     if fresh_events.is_empty() {
         tx.commit().await.map_err(|e| BatchError::Store(e.into()))?;
-        return Ok(0);
+        return Ok(Committed {
+            applied: 0,
+            later: Vec::new(),
+        });
     }
     if let Err(e) = handler.prepare(&mut tx, &fresh_events).await {
         tracing::warn!(queue, error = %e, events = events.len(), "preparing a batch failed; one event at a time");
         return Err(BatchError::Whole);
     }
     let mut applied: Vec<&Envelope> = Vec::with_capacity(events.len());
+    let mut later = Vec::new();
     for (i, ((d, span), fresh)) in events.iter().zip(&applies).enumerate() {
         if !fresh {
             continue;
@@ -448,12 +510,24 @@ async fn apply_batch_in_scope(
         let e = &d.envelope;
         match handler.handle(&mut tx, e).instrument(span.clone()).await {
             Ok(()) => applied.push(e),
+            Err(HandlerError::Later(why)) => {
+                span.in_scope(|| tracing::debug!(%why, "waits for another event; delivered again"));
+                later.push(i);
+            }
             Err(_) => return Err(BatchError::Event(i)),
         }
     }
-    let finished = match handler.finish(&mut tx, &applied).await {
-        Ok(()) => write_deferred(&mut tx).await.map_err(HandlerError::from),
-        Err(e) => Err(e),
+    let finished = if applied.is_empty() {
+        Ok(()) // every event left out to wait: nothing to finish
+    } else {
+        match handler.finish(&mut tx, &applied).await {
+            Ok(()) => write_deferred(&mut tx).await.map_err(HandlerError::from),
+            Err(e) => Err(e),
+        }
+    };
+    let finished = match finished {
+        Ok(()) if !handler.keyed_by_event_id() => release_all(&mut tx, queue, events, &later).await,
+        other => other,
     };
     if let Err(e) = finished {
         tracing::warn!(queue, error = %e, events = events.len(), "finishing a batch failed; one event at a time");
@@ -466,7 +540,23 @@ async fn apply_batch_in_scope(
         p.outbox_written.notify_one();
         handler.applied(&applied).await;
     }
-    Ok(applied.len())
+    Ok(Committed {
+        applied: applied.len(),
+        later,
+    })
+}
+
+/// Takes back the inbox claims of the batch's events at `later`.
+async fn release_all(
+    tx: &mut Tx,
+    queue: &str,
+    events: &[Event],
+    later: &[usize],
+) -> Result<(), HandlerError> {
+    for &i in later {
+        tx.release_inbox(queue, &events[i].0.envelope.id).await?;
+    }
+    Ok(())
 }
 
 async fn handle_one(
@@ -499,7 +589,7 @@ async fn handle_one(
                 tracing::error!(error = %e, "event cannot be applied; dead-lettered");
                 d.reject().await
             }
-            Err(HandlerError::Transient(e)) => {
+            Err(HandlerError::Transient(e) | HandlerError::Later(e)) => {
                 p.metrics.consumed(queue, "retried");
                 tracing::warn!(error = %e, "event failed; will be delivered again");
                 // The first time straight back to the queue: mostly what it

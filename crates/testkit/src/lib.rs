@@ -556,7 +556,9 @@ pub const TEST_MIGRATIONS: &[Migration] = &[Migration {
 }];
 
 /// A consumer whose effect is one row per applied event. An event whose
-/// payload is [`POISON`] can never be applied (it is dead-lettered).
+/// payload is [`POISON`] can never be applied (it is dead-lettered); one
+/// whose payload is [`AFTER`] and an event id waits until that event is
+/// applied ([`HandlerError::Later`]).
 pub struct RecordingConsumer {
     pub name: &'static str,
 }
@@ -564,11 +566,30 @@ pub struct RecordingConsumer {
 /// The payload the [`RecordingConsumer`] refuses for good.
 pub const POISON: &[u8] = b"poison";
 
+/// A payload `after:<event id>`: the [`RecordingConsumer`] applies it only
+/// once it has applied that event.
+pub const AFTER: &str = "after:";
+
 #[async_trait::async_trait]
 impl Handler for RecordingConsumer {
     async fn handle(&self, t: &mut Tx, e: &Envelope) -> Result<(), HandlerError> {
         if e.payload == POISON {
             return Err(HandlerError::Permanent(format!("event {} is poison", e.id)));
+        }
+        if let Some(first) = std::str::from_utf8(&e.payload)
+            .ok()
+            .and_then(|p| p.strip_prefix(AFTER))
+        {
+            let seen: i64 = tx!(t, c => {
+                sqlx::query_scalar("SELECT COUNT(*) FROM testkit_effects WHERE consumer = $1 AND event_id = $2")
+                    .bind(self.name).bind(first).fetch_one(&mut **c).await?
+            });
+            if seen == 0 {
+                return Err(HandlerError::Later(format!(
+                    "event {} waits for {first}",
+                    e.id
+                )));
+            }
         }
         let tp = e.headers.get("traceparent").cloned().unwrap_or_default();
         tx!(t, c => {

@@ -10,7 +10,7 @@ use acikkapi_platform::bus::Envelope;
 use acikkapi_platform::metrics::ConsumerLabels;
 use acikkapi_platform::{Platform, relay};
 use acikkapi_testkit::{
-    Backend, POISON, TestNode, backend_tests, count, effects, eventually, settings,
+    AFTER, Backend, POISON, TestNode, backend_tests, count, effects, eventually, settings,
     start_recording_consumer, start_recording_consumer_of, submission,
 };
 use tokio_util::sync::CancellationToken;
@@ -243,8 +243,82 @@ async fn a_batch_with_a_duplicate_and_a_poison_event_applies_the_rest_once(backe
     n.stop_and_clean().await;
 }
 
+/// An event that must wait for another (escalation's "no clock yet") is
+/// left out of its batch and delivered again, its inbox claim taken back;
+/// the rest of the batch commits at once, not split around it.
+async fn an_event_that_waits_is_left_out_and_applied_once_its_turn_comes(backend: Backend) {
+    const QUEUE: &str = "batch-waiter";
+    const KINDS: &[&str] = &["BatchTest"];
+    let (mut s, _dir) = settings(backend);
+    s.relay.enabled = false;
+    s.services = vec!["intake".into()];
+    s.bus.batch_wait_ms = 300;
+    let n = TestNode::start(s).await;
+    let p = n.platform().clone();
+    let event = |id: &str, payload: &[u8]| Envelope {
+        id: id.into(),
+        kind: "BatchTest".into(),
+        key: format!("key-{id}"),
+        payload: payload.to_vec(),
+        headers: Default::default(),
+    };
+    let waits = format!("{AFTER}first");
+    let batch = [
+        event("w1", b"1"),
+        event("waiting", waits.as_bytes()),
+        event("w2", b"2"),
+        event("w1", b"1"),
+    ];
+    p.bus.declare(QUEUE, KINDS).await.unwrap();
+    p.bus.publish(&batch).await.unwrap();
+    start_recording_consumer_of(&p, QUEUE, KINDS).await;
+
+    let others = || {
+        let p = p.clone();
+        async move { effects(&p, "key-w1").await.len() + effects(&p, "key-w2").await.len() == 2 }
+    };
+    assert!(
+        eventually(20, others).await,
+        "the rest of the batch applied"
+    );
+    // Delivered again (at least once) while what it waits for is missing.
+    let retried = || {
+        let p = p.clone();
+        async move { consumed(&p, QUEUE, "retried") >= 2 }
+    };
+    assert!(eventually(20, retried).await, "the waiting event came back");
+    assert!(effects(&p, "key-waiting").await.is_empty());
+
+    p.bus.publish(&[event("first", b"0")]).await.unwrap();
+    let all = || {
+        let p = p.clone();
+        async move { effects(&p, "key-waiting").await.len() == 1 }
+    };
+    assert!(eventually(20, all).await, "applied once its turn came");
+    for id in ["w1", "w2", "first", "waiting"] {
+        assert_eq!(
+            effects(&p, &format!("key-{id}")).await.len(),
+            1,
+            "event {id} applied exactly once"
+        );
+    }
+    assert_eq!(consumed(&p, QUEUE, "dead"), 0);
+    assert_eq!(p.bus.dead_letter_count(QUEUE).await.unwrap(), 0);
+    let split = p
+        .metrics
+        .consumer_batches
+        .get_or_create(&ConsumerLabels {
+            consumer: QUEUE.into(),
+            result: "split".into(),
+        })
+        .get();
+    assert_eq!(split, 0, "no batch was split around the waiting event");
+    n.stop_and_clean().await;
+}
+
 backend_tests!(
     a_batch_with_a_duplicate_and_a_poison_event_applies_the_rest_once,
+    an_event_that_waits_is_left_out_and_applied_once_its_turn_comes,
     crash_between_commit_and_publish_loses_no_event,
     crash_between_publish_and_delete_applies_once,
     events_carry_no_personal_data,

@@ -50,7 +50,7 @@ fn ms(t: Option<prost_types::Timestamp>) -> i64 {
 /// An event about a clock this replica has not seen start yet: the
 /// received (or reopened) event is behind it in the queue.
 fn not_yet(number: &str) -> HandlerError {
-    HandlerError::Transient(format!("no clock for {number} yet"))
+    HandlerError::Later(format!("no clock for {number} yet"))
 }
 
 impl Consumer {
@@ -360,7 +360,7 @@ impl Handler for Consumer {
                 }
                 if prev.concluded_ms.is_none() {
                     // The conclusion of the previous round is behind this event.
-                    return Err(HandlerError::Transient(format!(
+                    return Err(HandlerError::Later(format!(
                         "round {} of {number} is not concluded yet",
                         prev.round
                     )));

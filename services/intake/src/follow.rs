@@ -86,7 +86,7 @@ fn apply(seen: &Seen, s: Step<'_>) -> Result<(), HandlerError> {
         }
         if next > applied + 1 {
             // A later one waits until its predecessor is in.
-            return Err(HandlerError::Transient(format!(
+            return Err(HandlerError::Later(format!(
                 "routing event {next} waits for event {}",
                 applied + 1
             )));

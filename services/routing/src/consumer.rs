@@ -64,7 +64,7 @@ impl Handler for Consumer {
                 .await?;
                 if !done && assignments_missing(t, &ev.application_number).await? {
                     // Received not applied yet (it is ahead in the queue): later.
-                    return Err(HandlerError::Transient(
+                    return Err(HandlerError::Later(
                         "conclusion of an application routing has not assigned yet".into(),
                     ));
                 }

@@ -232,6 +232,18 @@ impl Tx {
         Ok(n == 1)
     }
 
+    /// Takes back `consumer`'s claim on `event_id` in this transaction: the
+    /// event was left out of its batch and will be delivered again.
+    pub async fn release_inbox(
+        &mut self,
+        consumer: &str,
+        event_id: &str,
+    ) -> Result<(), PlatformError> {
+        const SQL: &str = "DELETE FROM inbox WHERE consumer = $1 AND event_id = $2";
+        tx!(self, t => sqlx::query(SQL).bind(consumer).bind(event_id).execute(&mut **t).await?.rows_affected());
+        Ok(())
+    }
+
     /// Records that `consumer` applies each of `event_ids`, in one
     /// statement; returns those it had not applied before (an id named
     /// twice is returned once: its second delivery is a duplicate).
