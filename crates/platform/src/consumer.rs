@@ -589,9 +589,15 @@ async fn handle_one(
                 tracing::error!(error = %e, "event cannot be applied; dead-lettered");
                 d.reject().await
             }
-            Err(HandlerError::Transient(e) | HandlerError::Later(e)) => {
+            Err(err @ (HandlerError::Transient(_) | HandlerError::Later(_))) => {
                 p.metrics.consumed(queue, "retried");
-                tracing::warn!(error = %e, "event failed; will be delivered again");
+                match err {
+                    // Waiting the first time is ordinary reordering.
+                    HandlerError::Later(why) if !d.redelivered => {
+                        tracing::debug!(%why, "waits for another event; delivered again");
+                    }
+                    e => tracing::warn!(error = %e, "event failed; will be delivered again"),
+                }
                 // The first time straight back to the queue: mostly what it
                 // waits for (its application's previous event) is in a
                 // batch committing beside this one. Again, after a pause.
