@@ -279,11 +279,11 @@ fn count(cells: &mut Cells, old: Option<Cell>, r: &Row, escalations: &[Escalatio
     }
 }
 
-/// Replaces the rows (and their escalations) of the folded applications.
-/// Writes folded rows: each application's row replaced in place (an
-/// upsert: an update that touches no indexed column, the usual case of an
-/// SMS or a verdict, changes no index), its escalations deleted (when any
-/// of them had some) and written again.
+/// Replaces the rows (and their escalations) of the folded applications:
+/// each row in place, by an upsert (an update that touches no indexed
+/// column, as an SMS or a verdict does, is mostly a heap-only update that
+/// adds no index entries), the escalations deleted (when any application
+/// of the batch had some) and written again.
 async fn write(
     t: &mut Tx,
     rows: &[(Row, Vec<Escalation>)],
