@@ -169,23 +169,35 @@ fn consumed(p: &Platform, queue: &str, result: &str) -> u64 {
         .get()
 }
 
-async fn a_batch_with_a_duplicate_and_a_poison_event_applies_the_rest_once(backend: Backend) {
-    const QUEUE: &str = "batch-recorder";
-    const KINDS: &[&str] = &["BatchTest"];
-    let (mut s, _dir) = settings(backend);
+const KINDS: &[&str] = &["BatchTest"];
+
+/// A node whose consumers wait long enough (300 ms) that the deliveries a
+/// test publishes at once are taken as one batch; no relay.
+async fn batching_node(backend: Backend) -> (TestNode, Platform, tempfile::TempDir) {
+    let (mut s, dir) = settings(backend);
     s.relay.enabled = false;
     s.services = vec!["intake".into()];
-    // Long enough that the six deliveries below are taken as one batch.
     s.bus.batch_wait_ms = 300;
     let n = TestNode::start(s).await;
     let p = n.platform().clone();
-    let event = |id: &str, payload: &[u8]| Envelope {
+    (n, p, dir)
+}
+
+/// A test event `id` with key `key-{id}`.
+fn event(id: &str, payload: &[u8]) -> Envelope {
+    Envelope {
         id: id.into(),
         kind: "BatchTest".into(),
         key: format!("key-{id}"),
         payload: payload.to_vec(),
         headers: Default::default(),
-    };
+    }
+}
+
+async fn a_batch_with_a_duplicate_and_a_poison_event_applies_the_rest_once(backend: Backend) {
+    const QUEUE: &str = "batch-recorder";
+    // The six deliveries below are taken as one batch.
+    let (n, p, _dir) = batching_node(backend).await;
     let good = ["b1", "b2", "b3", "b4"];
     // b1 twice (a republished event), the poison between the good ones.
     let batch = [
@@ -248,20 +260,7 @@ async fn a_batch_with_a_duplicate_and_a_poison_event_applies_the_rest_once(backe
 /// the rest of the batch commits at once, not split around it.
 async fn an_event_that_waits_is_left_out_and_applied_once_its_turn_comes(backend: Backend) {
     const QUEUE: &str = "batch-waiter";
-    const KINDS: &[&str] = &["BatchTest"];
-    let (mut s, _dir) = settings(backend);
-    s.relay.enabled = false;
-    s.services = vec!["intake".into()];
-    s.bus.batch_wait_ms = 300;
-    let n = TestNode::start(s).await;
-    let p = n.platform().clone();
-    let event = |id: &str, payload: &[u8]| Envelope {
-        id: id.into(),
-        kind: "BatchTest".into(),
-        key: format!("key-{id}"),
-        payload: payload.to_vec(),
-        headers: Default::default(),
-    };
+    let (n, p, _dir) = batching_node(backend).await;
     let waits = format!("{AFTER}first");
     let batch = [
         event("w1", b"1"),

@@ -469,41 +469,22 @@ pub async fn paused_of(
     t: &mut Tx,
     ids: &[&str],
 ) -> Result<std::collections::HashMap<String, Vec<Pause>>, PlatformError> {
+    let rows: Vec<(String, i64, Option<i64>, String, String)> = t
+        .select_in(
+            "SELECT clock_id, from_ms, to_ms, reason, actor FROM sla_pauses WHERE clock_id",
+            ids,
+            "ORDER BY from_ms",
+            "ORDER BY from_ms",
+        )
+        .await?;
     let mut out: std::collections::HashMap<String, Vec<Pause>> = Default::default();
-    let mut keep = |rows: Vec<(String, Pause)>| {
-        for (id, p) in rows {
-            out.entry(id).or_default().push(p);
-        }
-    };
-    const SELECT: &str =
-        "SELECT clock_id, from_ms, to_ms, reason, actor FROM sla_pauses WHERE clock_id";
-    match t {
-        // One statement text whatever the count (prepared once a connection).
-        Tx::Postgres(c) => {
-            let sql = format!("{SELECT} = ANY($1) ORDER BY from_ms");
-            let rows = sqlx::query(&sql).bind(ids).fetch_all(&mut **c).await?;
-            keep(
-                rows.iter()
-                    .map(|r| Ok((r.try_get("clock_id")?, pause_row(r)?)))
-                    .collect::<Result<Vec<_>, sqlx::Error>>()?,
-            );
-        }
-        Tx::Sqlite(c, _) => {
-            for chunk in ids.chunks(500) {
-                let mut qb = sqlx::QueryBuilder::new(format!("{SELECT} IN ("));
-                let mut list = qb.separated(", ");
-                for id in chunk {
-                    list.push_bind(*id);
-                }
-                qb.push(") ORDER BY from_ms");
-                let rows = qb.build().fetch_all(&mut **c).await?;
-                keep(
-                    rows.iter()
-                        .map(|r| Ok((r.try_get("clock_id")?, pause_row(r)?)))
-                        .collect::<Result<Vec<_>, sqlx::Error>>()?,
-                );
-            }
-        }
+    for (id, from_ms, to_ms, reason, actor) in rows {
+        out.entry(id).or_default().push(Pause {
+            from_ms,
+            to_ms,
+            reason,
+            actor,
+        });
     }
     Ok(out)
 }

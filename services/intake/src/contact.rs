@@ -29,28 +29,14 @@ pub async fn of_many(
     vault: &Vault,
     numbers: &[&str],
 ) -> Result<HashMap<String, Contact>, PlatformError> {
-    const SELECT: &str = "SELECT number, province, district, phone FROM applications WHERE number";
-    let mut rows: Vec<(String, i32, i32, String)> = Vec::with_capacity(numbers.len());
-    match t {
-        // One statement text whatever the count (prepared once a connection).
-        Tx::Postgres(c) => {
-            rows = sqlx::query_as(&format!("{SELECT} = ANY($1)"))
-                .bind(numbers)
-                .fetch_all(&mut **c)
-                .await?;
-        }
-        Tx::Sqlite(c, _) => {
-            for chunk in numbers.chunks(500) {
-                let mut qb = sqlx::QueryBuilder::new(format!("{SELECT} IN ("));
-                let mut list = qb.separated(", ");
-                for n in chunk {
-                    list.push_bind(*n);
-                }
-                qb.push(")");
-                rows.extend(qb.build_query_as().fetch_all(&mut **c).await?);
-            }
-        }
-    }
+    let rows: Vec<(String, i32, i32, String)> = t
+        .select_in(
+            "SELECT number, province, district, phone FROM applications WHERE number",
+            numbers,
+            "",
+            "",
+        )
+        .await?;
     rows.into_iter()
         .map(|(number, province, district, phone)| {
             let phone = match phone.as_str() {

@@ -135,29 +135,15 @@ impl Seen {
         let mut numbers = numbers.to_vec();
         numbers.sort_unstable();
         numbers.dedup();
-        let mut rows: Vec<(String, i32, i64)> = Vec::with_capacity(numbers.len());
-        const SELECT: &str = "SELECT number, status, routing_seq FROM applications WHERE number";
-        match t {
-            // In number order, so two batches lock in one order; one
-            // statement text whatever the count.
-            Tx::Postgres(c) => {
-                rows = sqlx::query_as(&format!("{SELECT} = ANY($1) ORDER BY number FOR UPDATE"))
-                    .bind(&numbers)
-                    .fetch_all(&mut **c)
-                    .await?;
-            }
-            Tx::Sqlite(c, _) => {
-                for chunk in numbers.chunks(500) {
-                    let mut qb = sqlx::QueryBuilder::new(format!("{SELECT} IN ("));
-                    let mut list = qb.separated(", ");
-                    for n in chunk {
-                        list.push_bind(*n);
-                    }
-                    qb.push(")");
-                    rows.extend(qb.build_query_as().fetch_all(&mut **c).await?);
-                }
-            }
-        }
+        // In number order on PostgreSQL, so two batches lock in one order.
+        let rows: Vec<(String, i32, i64)> = t
+            .select_in(
+                "SELECT number, status, routing_seq FROM applications WHERE number",
+                &numbers,
+                "ORDER BY number FOR UPDATE",
+                "",
+            )
+            .await?;
         let now = rows
             .into_iter()
             .map(|(n, st, seq)| (n, (st, seq)))

@@ -232,6 +232,45 @@ impl Tx {
         Ok(n == 1)
     }
 
+    /// The rows of `select`, a query ending in `WHERE <key column>`, whose
+    /// key is one of `keys`, in one round trip: on PostgreSQL `= ANY($1)`,
+    /// one statement text whatever the count (prepared once a connection),
+    /// followed by `pg_tail` (an `ORDER BY`, a `FOR UPDATE`); on SQLite
+    /// `IN (…)` lists of 500 keys, each followed by `sqlite_tail`.
+    pub async fn select_in<T>(
+        &mut self,
+        select: &str,
+        keys: &[&str],
+        pg_tail: &str,
+        sqlite_tail: &str,
+    ) -> Result<Vec<T>, PlatformError>
+    where
+        T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+            + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+            + Send
+            + Unpin,
+    {
+        match self {
+            Tx::Postgres(c) => Ok(sqlx::query_as(&format!("{select} = ANY($1) {pg_tail}"))
+                .bind(keys)
+                .fetch_all(&mut **c)
+                .await?),
+            Tx::Sqlite(c, _) => {
+                let mut rows = Vec::with_capacity(keys.len());
+                for chunk in keys.chunks(500) {
+                    let mut q = sqlx::QueryBuilder::new(format!("{select} IN ("));
+                    let mut list = q.separated(", ");
+                    for k in chunk {
+                        list.push_bind(*k);
+                    }
+                    q.push(format!(") {sqlite_tail}"));
+                    rows.extend(q.build_query_as().fetch_all(&mut **c).await?);
+                }
+                Ok(rows)
+            }
+        }
+    }
+
     /// Takes back `consumer`'s claim on `event_id` in this transaction: the
     /// event was left out of its batch and will be delivered again.
     pub async fn release_inbox(
