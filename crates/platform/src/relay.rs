@@ -1,8 +1,11 @@
-//! The outbox relay: publishes committed outbox rows to the bus and deletes
-//! them only after the broker confirmed every one. A crash between commit and
-//! publish, or between publish and delete, leaves the rows in place, and the
-//! next round (in this process or the next) publishes them again; consumers
-//! deduplicate by event id, so the effect happens once.
+//! The outbox relay: claims committed outbox rows, publishes them to the
+//! bus and deletes them only after the broker confirmed every one. A relay
+//! runs in every process; each row is claimed by one of them
+//! ([`crate::store::OutboxClaim`]), so scaling out adds no publishes. A
+//! crash between commit and publish, or between publish and delete, leaves
+//! the rows in place (the claim ends with the crashed process), and the
+//! next round of any relay publishes them again; consumers deduplicate by
+//! event id, so the effect happens once.
 
 use crate::Platform;
 use crate::store::OutboxRow;
@@ -42,19 +45,32 @@ pub async fn run(p: Platform) {
     }
 }
 
-/// One round: peek, publish with confirms in flight, delete. Returns how many
-/// rows it published.
+/// The longest a relay holds rows it claimed while the broker has not
+/// confirmed them: past it the claim is given up (the rows are back for
+/// every relay) and the round fails. A relay whose process dies gives its
+/// rows back at once (its transaction ends with its connection).
+pub const LEASE: Duration = Duration::from_secs(30);
+
+/// One round: claim, publish with confirms in flight, delete. Returns how
+/// many rows it published.
 pub async fn round(p: &Platform) -> Result<usize, crate::PlatformError> {
-    let rows = p.db.outbox_peek(p.settings.relay.batch).await?;
-    p.metrics.outbox_backlog.set(rows.len() as i64);
-    if rows.is_empty() {
+    let claim = p.db.outbox_claim(p.settings.relay.batch).await?;
+    let n = claim.rows().len();
+    p.metrics.outbox_backlog.set(n as i64);
+    if n == 0 {
         return Ok(0);
     }
-    publish(p, &rows).await?;
-    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-    p.db.outbox_delete(&ids).await?;
-    p.metrics.outbox_published.inc_by(rows.len() as u64);
-    Ok(rows.len())
+    match tokio::time::timeout(LEASE, publish(p, claim.rows())).await {
+        Ok(published) => published?,
+        Err(_) => {
+            return Err(crate::PlatformError::Bus(format!(
+                "the broker did not confirm {n} events within {LEASE:?}; they are back in the outbox"
+            )));
+        }
+    }
+    claim.done().await?;
+    p.metrics.outbox_published.inc_by(n as u64);
+    Ok(n)
 }
 
 /// Publishes `rows`, each under a span that continues its event's trace.

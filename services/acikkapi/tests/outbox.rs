@@ -7,7 +7,9 @@
 //! and a poison event applies every other event once.
 
 use acikkapi_platform::bus::Envelope;
+use acikkapi_platform::config::Settings;
 use acikkapi_platform::metrics::ConsumerLabels;
+use acikkapi_platform::store::OutboxEvent;
 use acikkapi_platform::{Platform, relay};
 use acikkapi_testkit::{
     AFTER, Backend, POISON, TestNode, backend_tests, count, effects, eventually, settings,
@@ -315,7 +317,172 @@ async fn an_event_that_waits_is_left_out_and_applied_once_its_turn_comes(backend
     n.stop_and_clean().await;
 }
 
+/// `n` outbox rows of kind `BatchTest`, committed (ids `r0`, `r1`, …).
+async fn outbox_rows(p: &Platform, n: usize) {
+    let events: Vec<OutboxEvent> = (0..n)
+        .map(|i| OutboxEvent {
+            event_id: format!("r{i}"),
+            kind: "BatchTest".into(),
+            key: format!("key-r{i}"),
+            payload: b"x".to_vec(),
+            headers: Default::default(),
+        })
+        .collect();
+    let mut tx = p.db.begin().await.unwrap();
+    tx.insert_outbox(&events).await.unwrap();
+    tx.commit().await.unwrap();
+}
+
+/// Another process beside `p` on `s`'s store and bus: its own pool, its
+/// own metrics, its own broker connection (on the embedded default, `p`'s
+/// in-process bus: there is no other).
+async fn another_process(p: &Platform, s: &Settings) -> Platform {
+    let mut other = Platform::connect(s.clone(), &[], CancellationToken::new())
+        .await
+        .expect("a second platform on the same store");
+    if matches!(other.bus, acikkapi_platform::bus::Bus::Memory(_)) {
+        other.bus = p.bus.clone();
+    }
+    other
+}
+
+/// Three relays (as in three pods, each with its own connections) drain one
+/// outbox: every row published, and none by more than one of them.
+async fn three_relays_publish_each_row_once(backend: Backend) {
+    const QUEUE: &str = "relay-sink";
+    const ROWS: usize = 3000;
+    let (s, _dir, n, p) = {
+        let (mut s, dir) = settings(backend);
+        s.relay.enabled = false;
+        s.services = vec!["intake".into()];
+        let n = TestNode::start(s.clone()).await;
+        let p = n.platform().clone();
+        (s, dir, n, p)
+    };
+    start_recording_consumer_of(&p, QUEUE, KINDS).await;
+    outbox_rows(&p, ROWS).await;
+    let relays = [
+        p.clone(),
+        another_process(&p, &s).await,
+        another_process(&p, &s).await,
+    ];
+    let stop = CancellationToken::new();
+    let tasks: Vec<_> = relays
+        .iter()
+        .map(|r| {
+            let mut r = r.clone();
+            r.shutdown = stop.clone();
+            tokio::spawn(relay::run(r))
+        })
+        .collect();
+    assert!(
+        eventually(60, || async {
+            consumed(&p, QUEUE, "applied") >= ROWS as u64 && count(&p, "outbox").await == 0
+        })
+        .await,
+        "every row published and applied"
+    );
+    stop.cancel();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let published: u64 = relays
+        .iter()
+        .map(|r| r.metrics.outbox_published.get())
+        .sum();
+    let by: Vec<u64> = relays
+        .iter()
+        .map(|r| r.metrics.outbox_published.get())
+        .collect();
+    assert!(published >= ROWS as u64, "every row published: {by:?}");
+    assert!(
+        published as f64 <= 1.05 * ROWS as f64,
+        "{published} publishes for {ROWS} rows (by relay: {by:?})"
+    );
+    let delivered = consumed(&p, QUEUE, "applied") + consumed(&p, QUEUE, "duplicate");
+    assert!(
+        delivered as f64 <= 1.05 * ROWS as f64,
+        "{delivered} deliveries for {ROWS} events"
+    );
+    assert_eq!(effects(&p, "").await.len(), ROWS, "each applied once");
+    n.stop_and_clean().await;
+}
+
+/// Rows a relay claimed are skipped by the others while it holds them; a
+/// relay that dies mid-batch (its claim dropped, never done) gives them
+/// back, and the next relay publishes them.
+async fn rows_of_a_relay_that_dies_mid_batch_are_taken_over(backend: Backend) {
+    let (mut s, _dir) = settings(backend);
+    s.relay.enabled = false;
+    s.services = vec!["intake".into()];
+    let n = TestNode::start(s.clone()).await;
+    let p = n.platform().clone();
+    outbox_rows(&p, 5).await;
+    let other = another_process(&p, &s).await;
+
+    let claim = p.db.outbox_claim(100).await.unwrap();
+    assert_eq!(claim.rows().len(), 5);
+    let ids: Vec<&str> = claim
+        .rows()
+        .iter()
+        .map(|r| r.envelope.id.as_str())
+        .collect();
+    assert_eq!(ids, ["r0", "r1", "r2", "r3", "r4"], "oldest first");
+    if backend == Backend::Production {
+        // SQLite's relays take turns in their one process instead.
+        assert_eq!(
+            relay::round(&other).await.unwrap(),
+            0,
+            "claimed rows are skipped by the other relay"
+        );
+    }
+    drop(claim); // the relay died before the broker confirmed
+    assert_eq!(count(&p, "outbox").await, 5, "the rows are back");
+    assert_eq!(relay::round(&other).await.unwrap(), 5, "taken over");
+    assert_eq!(count(&p, "outbox").await, 0);
+    assert_eq!(other.metrics.outbox_published.get(), 5);
+    n.stop_and_clean().await;
+}
+
+/// Two loops holding the same deliveries in opposite orders claim them in
+/// the inbox at once: both finish (no `deadlock detected`), and each event
+/// is claimed by exactly one of them.
+async fn two_loops_claiming_one_batch_in_opposite_orders_do_not_deadlock(backend: Backend) {
+    let (mut s, _dir) = settings(backend);
+    s.relay.enabled = false;
+    s.services = vec!["intake".into()];
+    let n = TestNode::start(s).await;
+    let p = n.platform().clone();
+    for round in 0..10 {
+        let ids: Vec<String> = (0..2000).map(|i| format!("{round}-{i:05}")).collect();
+        let mut reversed = ids.clone();
+        reversed.reverse();
+        let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(2));
+        let claim = |ids: Vec<String>| {
+            let p = p.clone();
+            let barrier = barrier.clone();
+            tokio::spawn(async move {
+                barrier.wait().await;
+                let mut tx = p.db.begin().await?;
+                let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+                let claimed = tx.claim_inbox_many("opposite", &refs).await?;
+                tx.commit().await?;
+                Ok::<_, acikkapi_platform::PlatformError>(claimed)
+            })
+        };
+        let (a, b) = tokio::join!(claim(ids.clone()), claim(reversed));
+        let a = a.unwrap().expect("the first loop finished");
+        let b = b.unwrap().expect("the second loop finished");
+        assert!(a.is_disjoint(&b), "no event claimed by both");
+        assert_eq!(a.len() + b.len(), ids.len(), "every event claimed once");
+    }
+    n.stop_and_clean().await;
+}
+
 backend_tests!(
+    three_relays_publish_each_row_once,
+    rows_of_a_relay_that_dies_mid_batch_are_taken_over,
+    two_loops_claiming_one_batch_in_opposite_orders_do_not_deadlock,
     a_batch_with_a_duplicate_and_a_poison_event_applies_the_rest_once,
     an_event_that_waits_is_left_out_and_applied_once_its_turn_comes,
     crash_between_commit_and_publish_loses_no_event,

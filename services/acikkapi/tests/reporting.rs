@@ -839,7 +839,99 @@ async fn figures_sms(p: &Platform, number: &str) -> i64 {
 backend_tests!(
     figures_equal_the_raw_applications_and_survive_a_rebuild,
     a_busy_dashboard_is_served_a_recent_answer_while_a_fresh_one_is_computed,
+    an_event_kept_before_is_not_folded_again,
 );
+
+/// What reporting's consumer counted as applied (a redelivery included:
+/// it keeps no inbox).
+fn reporting_applied(p: &Platform) -> f64 {
+    acikkapi_testkit::metric(
+        p,
+        "acikkapi_events_consumed_total",
+        &["consumer=\"reporting\"", "result=\"applied\""],
+    )
+}
+
+/// A duplicate costs nothing downstream: an event reporting kept before
+/// (a redelivery, or a copy another relay published) is not folded again.
+/// A sentinel written into the folded row survives the redelivery; a new
+/// event of the application folds the row and overwrites it.
+async fn an_event_kept_before_is_not_folded_again(backend: Backend) {
+    let (mut s, _dir) = settings(backend);
+    s.services = vec!["reporting".into()];
+    let n = TestNode::start(s).await;
+    let p = n.platform();
+    let number = "2026-06-000000042";
+    let at = |seconds| Some(prost_types::Timestamp { seconds, nanos: 0 });
+    let received = Envelope {
+        id: uuid::Uuid::now_v7().to_string(),
+        kind: "ApplicationReceived".into(),
+        key: number.into(),
+        payload: prost::Message::encode_to_vec(&pb::ApplicationReceived {
+            application_number: number.into(),
+            province_code: 6,
+            district_code: 6001,
+            topic_code: "T01".into(),
+            type_code: "T01-001".into(),
+            received_at: at(1_790_000_000),
+            ..Default::default()
+        }),
+        headers: Default::default(),
+    };
+    let unit_of = || async {
+        db!(&p.db, pool => {
+            sqlx::query_scalar::<_, String>("SELECT unit_id FROM rpt_applications WHERE number = $1")
+                .bind(number).fetch_optional(pool).await.unwrap()
+        })
+    };
+    p.bus
+        .publish(std::slice::from_ref(&received))
+        .await
+        .unwrap();
+    assert!(
+        eventually(30, || async { unit_of().await.is_some() }).await,
+        "the application is folded"
+    );
+    db!(&p.db, pool => {
+        sqlx::query("UPDATE rpt_applications SET unit_id = 'sentinel' WHERE number = $1")
+            .bind(number).execute(pool).await.unwrap();
+    });
+
+    // The same event again: kept before, so not folded.
+    let before = reporting_applied(p);
+    p.bus
+        .publish(std::slice::from_ref(&received))
+        .await
+        .unwrap();
+    assert!(
+        eventually(30, || async { reporting_applied(p) >= before + 1.0 }).await,
+        "the redelivery was consumed"
+    );
+    assert_eq!(
+        unit_of().await.as_deref(),
+        Some("sentinel"),
+        "not folded again"
+    );
+
+    // A new event of the same application folds its row again.
+    let sent = Envelope {
+        id: uuid::Uuid::now_v7().to_string(),
+        kind: "SmsSent".into(),
+        key: number.into(),
+        payload: prost::Message::encode_to_vec(&pb::SmsSent {
+            application_number: number.into(),
+            sent_at: at(1_790_000_060),
+            ..Default::default()
+        }),
+        headers: Default::default(),
+    };
+    p.bus.publish(&[sent]).await.unwrap();
+    assert!(
+        eventually(30, || async { unit_of().await.as_deref() == Some("") }).await,
+        "a new event folds the row (the sentinel can be overwritten)"
+    );
+    n.stop_and_clean().await;
+}
 
 /// With `reporting.stale_ms`, an answer computed before the latest event is
 /// served (counted `stale`); once it is a third of `stale_ms` old, one

@@ -141,6 +141,11 @@ pub async fn enqueue_many(
 ) -> Result<std::collections::HashSet<String>, PlatformError> {
     let now = now_ms();
     let mut queued = std::collections::HashSet::new();
+    // In the order of the unique key, so two transactions queueing the same
+    // keys wait for each other in one order and never deadlock (stable:
+    // of one key named twice, the first is queued).
+    let mut msgs: Vec<&Queued> = msgs.iter().collect();
+    msgs.sort_by(|a, b| a.message.dedup_key.cmp(&b.message.dedup_key));
     // 18 parameters a row.
     for chunk in msgs.chunks(1000) {
         let ids: Vec<String> = tx!(t, c => {

@@ -43,9 +43,11 @@ impl Handler for Consumer {
         occurred(e).map(drop)
     }
 
-    /// The batch's events kept in one statement, then each application
-    /// folded once from all its events (an event kept before, under another
-    /// id, folds to the same row).
+    /// The batch's events kept in one statement, then each application with
+    /// an event kept now folded once from all its events. An event kept
+    /// before (a redelivery, or a copy another relay published) costs its
+    /// insert and nothing more: its application is not folded for it (an
+    /// event kept before under another id folds to the same row).
     async fn finish(&self, t: &mut Tx, applied: &[&Envelope]) -> Result<(), HandlerError> {
         let mut kept = Vec::with_capacity(applied.len());
         for e in applied {
@@ -57,9 +59,15 @@ impl Handler for Consumer {
                 e.payload.as_slice(),
             ));
         }
-        store::record_all(t, &kept).await?;
-        let numbers: Vec<&str> = applied.iter().map(|e| e.key.as_str()).collect();
-        store::refold(t, &numbers).await?;
+        let new = store::record_all(t, &kept).await?;
+        let numbers: Vec<&str> = applied
+            .iter()
+            .filter(|e| new.contains(&e.id))
+            .map(|e| e.key.as_str())
+            .collect();
+        if !numbers.is_empty() {
+            store::refold(t, &numbers).await?;
+        }
         Ok(())
     }
 

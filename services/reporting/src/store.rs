@@ -29,20 +29,30 @@ async fn hold_all(t: &mut Tx, numbers: &[&str]) -> Result<(), PlatformError> {
 /// An event to keep: (event id, application number, kind, when, payload).
 pub type Kept<'a> = (&'a str, &'a str, &'a str, i64, &'a [u8]);
 
-/// Keeps events (one statement for many); an event kept before (a second
-/// delivery) stays as it was.
-pub async fn record_all(t: &mut Tx, events: &[Kept<'_>]) -> Result<(), PlatformError> {
+/// Keeps events (one statement for many) and returns the ids of those kept
+/// now; an event kept before (a second delivery, or named twice) stays as
+/// it was and is not returned. Inserted in the order of their ids, so two
+/// transactions keeping the same events never wait on each other in a
+/// circle.
+pub async fn record_all(
+    t: &mut Tx,
+    events: &[Kept<'_>],
+) -> Result<std::collections::HashSet<String>, PlatformError> {
+    let mut events = events.to_vec();
+    events.sort_by(|a, b| a.0.cmp(b.0));
+    let mut kept = std::collections::HashSet::with_capacity(events.len());
     for chunk in events.chunks(1000) {
-        tx!(t, c => {
+        let ids: Vec<String> = tx!(t, c => {
             let mut q = sqlx::QueryBuilder::new("INSERT INTO rpt_events (event_id, number, kind, at_ms, payload) ");
             q.push_values(chunk, |mut b, (id, number, kind, at, payload)| {
                 b.push_bind(*id).push_bind(*number).push_bind(*kind).push_bind(*at).push_bind(*payload);
             });
-            q.push(" ON CONFLICT (event_id) DO NOTHING");
-            q.build().execute(&mut **c).await?;
+            q.push(" ON CONFLICT (event_id) DO NOTHING RETURNING event_id");
+            q.build_query_scalar().fetch_all(&mut **c).await?
         });
+        kept.extend(ids);
     }
-    Ok(())
+    Ok(kept)
 }
 
 /// Folds the rows of applications `numbers` again from all their events,

@@ -66,6 +66,10 @@ pub async fn insert_many(
     now: i64,
 ) -> Result<std::collections::HashSet<String>, PlatformError> {
     let mut inserted = std::collections::HashSet::new();
+    // In the order of the unique key: two transactions inserting the same
+    // numbers wait for each other in one order and never deadlock.
+    let mut new = new.to_vec();
+    new.sort_by(|a, b| a.0.number.cmp(&b.0.number));
     // 14 parameters a row.
     for chunk in new.chunks(1000) {
         let numbers: Vec<String> = tx!(t, c => {

@@ -6,7 +6,7 @@
 
 mod outbox;
 
-pub use outbox::{OutboxEvent, OutboxRow};
+pub use outbox::{OutboxClaim, OutboxEvent, OutboxRow};
 
 use crate::PlatformError;
 use crate::config::{Settings, StoreKind};
@@ -286,11 +286,20 @@ impl Tx {
     /// Records that `consumer` applies each of `event_ids`, in one
     /// statement; returns those it had not applied before (an id named
     /// twice is returned once: its second delivery is a duplicate).
+    ///
+    /// The rows are inserted in the order of their ids, whatever the order
+    /// of delivery: two loops holding copies of the same events (two
+    /// deliveries of one event, in batches of different orders) then wait
+    /// for each other's claims in one order, never in a circle (which
+    /// PostgreSQL ends as `deadlock detected`).
     pub async fn claim_inbox_many(
         &mut self,
         consumer: &str,
         event_ids: &[&str],
     ) -> Result<std::collections::HashSet<String>, PlatformError> {
+        let mut event_ids = event_ids.to_vec();
+        event_ids.sort_unstable();
+        let event_ids = event_ids.as_slice();
         let now = now_ms();
         let claimed: Vec<String> = match self {
             // One statement text whatever the count: prepared once a
@@ -300,7 +309,7 @@ impl Tx {
                 let ids: Vec<&str> = event_ids.to_vec();
                 sqlx::query_scalar(
                     "INSERT INTO inbox (consumer, event_id, applied_ms) \
-                     SELECT $1, id, $3 FROM unnest($2::text[]) AS id \
+                     SELECT $1, id, $3 FROM unnest($2::text[]) AS id ORDER BY id \
                      ON CONFLICT DO NOTHING RETURNING event_id",
                 )
                 .bind(consumer)

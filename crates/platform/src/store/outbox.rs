@@ -1,4 +1,6 @@
-//! Outbox rows: written with the state change, read and deleted by the relay.
+//! Outbox rows: written with the state change, claimed, published and
+//! deleted by a relay. However many relays run (one in every process of
+//! every service), each row is published by the one that claimed it.
 
 use super::{Db, Tx, now_ms};
 use crate::PlatformError;
@@ -47,8 +49,83 @@ pub(super) async fn insert(tx: &mut Tx, events: &[OutboxEvent]) -> Result<(), Pl
     Ok(())
 }
 
+/// Rows one relay took to publish: no other relay sees them until the
+/// claim is [done](OutboxClaim::done) (the rows deleted) or dropped (the
+/// rows back for any relay).
+pub struct OutboxClaim {
+    rows: Vec<OutboxRow>,
+    hold: Hold,
+}
+
+enum Hold {
+    /// PostgreSQL: the rows are deleted in this open transaction, whose row
+    /// locks make every other relay skip them (`SKIP LOCKED`). Committed
+    /// once the broker confirmed them; a relay that dies (or gives up)
+    /// rolls back, PostgreSQL ends the transaction with its connection, and
+    /// the rows are there again for the next relay to ask. No lease column
+    /// to write and expire: the lease is the transaction.
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+    /// SQLite: one process owns its database file, so the relays of the
+    /// process take turns (this guard); the rows are deleted on `done`.
+    Sqlite(sqlx::SqlitePool, tokio::sync::OwnedMutexGuard<()>),
+}
+
+impl OutboxClaim {
+    /// The claimed rows, oldest first.
+    pub fn rows(&self) -> &[OutboxRow] {
+        &self.rows
+    }
+
+    /// The rows were published and confirmed: they are gone for good.
+    pub async fn done(self) -> Result<(), PlatformError> {
+        match self.hold {
+            Hold::Postgres(t) => t.commit().await?,
+            Hold::Sqlite(pool, _turn) => {
+                let ids: Vec<i64> = self.rows.iter().map(|r| r.id).collect();
+                Db::Sqlite(pool).outbox_delete(&ids).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Db {
-    /// The oldest unpublished rows, at most `limit`.
+    /// Claims the oldest unpublished rows no other relay holds, at most
+    /// `limit` (see [`OutboxClaim`]).
+    pub async fn outbox_claim(&self, limit: i64) -> Result<OutboxClaim, PlatformError> {
+        match self {
+            Db::Postgres(p) => {
+                const SQL: &str = "DELETE FROM outbox WHERE id IN \
+                     (SELECT id FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED) \
+                     RETURNING id, event_id, kind, key, payload, headers";
+                let mut t = p.begin().await?;
+                let found = sqlx::query(SQL).bind(limit).fetch_all(&mut *t).await?;
+                let mut rows = found
+                    .iter()
+                    .map(row_to_outbox)
+                    .collect::<Result<Vec<_>, sqlx::Error>>()?;
+                // RETURNING has no order: publish oldest first, as written.
+                rows.sort_unstable_by_key(|r| r.id);
+                Ok(OutboxClaim {
+                    rows,
+                    hold: Hold::Postgres(t),
+                })
+            }
+            Db::Sqlite(p) => {
+                static TURN: std::sync::LazyLock<std::sync::Arc<tokio::sync::Mutex<()>>> =
+                    std::sync::LazyLock::new(Default::default);
+                let turn = TURN.clone().lock_owned().await;
+                let rows = self.outbox_peek(limit).await?;
+                Ok(OutboxClaim {
+                    rows,
+                    hold: Hold::Sqlite(p.clone(), turn),
+                })
+            }
+        }
+    }
+
+    /// The oldest unpublished rows, at most `limit`, claimed or not: for
+    /// looking (tests, tools), not for publishing.
     pub async fn outbox_peek(&self, limit: i64) -> Result<Vec<OutboxRow>, PlatformError> {
         const SQL: &str =
             "SELECT id, event_id, kind, key, payload, headers FROM outbox ORDER BY id LIMIT $1";
