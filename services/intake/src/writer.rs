@@ -128,9 +128,21 @@ async fn commit_batch(p: &Platform, batch: Vec<Job>) {
     }
     let results = match write(p, &leaders).await {
         Ok(r) => r,
-        Err(e) => {
-            tracing::error!(error = %e, jobs = leaders.len() + followers.len(), "group commit failed; nothing was written");
-            let msg = e.to_string();
+        Err(failed) => {
+            let jobs = leaders.len() + followers.len();
+            let msg = match failed {
+                Failed::Before(e) => {
+                    tracing::error!(error = %e, jobs, "group commit failed; nothing was written");
+                    e.to_string()
+                }
+                Failed::AtCommit(e) => {
+                    // The connection went during COMMIT: PostgreSQL may
+                    // have committed it. A client that retries with its
+                    // idempotency key gets the one application either way.
+                    tracing::error!(error = %e, jobs, "group commit failed during COMMIT; whether it was written is unknown");
+                    format!("{e}; the outcome is unknown: retry with the same idempotency_key")
+                }
+            };
             leaders
                 .iter()
                 .map(|_| Err(PlatformError::Unavailable(msg.clone())))
@@ -161,11 +173,26 @@ fn key_reused() -> PlatformError {
     ))
 }
 
+/// Why a batch's transaction failed, and so what became of it.
+enum Failed {
+    /// Before its COMMIT: rolled back, nothing was written.
+    Before(PlatformError),
+    /// During its COMMIT (the connection reset, the database gone): it may
+    /// have committed or not.
+    AtCommit(PlatformError),
+}
+
+impl From<PlatformError> for Failed {
+    fn from(e: PlatformError) -> Self {
+        Self::Before(e)
+    }
+}
+
 /// One transaction for the whole batch. Returns one result per job, in order.
 async fn write(
     p: &Platform,
     jobs: &[Job],
-) -> Result<Vec<Result<Submitted, PlatformError>>, PlatformError> {
+) -> Result<Vec<Result<Submitted, PlatformError>>, Failed> {
     let now = now_ms();
     let year = local_year(now);
     let mut tx = p.db.begin().await?;
@@ -250,7 +277,7 @@ async fn write(
     // 4. Their events and audit entries, in the same transaction.
     tx.insert_outbox(&events).await?;
     tx.insert_audit(&audit).await?;
-    tx.commit().await?;
+    tx.commit().await.map_err(Failed::AtCommit)?;
     Ok(results
         .into_iter()
         .map(|r| r.expect("every job answered"))
