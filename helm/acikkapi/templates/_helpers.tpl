@@ -45,3 +45,33 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
       key: {{ $key }}
 {{- end }}
 {{- end -}}
+
+{{/* A pod's PostgreSQL pool: its service's share of postgres.connectionBudget
+     divided among the service's pods at the HPA's maximum (the all-in-one
+     Deployment: the budget among its replicas); at least 1.
+     Arguments: dict "root" $ "name" <workload> "s" <its settings>. */}}
+{{- define "acikkapi.pool" -}}
+{{- $budget := int .root.Values.postgres.connectionBudget -}}
+{{- if eq .name "all" -}}
+{{- max 1 (div $budget (int .s.replicas)) -}}
+{{- else -}}
+{{- $pods := int .s.replicas -}}
+{{- if .s.autoscaling.enabled -}}{{- $pods = int .s.autoscaling.maxReplicas -}}{{- end -}}
+{{- max 1 (div (mul $budget (int (.s.dbSharePercent | default 0))) (mul 100 $pods)) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Fails the rendering when every workload at its most pods would open
+     more PostgreSQL connections than postgres.connectionBudget. */}}
+{{- define "acikkapi.checkPoolBudget" -}}
+{{- $root := . -}}
+{{- $total := 0 -}}
+{{- range $name, $s := (include "acikkapi.workloads" $root | fromYaml) -}}
+{{- $pods := int $s.replicas -}}
+{{- if $s.autoscaling.enabled -}}{{- $pods = int $s.autoscaling.maxReplicas -}}{{- end -}}
+{{- $total = add $total (mul $pods (int (include "acikkapi.pool" (dict "root" $root "name" $name "s" $s)))) -}}
+{{- end -}}
+{{- if gt $total (int $root.Values.postgres.connectionBudget) -}}
+{{- fail (printf "every pod at its maximum would open %d PostgreSQL connections, more than postgres.connectionBudget (%d): raise the budget (and the server's max_connections) or lower the maxReplicas" $total (int $root.Values.postgres.connectionBudget)) -}}
+{{- end -}}
+{{- end -}}
