@@ -3,7 +3,7 @@
 SHELL := bash
 CARGO ?= cargo
 
-.PHONY: help run build release test test-unit browser-deps screenshots load-portal fuzz services lint fmt clippy load-embedded load-production load-pipeline load-pipeline-embedded bench-sms bench-sla bench-report bench-console deploy-check k8s image clean
+.PHONY: help run build release test test-unit browser-deps screenshots load-portal fuzz services lint fmt clippy load-embedded load-production load-pipeline load-pipeline-processes chaos load-pipeline-embedded bench-sms bench-sla bench-report bench-console deploy-check k8s image clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -56,6 +56,12 @@ load-production: release services ## Load test: 10,000 submissions on PostgreSQL
 
 load-pipeline: release services ## Load test: 10,000 applications through all five services on PostgreSQL + RabbitMQ + Redis
 	./load-tests/run.sh pipeline
+
+load-pipeline-processes: release services ## Load test: the same 10,000 applications, each service its own process as deployed (REPLICAS=2: two of each)
+	./load-tests/run.sh pipeline-processes
+
+chaos: release services ## Fault rounds mid-burst (kill -9 of each service, RabbitMQ and PostgreSQL restarts), then lost/doubled per effect; restarts this machine's PostgreSQL and RabbitMQ
+	./load-tests/chaos.sh
 
 load-pipeline-embedded: release ## Load test: 10,000 applications through all five services on the embedded default (SQLite)
 	./load-tests/run.sh pipeline-embedded

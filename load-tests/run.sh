@@ -3,6 +3,11 @@
 #   load-tests/run.sh embedded     SQLite + in-process bus + in-memory cache
 #   load-tests/run.sh production   PostgreSQL + RabbitMQ + Redis on loopback
 #   load-tests/run.sh pipeline     the same, all five services in one process
+#   load-tests/run.sh pipeline-processes
+#                                  the same, each service its own process, as
+#                                  the chart deploys it (REPLICAS=2: two of
+#                                  each), the pools sized from one budget of
+#                                  PostgreSQL connections (PG_BUDGET, 90)
 #   load-tests/run.sh pipeline-embedded
 #                                  all five services on the embedded default
 #   load-tests/run.sh portal-embedded | portal-production
@@ -15,7 +20,7 @@
 # clock, receipted by SMS (to the file gateway) and in the reports: the
 # whole platform's rate.
 set -euo pipefail
-mode="${1:?usage: load-tests/run.sh embedded|production|pipeline|pipeline-embedded|portal-embedded|portal-production}"
+mode="${1:?usage: load-tests/run.sh embedded|production|pipeline|pipeline-processes|pipeline-embedded|portal-embedded|portal-production}"
 cd "$(dirname "$0")/.."
 bin=target/release/acikkapi
 load=target/release/acikkapi-load
@@ -37,25 +42,12 @@ export ACIKKAPI__TELEMETRY__LOG_FILTER="${ACIKKAPI__TELEMETRY__LOG_FILTER:-warn}
 export ACIKKAPI__LIMITS__SUBMIT_PER_CLIENT_PER_MINUTE="${ACIKKAPI__LIMITS__SUBMIT_PER_CLIENT_PER_MINUTE:-100000000}"
 case "$mode" in
   embedded|portal-embedded|pipeline-embedded) ;;
-  production|pipeline|portal-production)
-    export ACIKKAPI__STORE__URL=postgres://postgres@127.0.0.1:5432/test
-    export ACIKKAPI__STORE__SCHEMA="load_$stamp"
-    export ACIKKAPI__BUS__URL='amqp://guest:guest@127.0.0.1:5672/%2f'
-    export ACIKKAPI__BUS__PREFIX="load$stamp"
-    export ACIKKAPI__BUS__QUEUE_EXPIRES_MS=600000
-    export ACIKKAPI__CACHE__URL=redis://127.0.0.1:6379/
-    export ACIKKAPI__CACHE__PREFIX="load$stamp"
-    # Production's portal sends its cookie over HTTPS only (the load client
-    # keeps it all the same).
-    export ACIKKAPI__PORTAL__COOKIE_SECURE=true
-    export ACIKKAPI__INTAKE__TRACKING_KEY=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
-    export ACIKKAPI__AUTH__KEYS="load:$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-    export ACIKKAPI__PRIVACY__KEYS="load:$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-    export ACIKKAPI__PRIVACY__HASH_KEY=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+  production|pipeline|pipeline-processes|portal-production)
+    . load-tests/production-env.sh
     # A durable queue bound to the events, as routing and notification will
     # have: every confirm then means "persisted in a queue", not "dropped".
     # (The pipeline has its real consumers' queues.)
-    [ "$mode" = pipeline ] || "$bin" declare-queue load-sink --kinds ApplicationReceived
+    [[ "$mode" == pipeline* ]] || "$bin" declare-queue load-sink --kinds ApplicationReceived
     ;;
   *) echo "unknown mode $mode" >&2; exit 2 ;;
 esac
@@ -80,44 +72,71 @@ if [[ "$mode" == portal-* ]]; then
   # Each simulated citizen comes from its own address, as the ingress says.
   export ACIKKAPI__SERVER__CLIENT_IP_HEADER=x-forwarded-for
 fi
-"$bin" serve --services "$services" >"$work/serve.log" 2>&1 &
-pid=$!
-cleanup() {
-  kill "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-  if [[ "$mode" != *embedded ]]; then
-    psql -h 127.0.0.1 -U postgres -d test -qc "DROP SCHEMA IF EXISTS load_$stamp CASCADE" >/dev/null 2>&1 || true
+# The server: one process, or (pipeline-processes) one per service.
+stop_server() {
+  if [ "$mode" = pipeline-processes ]; then
+    fleet_down
+  else
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
   fi
-  [ -z "${LOAD_LOG:-}" ] || cp "$work/serve.log" "$LOAD_LOG"
+}
+cleanup() {
+  stop_server
+  if [[ "$mode" != *embedded ]]; then
+    drop_schema
+  fi
+  [ -z "${LOAD_LOG:-}" ] || cat "$work"/*.log >"$LOAD_LOG"
   rm -rf "$work"
 }
 trap cleanup EXIT
-for _ in $(seq 1 100); do
-  curl -sf http://127.0.0.1:9565/readyz >/dev/null 2>&1 && break
-  sleep 0.1
-done
+if [ "$mode" = pipeline-processes ]; then
+  . load-tests/fleet.sh
+  fleet_up
+else
+  "$bin" serve --services "$services" >"$work/serve.log" 2>&1 &
+  pid=$!
+  for _ in $(seq 1 100); do
+    curl -sf http://127.0.0.1:9565/readyz >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+fi
 
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 if [[ "$mode" == pipeline* ]]; then
   total=10000
-  if [ "$mode" = pipeline ]; then
-    sql() { psql -h 127.0.0.1 -U postgres -d test -tAqc "SET search_path TO load_$stamp; $1"; }
+  if [ "$mode" != pipeline-embedded ]; then
     commits() { psql -h 127.0.0.1 -U postgres -d test -tAqc "SELECT xact_commit FROM pg_stat_database WHERE datname = 'test'"; }
     # Rows inserted, updated and deleted in this run's schema: what the
     # database must do, counted (not timed), so it repeats run to run.
     row_ops() { psql -h 127.0.0.1 -U postgres -d test -tAqF ' ' -c "SELECT relname, n_tup_ins + n_tup_upd + n_tup_del FROM pg_stat_user_tables WHERE schemaname = 'load_$stamp'"; }
+    outbox_rows() { psql -h 127.0.0.1 -U postgres -d test -tAqc "SELECT COALESCE(SUM(n_tup_ins), 0) FROM pg_stat_user_tables WHERE schemaname = 'load_$stamp' AND relname = 'outbox'"; }
     # The seeded catalogue and migrations are not the run's: wait for the
     # migrating connections' counts to reach the statistics (PostgreSQL
     # sends them within a second of a connection going idle).
     sleep 1.5
     row_ops >"$work/rows_before"
+    outbox_before=$(outbox_rows)
     commits_before=$(commits)
   else
     sql() { sqlite3 -cmd '.timeout 5000' "$work/acikkapi.db" "$1"; }
   fi
   start=$(date +%s.%N)
-  "$load" --addr http://127.0.0.1:50151 --metrics-url http://127.0.0.1:9565/metrics \
-    --total "$total" --concurrency 32 --label "$mode, closed loop, 32 clients" --seed 0
+  if [ "$mode" = pipeline-processes ]; then
+    # As many load clients as intake replicas, each to its own (as the
+    # Service spreads connections), the 32 clients and 10,000 shared.
+    loaders=()
+    for r in $(seq 1 "$REPLICAS"); do
+      "$load" --addr "$(fleet_grpc_url "intake-$r")" \
+        --total $((total / REPLICAS)) --concurrency $((32 / REPLICAS)) \
+        --label "$mode, closed loop, 32 clients, intake-$r of $REPLICAS" --seed $(((r - 1) * total / REPLICAS)) &
+      loaders+=($!)
+    done
+    wait "${loaders[@]}"
+  else
+    "$load" --addr http://127.0.0.1:50151 --metrics-url http://127.0.0.1:9565/metrics \
+      --total "$total" --concurrency 32 --label "$mode, closed loop, 32 clients" --seed 0
+  fi
   done_sql="SELECT (SELECT COUNT(*) FROM routing_assignments) || ' ' ||
     (SELECT COUNT(*) FROM applications WHERE unit_id IS NOT NULL) || ' ' ||
     (SELECT COUNT(*) FROM sla_clocks WHERE unit_id <> '') || ' ' ||
@@ -138,20 +157,50 @@ if [[ "$mode" == pipeline* ]]; then
   done
   awk -v n="$total" -v a="$now" -v b="$start" \
     'BEGIN{printf "'"$mode"': %d applications through all five services in %.1f s: %.0f applications/s\n", n, a-b, n/(a-b)}'
-  if [ "$mode" = pipeline ]; then
+  if [ "$mode" = pipeline-processes ]; then
+    # Let the last events (surveys, SLA bookkeeping) settle before counting.
+    sleep 2
+    echo "processes: $(fleet_size) (${REPLICAS} of each service), $((PG_BUDGET / $(fleet_size))) PostgreSQL connections each (budget $PG_BUDGET)"
+    published=$(fleet_sum acikkapi_outbox_published_total)
+    events=$(( $(outbox_rows) - outbox_before ))
+    awk -v p="$published" -v e="$events" \
+      'BEGIN{printf "publishes: %d for %d events: %.3f an event\n", p, e, p/e}'
+    # Deliveries a queue took for the events it applied. Every delivery is
+    # settled once: applied, duplicate, dead, or requeued (given back to the
+    # broker, to come again); an event that waits in its loop is not
+    # delivered again. An inbox consumer applies each event once; reporting
+    # applies every delivery and keeps each event once.
+    for q in routing intake-follow notification escalation reporting; do
+      delivered=0
+      for r in applied duplicate dead requeued; do
+        delivered=$((delivered + $(fleet_sum acikkapi_events_consumed_total "consumer=\"$q\"" "result=\"$r\"")))
+      done
+      if [ "$q" = reporting ]; then
+        distinct=$(sql "SELECT COUNT(*) FROM rpt_events")
+      else
+        distinct=$(fleet_sum acikkapi_events_consumed_total "consumer=\"$q\"" 'result="applied"')
+      fi
+      awk -v q="$q" -v d="$delivered" -v e="$distinct" \
+        'BEGIN{printf "  deliveries %-14s %7d for %7d events: %.3f an event\n", q, d, e, (e ? d/e : 0)}'
+    done
+    echo "deadlocks in the logs: $(cat "$work"/*.log | grep -c 'deadlock detected' || true)"
+    printf 'peak RSS (MiB):'
+    for n in $(fleet_names); do printf ' %s %s' "$n" "$(fleet_peak_rss "$n")"; done
+    echo
+  fi
+  if [ "$mode" != pipeline-embedded ]; then
     sleep 1
     awk -v n="$total" -v a="$(commits)" -v b="$commits_before" \
       'BEGIN{printf "postgresql: %.2f committed transactions an application (every service, the polling included)\n", (a-b)/n}'
     # Stopped first: a backend sends its last counts when its connection closes.
-    kill "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
+    stop_server
     sleep 0.5
     row_ops | awk -v n="$total" 'NR == FNR {before[$1] = $2; next}
       {d = $2 - before[$1]; if (d > 0) {by[$1] = d; all += d}}
       END {printf "postgresql: %.1f rows inserted, updated or deleted an application\n", all/n
            for (t in by) printf "  %-22s %5.2f\n", t, by[t]/n | "sort -k2,2nr -k1,1"}' "$work/rows_before" -
   fi
-  grep -E "ERROR|WARN" "$work/serve.log" | head -5 || true
+  cat "$work"/*.log | grep -E "ERROR|WARN" | head -5 || true
   exit 0
 fi
 if [[ "$mode" == portal-* ]]; then

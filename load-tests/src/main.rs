@@ -52,11 +52,22 @@ struct Args {
     /// Synthetic identity numbers start here (runs against one database should not overlap).
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Retry a submission that failed for a reason other than its content
+    /// (the server killed, the database gone…) with the same idempotency
+    /// key, as a channel does, for up to this many seconds. 0: no retry.
+    #[arg(long, default_value_t = 0)]
+    retry_secs: u64,
+    /// Append every application number handed to a client to this file,
+    /// one a line (what the chaos harness checks effect by effect).
+    #[arg(long)]
+    numbers: Option<std::path::PathBuf>,
 }
 
 struct Stats {
     latency_us: Histogram<u64>,
     errors: BTreeMap<String, u64>,
+    retries: u64,
+    numbers: Vec<String>,
 }
 
 #[tokio::main]
@@ -64,11 +75,15 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let mut channels = Vec::new();
     for _ in 0..args.connections.max(1) {
-        channels.push(
-            tonic::transport::Endpoint::from_shared(args.addr.clone())?
-                .connect()
-                .await?,
-        );
+        let mut endpoint = tonic::transport::Endpoint::from_shared(args.addr.clone())?;
+        if args.retry_secs > 0 {
+            // A server killed mid-request answers nothing: give up on the
+            // attempt (and retry) instead of waiting for ever.
+            endpoint = endpoint
+                .timeout(Duration::from_secs(10))
+                .connect_timeout(Duration::from_secs(2));
+        }
+        channels.push(endpoint.connect().await?);
     }
     let published_before = match &args.metrics_url {
         Some(u) => published(u).await?,
@@ -83,6 +98,8 @@ async fn main() -> anyhow::Result<()> {
     let stats = Arc::new(Mutex::new(Stats {
         latency_us: Histogram::new_with_bounds(1, 60_000_000, 3)?,
         errors: BTreeMap::new(),
+        retries: 0,
+        numbers: Vec::new(),
     }));
     let started = Instant::now();
     let mut workers = Vec::new();
@@ -124,6 +141,19 @@ async fn main() -> anyhow::Result<()> {
         "throughput: {:.0} submits/s (answered: committed to the store with their events)",
         ok as f64 / elapsed.as_secs_f64()
     );
+    if args.retry_secs > 0 {
+        println!("retried with their key: {}", stats.retries);
+    }
+    if let Some(path) = &args.numbers {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
+        for n in &stats.numbers {
+            writeln!(f, "{n}")?;
+        }
+    }
     println!(
         "latency ms: p50 {:.2}  p90 {:.2}  p99 {:.2}  p999 {:.2}  max {:.2}",
         ms(0.5),
@@ -169,6 +199,8 @@ async fn worker(
 ) {
     let mut local = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram");
     let mut errors: BTreeMap<String, u64> = BTreeMap::new();
+    let mut numbers = Vec::new();
+    let mut retries = 0;
     loop {
         let i = next.fetch_add(1, Ordering::Relaxed);
         if i >= args.total {
@@ -181,18 +213,51 @@ async fn worker(
         } else {
             Instant::now()
         };
-        match client.submit_application(request(args.seed + i)).await {
-            Ok(_) => {
-                let _ = local.record(due.elapsed().as_micros().max(1) as u64);
+        // One key for the submission and all its retries: a retry after
+        // an answer lost on its way (the commit done) gets the same number.
+        let req = request(args.seed + i);
+        let give_up = Instant::now() + Duration::from_secs(args.retry_secs);
+        loop {
+            match client.submit_application(req.clone()).await {
+                Ok(r) => {
+                    let _ = local.record(due.elapsed().as_micros().max(1) as u64);
+                    if args.numbers.is_some() {
+                        numbers.push(r.into_inner().application_number);
+                    }
+                }
+                Err(s) if retryable(s.code()) && Instant::now() < give_up => {
+                    retries += 1;
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    continue;
+                }
+                Err(s) => *errors.entry(format!("{:?}", s.code())).or_default() += 1,
             }
-            Err(s) => *errors.entry(format!("{:?}", s.code())).or_default() += 1,
+            break;
         }
     }
     let mut s = stats.lock().await;
     let _ = s.latency_us.add(&local);
+    s.retries += retries;
+    s.numbers.extend(numbers);
     for (k, v) in errors {
         *s.errors.entry(k).or_default() += v;
     }
+}
+
+/// Failures a retry with the same key may cure: the server or what it
+/// stands on was away, not the request wrong.
+fn retryable(code: tonic::Code) -> bool {
+    use tonic::Code::*;
+    matches!(
+        code,
+        Unavailable
+            | Unknown
+            | Internal
+            | DeadlineExceeded
+            | Cancelled
+            | Aborted
+            | ResourceExhausted
+    )
 }
 
 type Client = pb::intake_service_client::IntakeServiceClient<

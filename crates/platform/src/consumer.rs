@@ -16,8 +16,12 @@
 //! **An event that must wait does not split its batch either.** An event
 //! whose application's earlier event is still being applied by another
 //! loop (escalation's "no clock yet") answers [`HandlerError::Later`]: it
-//! is left out, its inbox claim taken back, the rest committed, and it is
-//! delivered again.
+//! is left out, its inbox claim taken back, and the rest committed. The
+//! loop keeps it (unacknowledged) and tries it again with its next batch,
+//! a moment later, when the other loop's batch has mostly committed; only
+//! an event that still waits after [`LOCAL_TRIES`] goes back to the broker
+//! to be delivered again. So ordinary reordering between loops (and
+//! between the relays of several processes) costs no second delivery.
 
 use crate::audit;
 use crate::bus::{Delivery, Envelope};
@@ -120,6 +124,14 @@ pub async fn run(
     futures::future::join_all(loops).await;
 }
 
+/// How many batches of its loop an event that waits is tried with before
+/// it goes back to the broker.
+pub const LOCAL_TRIES: u32 = 3;
+
+/// The pause before a loop tries again the events it keeps waiting, when
+/// nothing new arrived: long enough for another loop's batch to commit.
+const WAITING_PAUSE: Duration = Duration::from_millis(20);
+
 async fn consume_loop(
     p: Platform,
     queue: &'static str,
@@ -128,6 +140,9 @@ async fn consume_loop(
 ) {
     let max = p.settings.bus.batch.max(1);
     let wait = Duration::from_millis(p.settings.bus.batch_wait_ms);
+    // Events left out of a batch to wait, with how often they waited.
+    let mut waiting: Vec<Event> = Vec::new();
+    let mut tries: std::collections::HashMap<String, u32> = Default::default();
     while !p.shutdown.is_cancelled() {
         let mut sub = match p.bus.subscribe(queue, kinds).await {
             Ok(s) => s,
@@ -138,23 +153,34 @@ async fn consume_loop(
             }
         };
         loop {
-            let first = tokio::select! {
-                _ = p.shutdown.cancelled() => {
-                    if let Err(e) = sub.close().await {
-                        tracing::debug!(queue, error = %e, "closing the subscription failed");
+            let mut batch = Vec::new();
+            if waiting.is_empty() {
+                let first = tokio::select! {
+                    _ = p.shutdown.cancelled() => {
+                        if let Err(e) = sub.close().await {
+                            tracing::debug!(queue, error = %e, "closing the subscription failed");
+                        }
+                        return;
                     }
-                    return;
+                    n = sub.next() => n,
+                };
+                match first {
+                    Some(Ok(d)) => batch.push(d),
+                    Some(Err(e)) => {
+                        tracing::warn!(queue, error = %e, "delivery failed; resubscribing");
+                        break;
+                    }
+                    None => break,
                 }
-                n = sub.next() => n,
-            };
-            let mut batch = match first {
-                Some(Ok(d)) => vec![d],
-                Some(Err(e)) => {
-                    tracing::warn!(queue, error = %e, "delivery failed; resubscribing");
-                    break;
+            } else {
+                // What the waiting events wait for is mostly in another
+                // loop's batch, committing now: a moment for it.
+                sleep_or_cancel(&p, WAITING_PAUSE).await;
+                if p.shutdown.is_cancelled() {
+                    give_back(&p, queue, std::mem::take(&mut waiting)).await;
+                    continue;
                 }
-                None => break,
-            };
+            }
             // What is ready now, and what arrives within the wait: under
             // load the queue fills while a batch commits, so batches grow
             // without waiting; a lone event waits at most `wait`.
@@ -175,20 +201,47 @@ async fn consume_loop(
                     Err(_) => break,
                 }
             }
-            p.metrics.consumer_batch_size.observe(batch.len() as f64);
-            let events = batch
-                .into_iter()
-                .map(|d| {
-                    let span = event_span(queue, &d.envelope);
-                    (d, span)
-                })
-                .collect();
-            settle_batch(&p, queue, handler.as_ref(), events).await;
+            let mut events: Vec<Event> = std::mem::take(&mut waiting);
+            events.extend(batch.into_iter().map(|d| {
+                let span = event_span(queue, &d.envelope);
+                (d, span)
+            }));
+            p.metrics.consumer_batch_size.observe(events.len() as f64);
+            let later = settle_batch(&p, queue, handler.as_ref(), events).await;
+            // Kept to try again here, or (after LOCAL_TRIES) back to the broker.
+            let mut again = Vec::new();
+            for event in later {
+                let n = tries.entry(event.0.envelope.id.clone()).or_insert(0);
+                *n += 1;
+                if *n < LOCAL_TRIES && !broken {
+                    waiting.push(event);
+                } else {
+                    again.push(event);
+                }
+            }
+            tries.retain(|id, _| waiting.iter().any(|(d, _)| d.envelope.id == *id));
+            retry_later(&p, queue, again).await;
             if broken {
                 break;
             }
         }
+        // The subscription broke: what waited goes back (on RabbitMQ its
+        // channel's end returns it anyway).
+        give_back(&p, queue, std::mem::take(&mut waiting)).await;
+        tries.clear();
         sleep_or_cancel(&p, Duration::from_millis(200)).await;
+    }
+    give_back(&p, queue, waiting).await;
+}
+
+/// Events kept waiting, back to the broker at once (shutdown, a broken
+/// subscription).
+async fn give_back(p: &Platform, queue: &'static str, events: Vec<Event>) {
+    p.metrics.consumed_n(queue, "requeued", events.len() as u64);
+    for (d, span) in events {
+        if let Err(e) = d.retry().instrument(span).await {
+            tracing::debug!(queue, error = %e, "could not requeue a waiting delivery; the broker will redeliver it");
+        }
     }
 }
 
@@ -340,17 +393,20 @@ enum BatchError {
 
 /// Applies `events` in one transaction and settles them; splits the batch
 /// around an event that fails. Each event's span ends once it is settled.
+/// Returns the events left out to wait ([`HandlerError::Later`]), not
+/// settled: the caller tries them again or gives them back.
 async fn settle_batch(
     p: &Platform,
     queue: &'static str,
     handler: &dyn Handler,
     mut events: Vec<Event>,
-) {
+) -> Vec<Event> {
+    let mut waits = Vec::new();
     while !events.is_empty() {
         if events.len() == 1 {
             let (d, span) = events.pop().expect("one event");
-            handle_one(p, queue, handler, d, span).await;
-            return;
+            waits.extend(handle_one(p, queue, handler, d, span).await);
+            return waits;
         }
         match apply_batch(p, queue, handler, &events).await {
             Ok(Committed { applied, later }) => {
@@ -371,31 +427,46 @@ async fn settle_batch(
                         rest.push(event);
                     }
                 }
-                retry_later(queue, again).await;
+                // The multiple-ack below would settle them too: they are
+                // not acknowledged, so they are acknowledged one by one.
                 let (deliveries, spans): (Vec<_>, Vec<_>) = rest.into_iter().unzip();
-                if let Err(e) = Delivery::ack_all(deliveries).await {
+                let settled = if again.is_empty() && waits.is_empty() {
+                    Delivery::ack_all(deliveries).await
+                } else {
+                    ack_each(deliveries).await
+                };
+                if let Err(e) = settled {
                     tracing::warn!(queue, error = %e, "could not acknowledge a batch; the broker will redeliver it");
                 }
                 drop(spans);
-                return;
+                waits.extend(again);
+                return waits;
             }
             Err(BatchError::Store(e)) => {
                 p.metrics.consumer_batch(queue, "requeued", events.len());
                 p.metrics.consumed_n(queue, "retried", events.len() as u64);
+                p.metrics.consumed_n(queue, "requeued", events.len() as u64);
                 tracing::warn!(queue, error = %e, events = events.len(), "batch failed; every event will be delivered again");
                 tokio::time::sleep(Duration::from_millis(500)).await;
                 let (deliveries, _spans): (Vec<_>, Vec<_>) = events.into_iter().unzip();
-                if let Err(e) = Delivery::retry_all(deliveries).await {
+                // A multiple-nack would also return what this loop keeps
+                // waiting.
+                let requeued = if waits.is_empty() {
+                    Delivery::retry_all(deliveries).await
+                } else {
+                    retry_each(deliveries).await
+                };
+                if let Err(e) = requeued {
                     tracing::warn!(queue, error = %e, "could not requeue a batch; the broker will redeliver it");
                 }
-                return;
+                return waits;
             }
             Err(BatchError::Whole) => {
                 p.metrics.consumer_batch(queue, "split", events.len());
                 for (d, span) in events {
-                    handle_one(p, queue, handler, d, span).await;
+                    waits.extend(handle_one(p, queue, handler, d, span).await);
                 }
-                return;
+                return waits;
             }
             Err(BatchError::Event(i)) => {
                 // Before it, a batch again (it applied up to the failure);
@@ -404,21 +475,45 @@ async fn settle_batch(
                 let mut rest = events.split_off(i);
                 let failed = rest.remove(0);
                 let before = std::mem::replace(&mut events, rest);
-                Box::pin(settle_batch(p, queue, handler, before)).await;
-                handle_one(p, queue, handler, failed.0, failed.1).await;
+                waits.extend(Box::pin(settle_batch(p, queue, handler, before)).await);
+                waits.extend(handle_one(p, queue, handler, failed.0, failed.1).await);
             }
         }
     }
+    waits
 }
 
-/// Delivers again the events a batch left out to wait. As for a transient
-/// failure: the first time straight back (what it waits for is mostly in a
-/// batch committing beside this one), again after a pause, and a warning
-/// once it has waited before.
-async fn retry_later(queue: &str, again: Vec<Event>) {
+/// Requeues each delivery on its own (see [`ack_each`]).
+async fn retry_each(deliveries: Vec<Delivery>) -> Result<(), PlatformError> {
+    let mut result = Ok(());
+    for d in deliveries {
+        if let Err(e) = d.retry().await {
+            result = Err(e);
+        }
+    }
+    result
+}
+
+/// Acknowledges each delivery on its own (a multiple-ack would also settle
+/// the earlier deliveries a batch left out to wait).
+async fn ack_each(deliveries: Vec<Delivery>) -> Result<(), PlatformError> {
+    let mut result = Ok(());
+    for d in deliveries {
+        if let Err(e) = d.ack().await {
+            result = Err(e);
+        }
+    }
+    result
+}
+
+/// Delivers again the events that waited in their loop [`LOCAL_TRIES`]
+/// times: back to the broker, with a warning (what they wait for may have
+/// been dead-lettered) and, once they came back before, after a pause.
+async fn retry_later(p: &Platform, queue: &'static str, again: Vec<Event>) {
     if again.is_empty() {
         return;
     }
+    p.metrics.consumed_n(queue, "requeued", again.len() as u64);
     if again.iter().any(|(d, _)| d.redelivered) {
         for (_, span) in &again {
             span.in_scope(|| {
@@ -559,16 +654,23 @@ async fn release_all(
     Ok(())
 }
 
+/// Applies one event and settles it; an event that waits for another is
+/// returned, unsettled, for the loop to try again.
 async fn handle_one(
     p: &Platform,
     queue: &'static str,
     handler: &dyn Handler,
     d: Delivery,
     span: Span,
-) {
+) -> Option<Event> {
     let result = apply(p, queue, handler, &d.envelope)
         .instrument(span.clone())
         .await;
+    if let Err(HandlerError::Later(why)) = &result {
+        p.metrics.consumed(queue, "retried");
+        span.in_scope(|| tracing::debug!(%why, "waits for another event; tried again"));
+        return Some((d, span));
+    }
     // Settled inside the event's span, as an instrumented future: an
     // `enter()` guard held across these awaits left the span on a worker
     // thread's stack after it closed, and another task's `Span::current()`
@@ -589,18 +691,12 @@ async fn handle_one(
                 tracing::error!(error = %e, "event cannot be applied; dead-lettered");
                 d.reject().await
             }
-            Err(err @ (HandlerError::Transient(_) | HandlerError::Later(_))) => {
+            Err(e) => {
                 p.metrics.consumed(queue, "retried");
-                match err {
-                    // Waiting the first time is ordinary reordering.
-                    HandlerError::Later(why) if !d.redelivered => {
-                        tracing::debug!(%why, "waits for another event; delivered again");
-                    }
-                    e => tracing::warn!(error = %e, "event failed; will be delivered again"),
-                }
-                // The first time straight back to the queue: mostly what it
-                // waits for (its application's previous event) is in a
-                // batch committing beside this one. Again, after a pause.
+                p.metrics.consumed(queue, "requeued");
+                tracing::warn!(error = %e, "event failed; will be delivered again");
+                // The first time straight back to the queue; again, after
+                // a pause.
                 if d.redelivered {
                     tokio::time::sleep(Duration::from_millis(500)).await;
                 }
@@ -612,7 +708,8 @@ async fn handle_one(
         }
     }
     .instrument(span)
-    .await
+    .await;
+    None
 }
 
 /// Applies once: Ok(false) when the inbox says it already was.

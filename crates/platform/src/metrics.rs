@@ -136,7 +136,7 @@ impl Metrics {
         let events_consumed = Family::<ConsumerLabels, Counter>::default();
         r.register(
             "events_consumed",
-            "Events handled by consumers (applied, duplicate, retried, dead)",
+            "Events handled by consumers: applied, duplicate, dead (each a delivery settled), retried (tried again, in its loop or from the broker), requeued (given back to the broker: a delivery more)",
             events_consumed.clone(),
         );
         let consumer_batches = Family::<ConsumerLabels, Counter>::default();

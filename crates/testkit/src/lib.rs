@@ -7,6 +7,7 @@
 pub mod collector;
 pub mod gateway;
 pub mod oidc;
+pub mod proxy;
 pub mod web;
 
 use acikkapi::Node;

@@ -27,6 +27,7 @@ backend_tests!(
     the_desk_triages_what_no_rule_routes_and_evaluates_answers,
     operators_read_units_and_rules_and_redrive_failed_sms,
     a_public_day_meeting_is_scheduled_attended_and_reported,
+    a_recording_whose_answer_was_lost_is_recorded_once_when_sent_again,
 );
 
 async fn start(
@@ -1293,6 +1294,63 @@ async fn a_public_day_meeting_is_scheduled_attended_and_reported(backend: Backen
     assert_eq!(
         acikkapi_testkit::count(n.platform(), "applications WHERE province = 34").await,
         0
+    );
+    n.stop_and_clean().await;
+}
+
+/// The desk's recording reaches intake, which commits it, but the answer
+/// is lost on its way back (intake killed, the network cut): the desk sees
+/// the failure page, sends the same form again, and is taken to the one
+/// application recorded: the form's idempotency key made it a replay.
+async fn a_recording_whose_answer_was_lost_is_recorded_once_when_sent_again(backend: Backend) {
+    use acikkapi_testkit::proxy::CuttingProxy;
+    let proxy = CuttingProxy::start().await;
+    let url = proxy.url.clone();
+    let (n, idp, _dir) = start(backend, |s| s.portal.grpc_url = url).await;
+    proxy.forward_to(n.node.grpc_addr);
+    let mut d = browser(&n);
+    sign_in(&mut d, &idp, Person::new("masa-06-1", "desk-officer", 6)).await;
+    let form = d.get("/konsol/yeni").await;
+    let key = acikkapi_testkit::web::between(&form.body, "name=\"key\" value=\"", "\"")
+        .unwrap()
+        .to_owned();
+    let id = acikkapi_testkit::national_id(78);
+    let fields = [
+        ("key", key.as_str()),
+        ("channel", "desk"),
+        ("national_id", id.as_str()),
+        ("full_name", "Hatice Demir"),
+        ("mobile_phone", "0532 123 45 67"),
+        ("district", "6010"),
+        ("type_code", "H07-01"),
+        ("kind", "request"),
+        ("subject", "Yol yapımı"),
+        (
+            "text",
+            "Köyümüzün yolu kışın kapanıyor, yapılmasını istiyoruz.",
+        ),
+    ];
+    proxy.lose_next_answer();
+    let lost = d.post("/konsol/yeni", &fields).await;
+    assert_eq!(proxy.lost(), 1, "the answer was lost");
+    assert!(
+        lost.status.is_server_error(),
+        "{}: {}",
+        lost.status,
+        lost.body
+    );
+    let applications = || acikkapi_testkit::count(n.platform(), "applications");
+    assert_eq!(applications().await, 1, "intake committed it all the same");
+    let again = d.post("/konsol/yeni", &fields).await;
+    assert_eq!(again.status, StatusCode::SEE_OTHER, "{}", again.body);
+    assert_eq!(applications().await, 1, "sent again, recorded once");
+    let number = again
+        .location()
+        .trim_start_matches("/konsol/basvuru/")
+        .to_owned();
+    assert_eq!(
+        n.application(&number).await.channel,
+        acikkapi_proto::v1::Channel::Desk as i32
     );
     n.stop_and_clean().await;
 }

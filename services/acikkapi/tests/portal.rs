@@ -20,6 +20,7 @@ backend_tests!(
     kiosk_and_installed_app_record_their_channel_and_a_kiosk_visit_is_erased,
     the_phone_is_confirmed_by_a_code_before_submission,
     forms_need_the_session_token_and_pages_carry_the_security_headers,
+    a_submission_whose_answer_was_lost_is_recorded_once_when_pressed_again,
 );
 
 async fn start(
@@ -684,5 +685,59 @@ async fn forms_need_the_session_token_and_pages_carry_the_security_headers(backe
             .unwrap()
             .contains("immutable")
     );
+    n.stop_and_clean().await;
+}
+
+/// Intake commits a submission but its answer never reaches the portal
+/// (intake killed, the network cut, between the commit and the answer):
+/// the citizen is told to try again, presses "send" again, and gets the
+/// one application already recorded, not a second: the portal resends the
+/// idempotency key it kept in the session before the first call. On the
+/// web and on a kiosk.
+async fn a_submission_whose_answer_was_lost_is_recorded_once_when_pressed_again(backend: Backend) {
+    use acikkapi_testkit::proxy::CuttingProxy;
+    let proxy = CuttingProxy::start().await;
+    let url = proxy.url.clone();
+    let (n, _dir) = start(backend, |s| s.portal.grpc_url = url).await;
+    proxy.forward_to(n.node.grpc_addr);
+    for (i, entry) in ["/", "/kiosk"].into_iter().enumerate() {
+        let mut b = browser(&n);
+        b.get(entry).await;
+        fill_in_from_person(&mut b, &Answers::new(700 + i as u64)).await;
+        let before = applications(&n).await;
+        proxy.lose_next_answer();
+        let lost = b.post("/basvuru/gonder", &[]).await;
+        assert_eq!(proxy.lost(), i + 1, "the answer was lost");
+        assert_ne!(
+            lost.status,
+            StatusCode::SEE_OTHER,
+            "no confirmation without an answer"
+        );
+        assert!(
+            lost.status.is_server_error(),
+            "{}: {}",
+            lost.status,
+            lost.body
+        );
+        assert_eq!(
+            applications(&n).await,
+            before + 1,
+            "intake committed it all the same"
+        );
+        // The citizen goes back to check-your-answers and sends again.
+        assert_eq!(b.get("/basvuru/kontrol").await.status, StatusCode::OK);
+        let (number, _, _) = submit(&mut b).await;
+        assert_eq!(
+            applications(&n).await,
+            before + 1,
+            "{entry}: pressed again, recorded once"
+        );
+        let expected = if entry == "/kiosk" {
+            pb::Channel::Kiosk
+        } else {
+            pb::Channel::Web
+        };
+        assert_eq!(channel_of(&n, &number).await, expected as i32);
+    }
     n.stop_and_clean().await;
 }

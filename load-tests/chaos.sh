@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# `make chaos`: the platform as deployed (every service its own process, on
+# PostgreSQL + RabbitMQ + Redis) through rounds of faults mid-burst, then
+# judged application by application.
+#
+# Each round submits BURST applications (16 clients; a refused submission
+# is retried with its idempotency key, as the portal, the kiosk and the
+# console do) and, while the burst runs, does one fault: `kill -9` of one
+# service's process (started again a second later), a RabbitMQ restart, or
+# a PostgreSQL crash (`pg_ctlcluster … stop -m immediate`, then start).
+# Every application number handed to a client is kept. After the burst the
+# round waits until every effect of every number so far has arrived (its
+# drain time). At the end, per number: exactly one application row, routing
+# assignment, routed hop, timeline line, SLA clock, receipt SMS (in the
+# table and at the gateway, the file `sms.jsonl`), reporting row; and no
+# application no client was told of (load-tests/chaos-check.sql). Prints
+# lost and doubled per effect and exits non-zero on any.
+#
+# ROUNDS (default 20: every service killed three times, RabbitMQ restarted
+# three times, PostgreSQL twice), BURST (default 1000).
+#
+# It restarts this machine's PostgreSQL and RabbitMQ: run it alone, not
+# beside `make test` (whose bounded chaos test never restarts them).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin=target/release/acikkapi
+load=target/release/acikkapi-load
+[ -x "$bin" ] && [ -x "$load" ] || { echo "build first: make release" >&2; exit 1; }
+ROUNDS="${ROUNDS:-20}"
+BURST="${BURST:-1000}"
+
+work=$(mktemp -d)
+stamp=$(date +%s)
+. load-tests/production-env.sh
+. load-tests/fleet.sh
+export ACIKKAPI__DATA_DIR="$work"
+export ACIKKAPI__TELEMETRY__LOG_FILTER="${ACIKKAPI__TELEMETRY__LOG_FILTER:-warn}"
+export ACIKKAPI__LIMITS__SUBMIT_PER_CLIENT_PER_MINUTE=100000000
+export ACIKKAPI__NOTIFICATION__PROVIDER=file
+export ACIKKAPI__NOTIFICATION__RATE_PER_SECOND=100000
+# A message a killed sender held is taken over after this.
+export ACIKKAPI__NOTIFICATION__LEASE_MS=5000
+cleanup() {
+  fleet_down
+  drop_schema
+  [ -z "${CHAOS_LOG:-}" ] || cat "$work"/*.log >"$CHAOS_LOG"
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+pg_version=$(pg_lsclusters -h | awk '$2 == "main" {print $1; exit}')
+pg_up() { pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; }
+rabbit_up() { rabbitmq-diagnostics -q check_port_connectivity >/dev/null 2>&1; }
+# Daemons are started detached from us: no descriptor of this script (or
+# of whatever reads its output) stays open in them.
+restart_postgres() {
+  pg_ctlcluster --skip-systemctl-redirect "$pg_version" main stop -m immediate </dev/null >/dev/null 2>&1 || true
+  sleep 1
+  setsid pg_ctlcluster --skip-systemctl-redirect "$pg_version" main start </dev/null >/dev/null 2>&1
+  for _ in $(seq 1 60); do pg_up && return 0; sleep 0.5; done
+  echo "PostgreSQL did not come back" >&2
+  return 1
+}
+restart_rabbitmq() {
+  rabbitmqctl -q stop </dev/null >/dev/null 2>&1 || true
+  for _ in $(seq 1 60); do rabbit_up || break; sleep 0.5; done
+  setsid rabbitmq-server -detached </dev/null >/dev/null 2>&1
+  for _ in $(seq 1 120); do rabbit_up && return 0; sleep 0.5; done
+  echo "RabbitMQ did not come back" >&2
+  return 1
+}
+kill_service() { # name: kill -9, then started again a second later
+  kill -9 "$(fleet_pid "$1")" 2>/dev/null || true
+  sleep 1
+  fleet_start "$1"
+}
+
+# The verdict over the numbers handed out so far and the gateway's lines.
+verdict() {
+  psql -h 127.0.0.1 -U postgres -d test -qtA -F ' | ' -v ON_ERROR_STOP=1 <<SQL
+SET search_path TO load_$stamp;
+CREATE TABLE IF NOT EXISTS chaos_numbers (number TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS chaos_gateway (id TEXT NOT NULL);
+TRUNCATE chaos_numbers, chaos_gateway;
+\copy chaos_numbers FROM '$work/numbers'
+\copy chaos_gateway FROM '$work/gateway'
+$(cat load-tests/chaos-check.sql)
+SQL
+}
+gateway_ids() { # the message ids the file gateway wrote, one a line
+  { [ -f "$work/sms.jsonl" ] && sed -n 's/.*"id":"\([^"]*\)".*/\1/p' "$work/sms.jsonl"; } >"$work/gateway" || true
+}
+all_arrived() { # every effect of every number so far is there
+  gateway_ids
+  verdict 2>/dev/null | awk -F ' \\| ' 'NF == 3 && $2 != 0 {missing = 1} END {exit missing || NR == 0}'
+}
+
+faults=()
+for i in $(seq 0 $((ROUNDS - 1))); do
+  case $((i % 20)) in
+    5 | 12 | 18) faults+=(rabbitmq) ;;
+    8 | 15) faults+=(postgres) ;;
+    *) faults+=("${FLEET_SERVICES[$((i % 5))]}-1") ;;
+  esac
+done
+
+echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+echo "chaos: $ROUNDS rounds of $BURST applications, one fault mid-burst each; every service its own process"
+fleet_up
+: >"$work/numbers"
+printf '%-6s %-16s %8s %8s %8s\n' round fault handed retried drain_s
+for round in $(seq 1 "$ROUNDS"); do
+  fault=${faults[$((round - 1))]}
+  "$load" --addr "$(fleet_grpc_url intake-1)" --total "$BURST" --concurrency 16 \
+    --retry-secs 300 --numbers "$work/numbers" --seed $((round * BURST)) \
+    --label "chaos round $round" >"$work/load-$round.out" 2>&1 &
+  loader=$!
+  sleep 1
+  case $fault in
+    postgres) restart_postgres ;;
+    rabbitmq) restart_rabbitmq ;;
+    *) kill_service "$fault" ;;
+  esac
+  if ! wait "$loader"; then
+    echo "round $round: the load client failed:" >&2
+    cat "$work/load-$round.out" >&2
+    exit 1
+  fi
+  burst_done=$(date +%s.%N)
+  until all_arrived; do
+    if awk -v a="$(date +%s.%N)" -v b="$burst_done" 'BEGIN{exit !(a-b > 300)}'; then
+      echo "round $round: not drained after 5 minutes:" >&2
+      verdict >&2 || true
+      break
+    fi
+    sleep 0.5
+  done
+  drained=$(date +%s.%N)
+  printf '%-6s %-16s %8s %8s %8.1f\n' "$round" "$fault" "$(wc -l <"$work/numbers")" \
+    "$(awk '/retried with their key/ {print $NF}' "$work/load-$round.out")" \
+    "$(awk -v a="$drained" -v b="$burst_done" 'BEGIN{print a-b}')"
+done
+
+# Stopped as Kubernetes stops pods (SIGTERM, drained), then judged.
+fleet_down
+gateway_ids
+echo
+echo "per effect, over $(wc -l <"$work/numbers") application numbers handed to clients:"
+printf '%-28s %6s %8s\n' effect lost doubled
+verdict | awk -F ' \\| ' 'NF == 3 {printf "%-28s %6d %8d\n", $1, $2, $3; bad += $2 + $3} END {exit bad > 0}' \
+  && echo "chaos: 0 lost, 0 doubled" \
+  || { echo "chaos: applications lost or doubled (above)" >&2; exit 1; }
+echo "deadlocks in the logs: $(cat "$work"/*.log | grep -c 'deadlock detected' || true)"
