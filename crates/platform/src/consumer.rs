@@ -433,7 +433,7 @@ async fn settle_batch(
                 let settled = if again.is_empty() && waits.is_empty() {
                     Delivery::ack_all(deliveries).await
                 } else {
-                    ack_each(deliveries).await
+                    settle_each(deliveries, false).await
                 };
                 if let Err(e) = settled {
                     tracing::warn!(queue, error = %e, "could not acknowledge a batch; the broker will redeliver it");
@@ -454,7 +454,7 @@ async fn settle_batch(
                 let requeued = if waits.is_empty() {
                     Delivery::retry_all(deliveries).await
                 } else {
-                    retry_each(deliveries).await
+                    settle_each(deliveries, true).await
                 };
                 if let Err(e) = requeued {
                     tracing::warn!(queue, error = %e, "could not requeue a batch; the broker will redeliver it");
@@ -483,23 +483,18 @@ async fn settle_batch(
     waits
 }
 
-/// Requeues each delivery on its own (see [`ack_each`]).
-async fn retry_each(deliveries: Vec<Delivery>) -> Result<(), PlatformError> {
+/// Acknowledges (or with `requeue`, requeues) each delivery on its own: a
+/// multiple-ack or -nack would also settle the earlier deliveries this loop
+/// keeps waiting.
+async fn settle_each(deliveries: Vec<Delivery>, requeue: bool) -> Result<(), PlatformError> {
     let mut result = Ok(());
     for d in deliveries {
-        if let Err(e) = d.retry().await {
-            result = Err(e);
-        }
-    }
-    result
-}
-
-/// Acknowledges each delivery on its own (a multiple-ack would also settle
-/// the earlier deliveries a batch left out to wait).
-async fn ack_each(deliveries: Vec<Delivery>) -> Result<(), PlatformError> {
-    let mut result = Ok(());
-    for d in deliveries {
-        if let Err(e) = d.ack().await {
+        let settled = if requeue {
+            d.retry().await
+        } else {
+            d.ack().await
+        };
+        if let Err(e) = settled {
             result = Err(e);
         }
     }

@@ -450,22 +450,8 @@ async fn the_desk_records_a_public_day_application(backend: Backend) {
         );
     }
     let id = acikkapi_testkit::national_id(77);
-    let mut fields = vec![
-        ("key", key.as_str()),
-        ("channel", "public-day"),
-        ("national_id", id.as_str()),
-        ("full_name", "Hatice Demir"),
-        ("mobile_phone", "0312 123 45 67"),
-        ("district", "6010"),
-        ("type_code", "H07-01"),
-        ("kind", "request"),
-        ("subject", "Yol yapımı"),
-        (
-            "text",
-            "Köyümüzün yolu kışın kapanıyor, yapılmasını istiyoruz.",
-        ),
-        ("vulnerability", "elderly"),
-    ];
+    let mut fields = record_form(&key, "public-day", &id, "0312 123 45 67");
+    fields.push(("vulnerability", "elderly"));
     // Intake's verdict (a landline) comes back at its field.
     let landline = d.post("/konsol/yeni", &fields).await;
     assert_eq!(
@@ -507,6 +493,31 @@ async fn the_desk_records_a_public_day_application(backend: Backend) {
     // The applicant gets the number by SMS.
     n.sms_in(&number, "receipt", "sent").await;
     n.stop_and_clean().await;
+}
+
+/// The desk's recording form, filled in for Hatice Demir's request about
+/// her village's road: its key, channel, identity number and phone.
+fn record_form<'a>(
+    key: &'a str,
+    channel: &'a str,
+    id: &'a str,
+    phone: &'a str,
+) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("key", key),
+        ("channel", channel),
+        ("national_id", id),
+        ("full_name", "Hatice Demir"),
+        ("mobile_phone", phone),
+        ("district", "6010"),
+        ("type_code", "H07-01"),
+        ("kind", "request"),
+        ("subject", "Yol yapımı"),
+        (
+            "text",
+            "Köyümüzün yolu kışın kapanıyor, yapılmasını istiyoruz.",
+        ),
+    ]
 }
 
 async fn the_desk_reclassifies_and_reopens(backend: Backend) {
@@ -1315,21 +1326,7 @@ async fn a_recording_whose_answer_was_lost_is_recorded_once_when_sent_again(back
         .unwrap()
         .to_owned();
     let id = acikkapi_testkit::national_id(78);
-    let fields = [
-        ("key", key.as_str()),
-        ("channel", "desk"),
-        ("national_id", id.as_str()),
-        ("full_name", "Hatice Demir"),
-        ("mobile_phone", "0532 123 45 67"),
-        ("district", "6010"),
-        ("type_code", "H07-01"),
-        ("kind", "request"),
-        ("subject", "Yol yapımı"),
-        (
-            "text",
-            "Köyümüzün yolu kışın kapanıyor, yapılmasını istiyoruz.",
-        ),
-    ];
+    let fields = record_form(&key, "desk", &id, "0532 123 45 67");
     proxy.lose_next_answer();
     let lost = d.post("/konsol/yeni", &fields).await;
     assert_eq!(proxy.lost(), 1, "the answer was lost");

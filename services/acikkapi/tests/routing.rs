@@ -894,4 +894,54 @@ backend_tests!(
     retention_erases_the_answers_and_reasons,
     units_are_added_changed_and_closed,
     a_rule_change_on_one_replica_is_seen_by_the_next_decision_of_another,
+    replicas_starting_at_once_seed_the_registry_once,
 );
+
+/// The replicas of routing's Deployment start at once on an empty store:
+/// each seeds the default registry if there is none. Exactly one does,
+/// and none fails (a failure exits the pod, as `REPLICAS=2` showed).
+async fn replicas_starting_at_once_seed_the_registry_once(backend: Backend) {
+    use acikkapi_platform::Platform;
+    let (s, _dir) = settings(backend);
+    let mut replicas = Vec::new();
+    for _ in 0..3 {
+        replicas.push(
+            Platform::connect(
+                s.clone(),
+                &[acikkapi_routing::MIGRATIONS],
+                tokio_util::sync::CancellationToken::new(),
+            )
+            .await
+            .unwrap(),
+        );
+    }
+    let catalog = acikkapi_domain::catalog::Catalog::builtin();
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(replicas.len()));
+    let seeds = replicas.iter().map(|p| {
+        let (db, barrier) = (p.db.clone(), barrier.clone());
+        tokio::spawn(async move {
+            barrier.wait().await;
+            acikkapi_routing::store::seed_if_empty(&db, catalog).await
+        })
+    });
+    let mut seeded = 0;
+    for done in futures::future::join_all(seeds).await {
+        if done.unwrap().expect("a replica's seeding failed") {
+            seeded += 1;
+        }
+    }
+    assert_eq!(seeded, 1, "one replica seeds, the others find it seeded");
+    let p = &replicas[0];
+    assert!(count(p, "routing_rules").await > 0);
+    assert_eq!(
+        acikkapi_routing::store::version(&p.db).await.unwrap(),
+        1,
+        "seeded once"
+    );
+    if let acikkapi_platform::store::Db::Postgres(pool) = &p.db {
+        sqlx::query(&format!("DROP SCHEMA {} CASCADE", s.store.schema))
+            .execute(pool)
+            .await
+            .unwrap();
+    }
+}

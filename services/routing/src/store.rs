@@ -179,12 +179,20 @@ pub fn target_columns(t: &Target) -> (String, String) {
 }
 
 /// Writes the default registry when the store has none (first start).
-/// Concurrent first starts: one commits, the others find the units there.
+/// Concurrent first starts (the replicas of a Deployment): on PostgreSQL
+/// they take turns on a transaction-scoped advisory lock, so one seeds and
+/// the others find the units there; before it, the second one's insert of
+/// the same rules failed on their key and the pod exited.
 pub async fn seed_if_empty(
     db: &Db,
     catalog: &acikkapi_domain::catalog::Catalog,
 ) -> Result<bool, PlatformError> {
     let mut t = db.begin().await?;
+    if let Tx::Postgres(c) = &mut t {
+        sqlx::query("SELECT pg_advisory_xact_lock(727276)")
+            .execute(&mut **c)
+            .await?;
+    }
     let n: i64 = tx!(&mut t, c => {
         sqlx::query_scalar("SELECT COUNT(*) FROM routing_units").fetch_one(&mut **c).await?
     });
