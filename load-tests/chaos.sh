@@ -16,8 +16,9 @@
 # application no client was told of (load-tests/chaos-check.sql). Prints
 # lost and doubled per effect and exits non-zero on any.
 #
-# ROUNDS (default 20: every service killed three times, RabbitMQ restarted
-# three times, PostgreSQL twice), BURST (default 1000).
+# ROUNDS (default 20: every service killed two to four times, RabbitMQ
+# restarted three times, PostgreSQL twice), BURST (default 2000: about
+# three seconds of submissions here, the fault coming at the first).
 #
 # It restarts this machine's PostgreSQL and RabbitMQ: run it alone, not
 # beside `make test` (whose bounded chaos test never restarts them).
@@ -27,7 +28,7 @@ bin=target/release/acikkapi
 load=target/release/acikkapi-load
 [ -x "$bin" ] && [ -x "$load" ] || { echo "build first: make release" >&2; exit 1; }
 ROUNDS="${ROUNDS:-20}"
-BURST="${BURST:-1000}"
+BURST="${BURST:-2000}"
 
 work=$(mktemp -d)
 stamp=$(date +%s)
@@ -39,6 +40,7 @@ export ACIKKAPI__LIMITS__SUBMIT_PER_CLIENT_PER_MINUTE=100000000
 export ACIKKAPI__NOTIFICATION__PROVIDER=file
 export ACIKKAPI__NOTIFICATION__RATE_PER_SECOND=100000
 # A message a killed sender held is taken over after this.
+export ACIKKAPI__NOTIFICATION__HTTP_TIMEOUT_MS=2000
 export ACIKKAPI__NOTIFICATION__LEASE_MS=5000
 cleanup() {
   fleet_down
@@ -79,6 +81,7 @@ kill_service() { # name: kill -9, then started again a second later
 verdict() {
   psql -h 127.0.0.1 -U postgres -d test -qtA -F ' | ' -v ON_ERROR_STOP=1 <<SQL
 SET search_path TO load_$stamp;
+SET client_min_messages = warning;
 CREATE TABLE IF NOT EXISTS chaos_numbers (number TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS chaos_gateway (id TEXT NOT NULL);
 TRUNCATE chaos_numbers, chaos_gateway;
@@ -108,7 +111,10 @@ echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(grep -
 echo "chaos: $ROUNDS rounds of $BURST applications, one fault mid-burst each; every service its own process"
 fleet_up
 : >"$work/numbers"
-printf '%-6s %-16s %8s %8s %8s\n' round fault handed retried drain_s
+# burst_s: how long the burst took (the fault began 1 s into it); fault_s:
+# how long the fault took (a restart, until the service answers again);
+# drain_s: from the end of both until every effect of every number is there.
+printf '%-6s %-16s %8s %8s %8s %8s %8s\n' round fault handed retried burst_s fault_s drain_s
 for round in $(seq 1 "$ROUNDS"); do
   fault=${faults[$((round - 1))]}
   "$load" --addr "$(fleet_grpc_url intake-1)" --total "$BURST" --concurrency 16 \
@@ -116,17 +122,20 @@ for round in $(seq 1 "$ROUNDS"); do
     --label "chaos round $round" >"$work/load-$round.out" 2>&1 &
   loader=$!
   sleep 1
+  fault_began=$(date +%s.%N)
   case $fault in
     postgres) restart_postgres ;;
     rabbitmq) restart_rabbitmq ;;
     *) kill_service "$fault" ;;
   esac
+  fault_s=$(awk -v a="$(date +%s.%N)" -v b="$fault_began" 'BEGIN{print a-b}')
   if ! wait "$loader"; then
     echo "round $round: the load client failed:" >&2
     cat "$work/load-$round.out" >&2
     exit 1
   fi
   burst_done=$(date +%s.%N)
+  burst_s=$(awk '/^submitted/ && match($0, / in [0-9.]+s/) {print substr($0, RSTART + 4, RLENGTH - 5)}' "$work/load-$round.out")
   until all_arrived; do
     if awk -v a="$(date +%s.%N)" -v b="$burst_done" 'BEGIN{exit !(a-b > 300)}'; then
       echo "round $round: not drained after 5 minutes:" >&2
@@ -136,9 +145,9 @@ for round in $(seq 1 "$ROUNDS"); do
     sleep 0.5
   done
   drained=$(date +%s.%N)
-  printf '%-6s %-16s %8s %8s %8.1f\n' "$round" "$fault" "$(wc -l <"$work/numbers")" \
+  printf '%-6s %-16s %8s %8s %8.1f %8.1f %8.1f\n' "$round" "$fault" "$(wc -l <"$work/numbers")" \
     "$(awk '/retried with their key/ {print $NF}' "$work/load-$round.out")" \
-    "$(awk -v a="$drained" -v b="$burst_done" 'BEGIN{print a-b}')"
+    "$burst_s" "$fault_s" "$(awk -v a="$drained" -v b="$burst_done" 'BEGIN{print a-b}')"
 done
 
 # Stopped as Kubernetes stops pods (SIGTERM, drained), then judged.

@@ -53,6 +53,8 @@ fleet_start() {
   ACIKKAPI__STORE__MAX_CONNECTIONS="$share" \
     setsid "$bin" serve --services "$service" </dev/null >>"$work/$name.log" 2>&1 &
   echo $! >"$work/$name.pid"
+  # Not this shell's job: killing it is no news (fleet_down polls instead).
+  disown $!
 }
 
 fleet_pid() { cat "$work/$1.pid" 2>/dev/null; }

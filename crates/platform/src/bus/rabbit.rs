@@ -36,6 +36,29 @@ fn err(e: impl std::fmt::Display) -> PlatformError {
     PlatformError::Bus(e.to_string())
 }
 
+/// The longest one exchange with the broker may take: connecting and
+/// declaring, subscribing, a batch's publish with its confirms. A broker
+/// still starting (or half gone) can accept the TCP connection and then
+/// answer nothing; without a bound a consumer loop waited for ever in
+/// `subscribe` (and, since the connection is made under the link's lock,
+/// every publisher of the process with it), as `make chaos` found after
+/// a RabbitMQ restart.
+const BROKER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// `f`, or a bus error once [`BROKER_TIMEOUT`] has passed.
+async fn bounded<T>(
+    what: &str,
+    f: impl std::future::Future<Output = Result<T, PlatformError>>,
+) -> Result<T, PlatformError> {
+    tokio::time::timeout(BROKER_TIMEOUT, f)
+        .await
+        .unwrap_or_else(|_| {
+            Err(PlatformError::Bus(format!(
+                "{what}: the broker did not answer within {BROKER_TIMEOUT:?}"
+            )))
+        })
+}
+
 impl RabbitBus {
     pub async fn connect(settings: &BusSettings) -> Result<Self, PlatformError> {
         let bus = Self {
@@ -66,6 +89,13 @@ impl RabbitBus {
         {
             return Ok((c.clone(), ch.clone()));
         }
+        let made = bounded("connecting", self.open_link()).await?;
+        *link = Some(made.clone());
+        Ok(made)
+    }
+
+    /// A new connection and its confirm-mode channel, the exchanges declared.
+    async fn open_link(&self) -> Result<(Arc<Connection>, Channel), PlatformError> {
         let conn = Arc::new(
             Connection::connect(
                 self.inner.settings.url.expose(),
@@ -98,7 +128,6 @@ impl RabbitBus {
         )
         .await
         .map_err(err)?;
-        *link = Some((conn.clone(), ch.clone()));
         Ok((conn, ch))
     }
 
@@ -107,7 +136,7 @@ impl RabbitBus {
     }
 
     pub async fn publish(&self, envelopes: &[Envelope]) -> Result<(), PlatformError> {
-        let result = self.publish_on_channel(envelopes).await;
+        let result = bounded("publishing", self.publish_on_channel(envelopes)).await;
         if result.is_err() {
             self.drop_link().await;
         }
@@ -181,13 +210,24 @@ impl RabbitBus {
     /// Declares `queue` (and its dead-letter queue) bound to `kinds`,
     /// without consuming from it.
     pub async fn declare(&self, queue: &str, kinds: &[&str]) -> Result<(), PlatformError> {
-        let ch = self.declare_on_new_channel(queue, kinds).await?;
-        ch.close(REPLY_SUCCESS, "declared".into())
-            .await
-            .map_err(err)
+        bounded("declaring", async {
+            let ch = self.declare_on_new_channel(queue, kinds).await?;
+            ch.close(REPLY_SUCCESS, "declared".into())
+                .await
+                .map_err(err)
+        })
+        .await
     }
 
     pub async fn subscribe(
+        &self,
+        queue: &str,
+        kinds: &[&str],
+    ) -> Result<RabbitSubscription, PlatformError> {
+        bounded("subscribing", self.subscribe_unbounded(queue, kinds)).await
+    }
+
+    async fn subscribe_unbounded(
         &self,
         queue: &str,
         kinds: &[&str],
