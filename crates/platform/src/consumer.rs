@@ -128,8 +128,9 @@ pub async fn run(
 /// it goes back to the broker.
 pub const LOCAL_TRIES: u32 = 3;
 
-/// The pause before a loop tries again the events it keeps waiting, when
-/// nothing new arrived: long enough for another loop's batch to commit.
+/// The longest a loop waits for a new delivery before it tries again, alone,
+/// the events it keeps waiting: long enough for another loop's batch to
+/// commit.
 const WAITING_PAUSE: Duration = Duration::from_millis(20);
 
 async fn consume_loop(
@@ -174,11 +175,28 @@ async fn consume_loop(
                 }
             } else {
                 // What the waiting events wait for is mostly in another
-                // loop's batch, committing now: a moment for it.
-                sleep_or_cancel(&p, WAITING_PAUSE).await;
-                if p.shutdown.is_cancelled() {
-                    give_back(&p, queue, std::mem::take(&mut waiting)).await;
-                    continue;
+                // loop's batch, committing now: a moment for it, unless
+                // new deliveries come first (then no time is lost).
+                let first = tokio::select! {
+                    _ = p.shutdown.cancelled() => None,
+                    n = tokio::time::timeout(WAITING_PAUSE, sub.next()) => Some(n),
+                };
+                match first {
+                    None => {
+                        give_back(&p, queue, std::mem::take(&mut waiting)).await;
+                        continue;
+                    }
+                    Some(Ok(Some(Ok(d)))) => batch.push(d),
+                    Some(Ok(Some(Err(e)))) => {
+                        tracing::warn!(queue, error = %e, "delivery failed; resubscribing");
+                        give_back(&p, queue, std::mem::take(&mut waiting)).await;
+                        break;
+                    }
+                    Some(Ok(None)) => {
+                        give_back(&p, queue, std::mem::take(&mut waiting)).await;
+                        break;
+                    }
+                    Some(Err(_)) => {} // the pause passed: the waiting ones alone
                 }
             }
             // What is ready now, and what arrives within the wait: under
