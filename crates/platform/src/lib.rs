@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod privacy;
 pub mod relay;
 pub mod server;
+pub mod service;
 pub mod store;
 pub mod telemetry;
 

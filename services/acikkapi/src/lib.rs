@@ -3,22 +3,38 @@
 
 use acikkapi_platform::auth::{Access, AuthLayer, Keys};
 use acikkapi_platform::config::Settings;
+use acikkapi_platform::service::{Descriptor, Mount, Service};
+use acikkapi_platform::store::Migration;
 use acikkapi_platform::{Platform, PlatformError, relay, server};
 use std::net::SocketAddr;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-/// Services this build can run. The others are defined in proto/ and land
-/// with their issues; asking for one says so instead of starting half a system.
-pub const IMPLEMENTED: &[&str] = &[
-    "intake",
-    "routing",
-    "notification",
-    "escalation",
-    "reporting",
-    "portal",
-];
+/// The descriptor of each service: the one place the binary lists them.
+/// Exhaustive, so a new `Service` variant does not build until it is here.
+pub fn descriptor(service: Service) -> &'static Descriptor {
+    match service {
+        Service::Intake => &acikkapi_intake::DESCRIPTOR,
+        Service::Routing => &acikkapi_routing::DESCRIPTOR,
+        Service::Notification => &acikkapi_notification::DESCRIPTOR,
+        Service::Escalation => &acikkapi_escalation::DESCRIPTOR,
+        Service::Reporting => &acikkapi_reporting::DESCRIPTOR,
+        Service::Portal => &acikkapi_portal::DESCRIPTOR,
+    }
+}
+
+/// Every service's descriptor, in start order.
+pub fn descriptors() -> impl Iterator<Item = &'static Descriptor> {
+    Service::ALL.into_iter().map(descriptor)
+}
+
+/// The migrations of every service (the platform's own come first, added
+/// by `Db::migrate`'s callers): a node migrates them all whatever it runs,
+/// so one schema serves any subset, and `acikkapi migrate` does the same.
+pub fn migrations() -> Vec<&'static [Migration]> {
+    descriptors().map(|d| d.migrations).collect()
+}
 
 pub struct Node {
     pub grpc_addr: SocketAddr,
@@ -35,7 +51,7 @@ impl Node {
         mut settings: Settings,
         shutdown: CancellationToken,
     ) -> Result<Self, PlatformError> {
-        let services = select_services(&settings)?;
+        let services = settings.enabled_services();
         settings.services = services.clone();
         let grpc = TcpListener::bind(&settings.server.grpc_addr)
             .await
@@ -65,60 +81,24 @@ impl Node {
         let http_addr = http.as_ref().and_then(|l| l.local_addr().ok());
 
         let keys = Keys::load(&settings)?;
-        let platform = Platform::connect(
-            settings,
-            &[
-                acikkapi_intake::MIGRATIONS,
-                acikkapi_routing::MIGRATIONS,
-                acikkapi_notification::MIGRATIONS,
-                acikkapi_escalation::MIGRATIONS,
-                acikkapi_reporting::MIGRATIONS,
-            ],
-            shutdown,
-        )
-        .await?;
-        let mut routes = tonic::service::RoutesBuilder::default();
+        let platform = Platform::connect(settings, &migrations(), shutdown).await?;
         let mut names: Vec<&'static str> = Vec::new();
-        let mut workers = Vec::new();
-        if services.iter().any(|s| s == "intake") {
-            // Declared before its loops start: two loops declaring a new
-            // quorum queue at once can consume before its process is up,
-            // which the broker answers by closing the whole connection.
-            acikkapi_intake::declare_queues(&platform).await?;
-            let parts = acikkapi_intake::build(&platform)?;
-            routes.add_service(parts.intake);
-            routes.add_service(parts.catalog);
-            names.extend(service_names("intake"));
-            workers.extend(parts.workers);
-        }
-        if services.iter().any(|s| s == "routing") {
-            let parts = acikkapi_routing::build(&platform).await?;
-            routes.add_service(parts.routing);
-            names.extend(service_names("routing"));
-            workers.extend(parts.workers);
-        }
-        let mut http_routes = axum::Router::new();
-        if services.iter().any(|s| s == "notification") {
-            let parts = acikkapi_notification::build(&platform).await?;
-            routes.add_service(parts.notification);
-            names.extend(service_names("notification"));
-            workers.extend(parts.workers);
-            http_routes = http_routes.merge(parts.http);
-        }
-        if services.iter().any(|s| s == "escalation") {
-            let parts = acikkapi_escalation::build(&platform).await?;
-            routes.add_service(parts.escalation);
-            names.extend(service_names("escalation"));
-            workers.extend(parts.workers);
-        }
-        if services.iter().any(|s| s == "reporting") {
-            let parts = acikkapi_reporting::build(&platform).await?;
-            routes.add_service(parts.reporting);
-            names.extend(service_names("reporting"));
-            workers.extend(parts.workers);
+        let mut mount = Mount {
+            platform: platform.clone(),
+            keys: keys.clone(),
+            grpc_addr,
+            routes: tonic::service::RoutesBuilder::default(),
+            http: axum::Router::new(),
+            workers: Vec::new(),
+            web_addr: None,
+        };
+        for &service in &services {
+            let d = descriptor(service);
+            mount = (d.mount)(mount).await?;
+            names.extend(d.grpc_services);
         }
         // The audit trail belongs to the platform: every node answers it.
-        routes.add_service(
+        mount.routes.add_service(
             acikkapi_proto::v1::audit_service_server::AuditServiceServer::new(
                 acikkapi_platform::audit::AuditApi {
                     db: platform.db.clone(),
@@ -127,19 +107,13 @@ impl Node {
             .max_decoding_message_size(acikkapi_platform::audit::MAX_REQUEST_BYTES),
         );
         names.push(acikkapi_platform::audit::SERVICE_NAME);
-        // The portal is a web channel: it has no gRPC service of its own and
-        // calls this node's (or `portal.grpc_url`'s) over gRPC like any caller.
-        let portal = if services.iter().any(|s| s == "portal") {
-            let listener = acikkapi_portal::bind(&platform).await?;
-            let addr = listener
-                .local_addr()
-                .map_err(|e| PlatformError::Internal(e.to_string()))?;
-            let router = acikkapi_portal::router(&platform, grpc_addr, addr, keys.clone())?;
-            Some((addr, acikkapi_portal::serve(&platform, listener, router)))
-        } else {
-            None
-        };
-        let portal_addr = portal.as_ref().map(|(a, _)| *a);
+        let Mount {
+            routes,
+            http: http_routes,
+            workers,
+            web_addr: portal_addr,
+            ..
+        } = mount;
         let relay_stop = CancellationToken::new();
         let relay_task = platform.settings.relay.enabled.then(|| {
             let mut p = platform.clone();
@@ -164,9 +138,6 @@ impl Node {
             for w in workers {
                 let _ = w.await;
             }
-            if let Some((_, p)) = portal {
-                let _ = p.await;
-            }
             relay_stop.cancel();
             if let Some(r) = relay_task {
                 let _ = r.await;
@@ -190,55 +161,17 @@ impl Node {
     }
 }
 
-fn select_services(settings: &Settings) -> Result<Vec<String>, PlatformError> {
-    if settings.services.is_empty() {
-        return Ok(IMPLEMENTED.iter().map(|s| s.to_string()).collect());
-    }
-    let missing: Vec<&str> = settings
-        .services
-        .iter()
-        .map(String::as_str)
-        .filter(|s| !IMPLEMENTED.contains(s))
-        .collect();
-    if missing.is_empty() {
-        Ok(settings.services.clone())
-    } else {
-        Err(PlatformError::Config(format!(
-            "services: {} not implemented in this build yet (implemented: {})",
-            missing.join(", "),
-            IMPLEMENTED.join(", ")
-        )))
-    }
-}
-
-/// The access policy of every method this binary can serve. A service
-/// joins by adding its own table here.
-/// The gRPC services a node running `service` mounts.
-pub fn service_names(service: &str) -> &'static [&'static str] {
-    match service {
-        "intake" => acikkapi_intake::SERVICE_NAMES,
-        "routing" => acikkapi_routing::SERVICE_NAMES,
-        "notification" => acikkapi_notification::SERVICE_NAMES,
-        "escalation" => acikkapi_escalation::SERVICE_NAMES,
-        "reporting" => acikkapi_reporting::SERVICE_NAMES,
-        _ => &[],
-    }
-}
-
 /// Every gRPC service this build can serve (the audit trail on every node).
 pub fn served_services() -> Vec<&'static str> {
-    IMPLEMENTED
-        .iter()
-        .flat_map(|s| service_names(s).iter().copied())
+    descriptors()
+        .flat_map(|d| d.grpc_services.iter().copied())
         .chain([acikkapi_platform::audit::SERVICE_NAME])
         .collect()
 }
 
+/// The access rule of every method this binary can serve.
 pub fn policy(path: &str) -> Option<Access> {
-    acikkapi_intake::policy(path)
-        .or_else(|| acikkapi_routing::policy(path))
-        .or_else(|| acikkapi_notification::policy(path))
-        .or_else(|| acikkapi_escalation::policy(path))
-        .or_else(|| acikkapi_reporting::policy(path))
+    descriptors()
+        .find_map(|d| (d.policy)(path))
         .or_else(|| acikkapi_platform::audit::policy(path))
 }

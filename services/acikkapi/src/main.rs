@@ -3,6 +3,7 @@
 use acikkapi::Node;
 use acikkapi_platform::auth::{Claims, ClientCredentials, Role};
 use acikkapi_platform::config::Settings;
+use acikkapi_platform::service::Service;
 use acikkapi_proto::v1 as pb;
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
@@ -32,12 +33,13 @@ enum Command {
     Serve {
         /// Comma-separated: intake,routing,notification,escalation,reporting,portal.
         #[arg(long, value_delimiter = ',')]
-        services: Vec<String>,
+        services: Vec<Service>,
         /// gRPC listen address (default 127.0.0.1:50051).
         #[arg(long)]
         grpc_addr: Option<String>,
     },
-    /// Apply database migrations and exit.
+    /// Apply every service's database migrations and exit (what the
+    /// chart's pre-install/pre-upgrade Job runs).
     Migrate,
     /// Declare a durable consumer queue (and its dead-letter queue) bound to
     /// event kinds, so events published before its consumer first starts are kept.
@@ -199,12 +201,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let settings = Settings::load(cli.config.as_deref())?;
             let _telemetry = acikkapi_platform::telemetry::init(&settings.telemetry)?;
             let db = acikkapi_platform::store::Db::connect(&settings).await?;
-            db.migrate(&[
-                acikkapi_platform::store::PLATFORM_MIGRATIONS,
-                acikkapi_intake::MIGRATIONS,
-                acikkapi_routing::MIGRATIONS,
-            ])
-            .await?;
+            let mut sets = vec![acikkapi_platform::store::PLATFORM_MIGRATIONS];
+            sets.extend(acikkapi::migrations());
+            db.migrate(&sets).await?;
             println!("migrations applied");
             Ok(())
         }
@@ -256,7 +255,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             settings.validate()?;
             let platform = acikkapi_platform::Platform::connect(
                 settings,
-                &[acikkapi_reporting::MIGRATIONS],
+                &acikkapi::migrations(),
                 CancellationToken::new(),
             )
             .await?;
@@ -274,7 +273,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let _telemetry = acikkapi_platform::telemetry::init(&settings.telemetry)?;
             let platform = acikkapi_platform::Platform::connect(
                 settings,
-                &[acikkapi_intake::MIGRATIONS],
+                &acikkapi::migrations(),
                 CancellationToken::new(),
             )
             .await?;
@@ -370,8 +369,7 @@ async fn serve(mut settings: Settings) -> anyhow::Result<()> {
 /// a fixed port.
 fn point_links_at_the_local_portal(settings: &mut Settings) {
     use acikkapi_platform::config::{NotificationSettings, StoreKind};
-    let portal_here =
-        settings.services.is_empty() || settings.services.iter().any(|s| s == "portal");
+    let portal_here = settings.runs(Service::Portal);
     let default_link =
         settings.notification.tracking_url == NotificationSettings::default().tracking_url;
     let fixed_port = settings

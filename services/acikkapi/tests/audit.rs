@@ -4,6 +4,7 @@
 //! holds no personal data. Both backends.
 
 use acikkapi_platform::auth::Role::*;
+use acikkapi_platform::service::Service;
 use acikkapi_proto::v1 as pb;
 use acikkapi_testkit::{Backend, TestNode, backend_tests, settings, submission};
 
@@ -292,7 +293,7 @@ async fn operators_filter_and_page_the_trail(backend: Backend) {
 async fn the_trail_cannot_be_rewritten(backend: Backend) {
     let (mut s, _dir) = settings(backend);
     // Intake alone, so the one entry is the submission's.
-    s.services = vec!["intake".into()];
+    s.services = vec![Service::Intake];
     let n = TestNode::start(s).await;
     n.intake()
         .await

@@ -5,6 +5,7 @@
 use acikkapi_escalation::{census, sweep};
 use acikkapi_platform::Platform;
 use acikkapi_platform::db;
+use acikkapi_platform::service::Service;
 use acikkapi_proto::v1 as pb;
 use acikkapi_testkit::{Backend, TestNode, backend_tests, eventually, settings, submission};
 use tokio_util::sync::CancellationToken;
@@ -447,7 +448,7 @@ async fn pauses_conclusion_and_reopening(backend: Backend) {
 async fn an_unknown_target_goes_to_the_desk_in_working_hours(backend: Backend) {
     let (mut s, _dir) = settings(backend);
     s.escalation.sweep_interval_ms = 0;
-    s.services = vec!["intake".into(), "escalation".into()];
+    s.services = vec![Service::Intake, Service::Escalation];
     let n = TestNode::start(s).await;
     let p = n.platform();
     let number = n

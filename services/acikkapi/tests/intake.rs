@@ -1,6 +1,7 @@
 //! Intake end to end over gRPC, on both backends.
 
 use acikkapi_domain::application_number::ApplicationNumber;
+use acikkapi_platform::service::Service;
 use acikkapi_proto::v1 as pb;
 use acikkapi_testkit::{Backend, TestNode, backend_tests, count, settings, submission};
 use tonic::Code;
@@ -9,7 +10,7 @@ use tonic::Code;
 /// before routing moves it on (tests/routing.rs covers the two together).
 async fn node(backend: Backend) -> (TestNode, tempfile::TempDir) {
     let (mut s, dir) = settings(backend);
-    s.services = vec!["intake".into()];
+    s.services = vec![Service::Intake];
     (TestNode::start(s).await, dir)
 }
 

@@ -8,6 +8,7 @@ use acikkapi_notification::messages::{self, NewMessage, PRIORITY_BULK, PRIORITY_
 use acikkapi_platform::auth::Role::*;
 use acikkapi_platform::bus::Envelope;
 use acikkapi_platform::config::{Secret, Settings};
+use acikkapi_platform::service::Service;
 use acikkapi_proto::v1 as pb;
 use acikkapi_testkit::gateway::{FakeGateway, Mode};
 use acikkapi_testkit::{
@@ -450,7 +451,7 @@ async fn receipts_go_before_bulk_messages(backend: Backend) {
     s.notification.senders = 1;
     // Queue with no sender running: intake alone on the same database.
     let mut quiet = s.clone();
-    quiet.services = vec!["intake".into()];
+    quiet.services = vec![Service::Intake];
     let n = TestNode::start(quiet).await;
     let bulk = queue(n.platform(), "bulk", 20, PRIORITY_BULK).await;
     let receipts = queue(n.platform(), "receipt", 3, PRIORITY_RECEIPT).await;
@@ -478,7 +479,7 @@ async fn the_account_rate_is_kept(backend: Backend) {
     s.notification.rate_per_second = 20;
     s.notification.senders = 8;
     let mut quiet = s.clone();
-    quiet.services = vec!["intake".into()];
+    quiet.services = vec![Service::Intake];
     let n = TestNode::start(quiet).await;
     queue(n.platform(), "bulk", 30, PRIORITY_BULK).await;
     n.stop().await;

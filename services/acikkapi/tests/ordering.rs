@@ -8,6 +8,7 @@
 use acikkapi_platform::Platform;
 use acikkapi_platform::bus::Envelope;
 use acikkapi_platform::db;
+use acikkapi_platform::service::Service;
 use acikkapi_proto::v1 as pb;
 use acikkapi_testkit::{
     Backend, TestNode, backend_tests, eventually, metric, settings, submission,
@@ -72,7 +73,7 @@ async fn timeline(p: &Platform, number: &str) -> Vec<String> {
 async fn routing_events_in_reverse_end_where_routing_left_them(backend: Backend) {
     let (mut s, _dir) = settings(backend);
     // No routing service: the test publishes routing's events itself.
-    s.services = vec!["intake".into(), "escalation".into()];
+    s.services = vec![Service::Intake, Service::Escalation];
     s.escalation.sweep_interval_ms = 0;
     s.escalation.census_interval_ms = 0;
     let n = TestNode::start(s).await;

@@ -9,6 +9,7 @@
 use acikkapi_platform::bus::Envelope;
 use acikkapi_platform::config::Settings;
 use acikkapi_platform::metrics::ConsumerLabels;
+use acikkapi_platform::service::Service;
 use acikkapi_platform::store::OutboxEvent;
 use acikkapi_platform::{Platform, relay};
 use acikkapi_testkit::{
@@ -77,7 +78,7 @@ async fn crash_between_publish_and_delete_applies_once(backend: Backend) {
     let (mut s, _dir) = settings(backend);
     s.relay.enabled = false;
     // Intake's outbox alone: routing would add its ApplicationRouted events.
-    s.services = vec!["intake".into()];
+    s.services = vec![Service::Intake];
     let n = TestNode::start(s).await;
     let p = n.platform().clone();
     start_recording_consumer(&p, CONSUMER).await;
@@ -178,7 +179,7 @@ const KINDS: &[&str] = &["BatchTest"];
 async fn batching_node(backend: Backend) -> (TestNode, Platform, tempfile::TempDir) {
     let (mut s, dir) = settings(backend);
     s.relay.enabled = false;
-    s.services = vec!["intake".into()];
+    s.services = vec![Service::Intake];
     s.bus.batch_wait_ms = 300;
     let n = TestNode::start(s).await;
     let p = n.platform().clone();
@@ -354,7 +355,7 @@ async fn three_relays_publish_each_row_once(backend: Backend) {
     let (s, _dir, n, p) = {
         let (mut s, dir) = settings(backend);
         s.relay.enabled = false;
-        s.services = vec!["intake".into()];
+        s.services = vec![Service::Intake];
         let n = TestNode::start(s.clone()).await;
         let p = n.platform().clone();
         (s, dir, n, p)
@@ -414,7 +415,7 @@ async fn three_relays_publish_each_row_once(backend: Backend) {
 async fn rows_of_a_relay_that_dies_mid_batch_are_taken_over(backend: Backend) {
     let (mut s, _dir) = settings(backend);
     s.relay.enabled = false;
-    s.services = vec!["intake".into()];
+    s.services = vec![Service::Intake];
     let n = TestNode::start(s.clone()).await;
     let p = n.platform().clone();
     outbox_rows(&p, 5).await;
@@ -450,7 +451,7 @@ async fn rows_of_a_relay_that_dies_mid_batch_are_taken_over(backend: Backend) {
 async fn two_loops_claiming_one_batch_in_opposite_orders_do_not_deadlock(backend: Backend) {
     let (mut s, _dir) = settings(backend);
     s.relay.enabled = false;
-    s.services = vec!["intake".into()];
+    s.services = vec![Service::Intake];
     let n = TestNode::start(s).await;
     let p = n.platform().clone();
     for round in 0..10 {

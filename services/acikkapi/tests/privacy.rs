@@ -3,6 +3,7 @@
 //! findable by identity number through a keyed hash. Both backends.
 
 use acikkapi_platform::config::Secret;
+use acikkapi_platform::service::Service;
 use acikkapi_proto::v1 as pb;
 use acikkapi_testkit::{Backend, TestNode, backend_tests, settings, submission};
 
@@ -249,7 +250,7 @@ async fn retention_erases_personal_data_and_keeps_the_figures(backend: Backend) 
     s.retention.personal_data_days = 30;
     s.retention.batch = 1; // several batches, several transactions
     // Intake alone: routing's assignments would change the figures while we compare.
-    s.services = vec!["intake".into()];
+    s.services = vec![Service::Intake];
     let n = TestNode::start(s).await;
     let p = n.platform().clone();
     acikkapi_testkit::start_recording_consumer_of(&p, "erasures", &["PersonalDataErased"]).await;

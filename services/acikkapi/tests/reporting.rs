@@ -8,6 +8,7 @@ use acikkapi_escalation::sweep;
 use acikkapi_platform::Platform;
 use acikkapi_platform::bus::Envelope;
 use acikkapi_platform::db;
+use acikkapi_platform::service::Service;
 use acikkapi_proto::v1 as pb;
 use acikkapi_reporting::figures::{self, Counts, Filter, Totals};
 use acikkapi_testkit::{Backend, TestNode, backend_tests, eventually, settings, submission};
@@ -858,7 +859,7 @@ fn reporting_applied(p: &Platform) -> f64 {
 /// event of the application folds the row and overwrites it.
 async fn an_event_kept_before_is_not_folded_again(backend: Backend) {
     let (mut s, _dir) = settings(backend);
-    s.services = vec!["reporting".into()];
+    s.services = vec![Service::Reporting];
     let n = TestNode::start(s).await;
     let p = n.platform();
     let number = "2026-06-000000042";

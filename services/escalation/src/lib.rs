@@ -18,6 +18,7 @@ pub mod policy;
 pub mod store;
 pub mod sweep;
 
+use acikkapi_platform::service::{Descriptor, Mount, Service};
 use acikkapi_platform::store::Migration;
 use acikkapi_platform::{Platform, PlatformError};
 use acikkapi_proto::v1::escalation_service_server::EscalationServiceServer;
@@ -41,15 +42,17 @@ pub const MIGRATIONS: &[Migration] = &[
     },
 ];
 
-pub const SERVICE_NAMES: &[&str] = &["acikkapi.v1.EscalationService"];
+/// Escalation as the binary serves and migrates it.
+pub const DESCRIPTOR: Descriptor = Descriptor {
+    service: Service::Escalation,
+    grpc_services: &["acikkapi.v1.EscalationService"],
+    migrations: MIGRATIONS,
+    policy,
+    mount: |m| Box::pin(mount(m)),
+};
 
 /// Largest request escalation decodes: a policy of ten rungs.
 const MAX_REQUEST_BYTES: usize = 16 * 1024;
-
-pub struct EscalationParts {
-    pub escalation: EscalationServiceServer<grpc::Escalation>,
-    pub workers: Vec<JoinHandle<()>>,
-}
 
 /// The queue escalation consumes, declared before anything is published.
 pub async fn declare_queues(p: &Platform) -> Result<(), PlatformError> {
@@ -57,10 +60,11 @@ pub async fn declare_queues(p: &Platform) -> Result<(), PlatformError> {
     Ok(())
 }
 
-pub async fn build(p: &Platform) -> Result<EscalationParts, PlatformError> {
+async fn mount(mut m: Mount) -> Result<Mount, PlatformError> {
+    let p = &m.platform;
     policy::seed_default(&p.db, acikkapi_platform::store::now_ms()).await?;
     declare_queues(p).await?;
-    let mut workers = vec![tokio::spawn(acikkapi_platform::consumer::run(
+    let mut workers: Vec<JoinHandle<()>> = vec![tokio::spawn(acikkapi_platform::consumer::run(
         p.clone(),
         consumer::QUEUE,
         consumer::KINDS,
@@ -75,11 +79,12 @@ pub async fn build(p: &Platform) -> Result<EscalationParts, PlatformError> {
     if p.settings.escalation.census_interval_ms > 0 {
         workers.push(tokio::spawn(census::run(p.clone())));
     }
-    Ok(EscalationParts {
-        escalation: EscalationServiceServer::new(grpc::Escalation {
+    m.routes.add_service(
+        EscalationServiceServer::new(grpc::Escalation {
             platform: p.clone(),
         })
         .max_decoding_message_size(MAX_REQUEST_BYTES),
-        workers,
-    })
+    );
+    m.workers.extend(workers);
+    Ok(m)
 }

@@ -14,11 +14,11 @@ pub mod tracking;
 mod writer;
 
 use acikkapi_domain::catalog::Catalog;
+use acikkapi_platform::service::{Descriptor, Mount, Service};
 use acikkapi_platform::store::Migration;
 use acikkapi_platform::{Platform, PlatformError};
 use acikkapi_proto::v1::catalog_service_server::CatalogServiceServer;
 use acikkapi_proto::v1::intake_service_server::IntakeServiceServer;
-use tokio::task::JoinHandle;
 
 pub use access::policy;
 pub use tracking::TrackingKey;
@@ -72,16 +72,21 @@ pub async fn declare_queues(p: &Platform) -> Result<(), PlatformError> {
     Ok(())
 }
 
-/// What the binary mounts and runs for intake.
-pub struct IntakeParts {
-    pub intake: IntakeServiceServer<grpc::Intake>,
-    pub catalog: CatalogServiceServer<catalog::CatalogApi>,
-    pub workers: Vec<JoinHandle<()>>,
-}
+/// Intake as the binary serves and migrates it.
+pub const DESCRIPTOR: Descriptor = Descriptor {
+    service: Service::Intake,
+    grpc_services: &["acikkapi.v1.IntakeService", "acikkapi.v1.CatalogService"],
+    migrations: MIGRATIONS,
+    policy,
+    mount: |m| Box::pin(mount(m)),
+};
 
-pub const SERVICE_NAMES: &[&str] = &["acikkapi.v1.IntakeService", "acikkapi.v1.CatalogService"];
-
-pub fn build(p: &Platform) -> Result<IntakeParts, PlatformError> {
+async fn mount(mut m: Mount) -> Result<Mount, PlatformError> {
+    // Declared before its loops start: two loops declaring a new quorum
+    // queue at once can consume before its process is up, which the broker
+    // answers by closing the whole connection.
+    declare_queues(&m.platform).await?;
+    let p = &m.platform;
     let catalog = Catalog::builtin();
     let tracking = TrackingKey::load(&p.settings)?;
     let (writer, mut workers) = writer::Writer::start(p);
@@ -103,11 +108,12 @@ pub fn build(p: &Platform) -> Result<IntakeParts, PlatformError> {
         catalog,
         limiter: acikkapi_platform::limits::Limiter::new(p.cache.clone(), p.metrics.clone()),
     };
-    Ok(IntakeParts {
-        intake: IntakeServiceServer::new(intake).max_decoding_message_size(MAX_REQUEST_BYTES),
-        catalog: CatalogServiceServer::new(catalog::CatalogApi { catalog }),
-        workers,
-    })
+    m.routes
+        .add_service(IntakeServiceServer::new(intake).max_decoding_message_size(MAX_REQUEST_BYTES));
+    m.routes
+        .add_service(CatalogServiceServer::new(catalog::CatalogApi { catalog }));
+    m.workers.extend(workers);
+    Ok(m)
 }
 
 pub(crate) fn timestamp(ms: i64) -> prost_types::Timestamp {

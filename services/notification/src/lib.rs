@@ -21,6 +21,7 @@ pub mod templates;
 
 use acikkapi_intake::TrackingKey;
 use acikkapi_platform::config::Settings;
+use acikkapi_platform::service::{Descriptor, Mount, Service};
 use acikkapi_platform::store::Migration;
 use acikkapi_platform::{Platform, PlatformError};
 use acikkapi_proto::v1::notification_service_server::NotificationServiceServer;
@@ -28,7 +29,6 @@ use provider::{FileProvider, HttpProvider, HttpSettings, Provider};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
-use tokio::task::JoinHandle;
 
 pub use access::policy;
 pub use consumer::{conclusion_template, values};
@@ -48,17 +48,17 @@ pub const MIGRATIONS: &[Migration] = &[
     },
 ];
 
-pub const SERVICE_NAMES: &[&str] = &["acikkapi.v1.NotificationService"];
+/// Notification as the binary serves and migrates it.
+pub const DESCRIPTOR: Descriptor = Descriptor {
+    service: Service::Notification,
+    grpc_services: &["acikkapi.v1.NotificationService"],
+    migrations: MIGRATIONS,
+    policy,
+    mount: |m| Box::pin(mount(m)),
+};
 
 /// Largest request notification decodes: a template with its name.
 const MAX_REQUEST_BYTES: usize = 16 * 1024;
-
-pub struct NotificationParts {
-    pub notification: NotificationServiceServer<grpc::Notification>,
-    /// The delivery-report callback, for the node's HTTP port.
-    pub http: axum::Router,
-    pub workers: Vec<JoinHandle<()>>,
-}
 
 /// The provider `settings.notification` names.
 pub fn provider(settings: &Settings) -> Arc<dyn Provider> {
@@ -80,15 +80,9 @@ pub async fn declare_queues(p: &Platform) -> Result<(), PlatformError> {
     Ok(())
 }
 
-pub async fn build(p: &Platform) -> Result<NotificationParts, PlatformError> {
-    build_with(p, provider(&p.settings)).await
-}
-
-/// As [`build`], with another provider (tests, benchmarks).
-pub async fn build_with(
-    p: &Platform,
-    provider: Arc<dyn Provider>,
-) -> Result<NotificationParts, PlatformError> {
+async fn mount(mut m: Mount) -> Result<Mount, PlatformError> {
+    let p = &m.platform;
+    let provider = provider(&p.settings);
     declare_queues(p).await?;
     let survey =
         survey::Mode::parse(&p.settings.notification.survey).map_err(PlatformError::Config)?;
@@ -113,13 +107,15 @@ pub async fn build_with(
         })
         .run(),
     );
-    Ok(NotificationParts {
-        notification: NotificationServiceServer::new(grpc::Notification {
+    m.routes.add_service(
+        NotificationServiceServer::new(grpc::Notification {
             platform: p.clone(),
             queued,
         })
         .max_decoding_message_size(MAX_REQUEST_BYTES),
-        http: callback::routes(p.clone()),
-        workers: vec![consumer, sender],
-    })
+    );
+    // The gateway's delivery reports, on the node's HTTP port.
+    m.http = std::mem::take(&mut m.http).merge(callback::routes(p.clone()));
+    m.workers.extend([consumer, sender]);
+    Ok(m)
 }

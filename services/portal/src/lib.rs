@@ -19,6 +19,7 @@ mod session;
 mod survey;
 pub mod track;
 
+use acikkapi_platform::service::{Descriptor, Mount, NO_POLICY, Service};
 use acikkapi_platform::{Platform, PlatformError};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -33,6 +34,28 @@ pub use backend::Backend;
 /// Largest form the portal reads: the application's text (5,000
 /// characters, up to 4 bytes each when encoded) with the other fields.
 const MAX_FORM_BYTES: usize = 32 * 1024;
+
+/// The portal as the binary serves it: a web channel with no gRPC service
+/// or table of its own; it calls the node's (or `portal.grpc_url`'s)
+/// services over gRPC like any caller.
+pub const DESCRIPTOR: Descriptor = Descriptor {
+    service: Service::Portal,
+    grpc_services: &[],
+    migrations: &[],
+    policy: NO_POLICY,
+    mount: |m| Box::pin(mount(m)),
+};
+
+async fn mount(mut m: Mount) -> Result<Mount, PlatformError> {
+    let listener = bind(&m.platform).await?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| PlatformError::Internal(e.to_string()))?;
+    let router = router(&m.platform, m.grpc_addr, addr, m.keys.clone())?;
+    m.workers.push(serve(&m.platform, listener, router));
+    m.web_addr = Some(addr);
+    Ok(m)
+}
 
 /// What every handler shares.
 pub struct Portal {
@@ -70,7 +93,7 @@ pub type State = Arc<Portal>;
 /// `portal.grpc_url` is empty; `bound` is where the portal listens, its
 /// public address when `portal.public_url` is empty. `keys` are the node's
 /// own: one cache of the identity provider's keys per process.
-pub fn router(
+fn router(
     platform: &Platform,
     grpc_addr: SocketAddr,
     bound: SocketAddr,
@@ -117,7 +140,7 @@ pub fn router(
 }
 
 /// Binds `portal.addr` (port 0 allowed).
-pub async fn bind(platform: &Platform) -> Result<TcpListener, PlatformError> {
+async fn bind(platform: &Platform) -> Result<TcpListener, PlatformError> {
     let addr = &platform.settings.portal.addr;
     TcpListener::bind(addr)
         .await
@@ -128,7 +151,7 @@ pub async fn bind(platform: &Platform) -> Result<TcpListener, PlatformError> {
 /// in flight finish first. Every connection has `TCP_NODELAY`, so the end
 /// of a page never waits for the browser's delayed acknowledgement (as the
 /// gRPC server's, `platform::server`).
-pub fn serve(platform: &Platform, listener: TcpListener, router: Router) -> JoinHandle<()> {
+fn serve(platform: &Platform, listener: TcpListener, router: Router) -> JoinHandle<()> {
     use axum::serve::ListenerExt as _;
     let shutdown = platform.shutdown.clone();
     let listener = listener.tap_io(|tcp| {

@@ -19,10 +19,10 @@ pub mod store;
 pub use access::policy;
 use acikkapi_proto::v1::reporting_service_server::ReportingServiceServer;
 
+use acikkapi_platform::service::{Descriptor, Mount, Service};
 use acikkapi_platform::store::Migration;
 use acikkapi_platform::{Platform, PlatformError};
 use std::sync::Arc;
-use tokio::task::JoinHandle;
 
 pub const MIGRATIONS: &[Migration] = &[
     Migration {
@@ -45,15 +45,17 @@ pub const MIGRATIONS: &[Migration] = &[
     },
 ];
 
-pub const SERVICE_NAMES: &[&str] = &["acikkapi.v1.ReportingService"];
+/// Reporting as the binary serves and migrates it.
+pub const DESCRIPTOR: Descriptor = Descriptor {
+    service: Service::Reporting,
+    grpc_services: &["acikkapi.v1.ReportingService"],
+    migrations: MIGRATIONS,
+    policy,
+    mount: |m| Box::pin(mount(m)),
+};
 
 /// Largest request reporting decodes (a scope, a period, a few options).
 const MAX_REQUEST_BYTES: usize = 4 * 1024;
-
-pub struct ReportingParts {
-    pub reporting: ReportingServiceServer<grpc::Reporting>,
-    pub workers: Vec<JoinHandle<()>>,
-}
 
 /// The queue reporting consumes, declared before anything is published.
 pub async fn declare_queues(p: &Platform) -> Result<(), PlatformError> {
@@ -61,21 +63,24 @@ pub async fn declare_queues(p: &Platform) -> Result<(), PlatformError> {
     Ok(())
 }
 
-pub async fn build(p: &Platform) -> Result<ReportingParts, PlatformError> {
+async fn mount(mut m: Mount) -> Result<Mount, PlatformError> {
+    let p = &m.platform;
     declare_queues(p).await?;
-    Ok(ReportingParts {
-        reporting: ReportingServiceServer::new(grpc::Reporting {
+    let worker = tokio::spawn(acikkapi_platform::consumer::run(
+        p.clone(),
+        consumer::QUEUE,
+        consumer::KINDS,
+        p.settings.reporting.consumers,
+        Arc::new(consumer::Consumer {
+            platform: p.clone(),
+        }),
+    ));
+    m.routes.add_service(
+        ReportingServiceServer::new(grpc::Reporting {
             platform: p.clone(),
         })
         .max_decoding_message_size(MAX_REQUEST_BYTES),
-        workers: vec![tokio::spawn(acikkapi_platform::consumer::run(
-            p.clone(),
-            consumer::QUEUE,
-            consumer::KINDS,
-            p.settings.reporting.consumers,
-            Arc::new(consumer::Consumer {
-                platform: p.clone(),
-            }),
-        ))],
-    })
+    );
+    m.workers.push(worker);
+    Ok(m)
 }

@@ -13,12 +13,12 @@ pub mod seed;
 pub mod store;
 
 use acikkapi_domain::catalog::Catalog;
+use acikkapi_platform::service::{Descriptor, Mount, Service};
 use acikkapi_platform::store::{Migration, OutboxEvent};
 use acikkapi_platform::{Platform, PlatformError};
 use acikkapi_proto::v1::routing_service_server::RoutingServiceServer;
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use tokio::task::JoinHandle;
 
 pub use access::policy;
 pub use consumer::ERASED_TEXT;
@@ -38,15 +38,17 @@ pub const MIGRATIONS: &[Migration] = &[
     },
 ];
 
-pub const SERVICE_NAMES: &[&str] = &["acikkapi.v1.RoutingService"];
+/// Routing as the binary serves and migrates it.
+pub const DESCRIPTOR: Descriptor = Descriptor {
+    service: Service::Routing,
+    grpc_services: &["acikkapi.v1.RoutingService"],
+    migrations: MIGRATIONS,
+    policy,
+    mount: |m| Box::pin(mount(m)),
+};
 
 /// Largest request routing decodes: an answer of 5,000 characters with alternatives.
 const MAX_REQUEST_BYTES: usize = 64 * 1024;
-
-pub struct RoutingParts {
-    pub routing: RoutingServiceServer<grpc::Routing>,
-    pub workers: Vec<JoinHandle<()>>,
-}
 
 /// The queues routing consumes, declared before anything is published so
 /// that no event is dropped by an exchange with no binding.
@@ -55,7 +57,8 @@ pub async fn declare_queues(p: &Platform) -> Result<(), PlatformError> {
     Ok(())
 }
 
-pub async fn build(p: &Platform) -> Result<RoutingParts, PlatformError> {
+async fn mount(mut m: Mount) -> Result<Mount, PlatformError> {
+    let p = &m.platform;
     let catalog = Catalog::builtin();
     if store::seed_if_empty(&p.db, catalog).await? {
         tracing::info!("routing registry seeded with the default units and national rules");
@@ -76,10 +79,11 @@ pub async fn build(p: &Platform) -> Result<RoutingParts, PlatformError> {
         rules,
         catalog,
     };
-    Ok(RoutingParts {
-        routing: RoutingServiceServer::new(routing).max_decoding_message_size(MAX_REQUEST_BYTES),
-        workers: vec![worker],
-    })
+    m.routes.add_service(
+        RoutingServiceServer::new(routing).max_decoding_message_size(MAX_REQUEST_BYTES),
+    );
+    m.workers.push(worker);
+    Ok(m)
 }
 
 pub(crate) fn timestamp(ms: i64) -> prost_types::Timestamp {
