@@ -31,7 +31,7 @@ test: services browser-deps ## All tests, on SQLite + in-process bus AND on Post
 	fi
 
 screenshots: browser-deps ## The portal's pages in Chromium (phone and desktop, JavaScript on and off) into target/screenshots
-	ACIKKAPI_SCREENSHOTS=$(CURDIR)/target/screenshots $(CARGO) test -p acikkapi --test browser -- embedded
+	ACIKKAPI_SCREENSHOTS=$(CURDIR)/target/screenshots $(CARGO) test -p acikkapi --test it -- browser::embedded
 	@echo "screenshots: $(CURDIR)/target/screenshots"
 
 test-unit: ## Only the tests that need no services (domain rules, config)

@@ -25,11 +25,12 @@
 #[path = "read_model.rs"]
 mod read_model;
 
+use acikkapi::testing::TestNode;
 use acikkapi_platform::config::Secret;
 use acikkapi_platform::store::Db;
+use acikkapi_testkit::Backend;
 use acikkapi_testkit::oidc::{CLIENT_ID, CLIENT_SECRET, OidcProvider, Person};
 use acikkapi_testkit::web::{Page, WebClient};
-use acikkapi_testkit::{Backend, TestNode};
 use clap::Parser;
 use std::time::{Duration, Instant};
 

@@ -10,7 +10,7 @@
 //! and the role and scope from the claims `auth.oidc_*_claim` name (the
 //! role by the platform's own names, e.g. `desk-officer`).
 
-use crate::auth::{Claims, Role};
+use crate::claims::{Claims, Role};
 use crate::config::AuthSettings;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;

@@ -1,9 +1,13 @@
 //! A node: the enabled services of one process on one gRPC server, with the
 //! outbox relay. `acikkapi serve` runs one; the test harness runs several.
 
+#[cfg(feature = "testing")]
+pub mod testing;
+
 use acikkapi_platform::auth::{Access, AuthLayer, Keys};
 use acikkapi_platform::config::Settings;
-use acikkapi_platform::service::{Descriptor, Mount, Service};
+use acikkapi_platform::mount::{Descriptor, Mount};
+use acikkapi_platform::service::Service;
 use acikkapi_platform::store::Migration;
 use acikkapi_platform::{Platform, PlatformError, relay, server};
 use std::net::SocketAddr;

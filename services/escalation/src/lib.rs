@@ -18,7 +18,8 @@ pub mod policy;
 pub mod store;
 pub mod sweep;
 
-use acikkapi_platform::service::{Descriptor, Mount, Service};
+use acikkapi_platform::mount::{Descriptor, Mount};
+use acikkapi_platform::service::Service;
 use acikkapi_platform::store::Migration;
 use acikkapi_platform::{Platform, PlatformError};
 use acikkapi_proto::v1::escalation_service_server::EscalationServiceServer;

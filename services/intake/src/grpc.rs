@@ -4,7 +4,6 @@
 use crate::access::Scope;
 use crate::model::ValidSubmission;
 use crate::queries::{self, Conclude, ListFilter, StoredApplication};
-use crate::tracking::TrackingKey;
 use crate::writer::Writer;
 use crate::{from_timestamp, timestamp};
 use acikkapi_domain::application_number::ApplicationNumber;
@@ -15,6 +14,7 @@ use acikkapi_platform::Platform;
 use acikkapi_platform::audit::{self, Actor, action};
 use acikkapi_platform::auth::{caller, origin};
 use acikkapi_platform::limits::{DAY, Limit, Limiter, MINUTE};
+use acikkapi_platform::privacy::TrackingKey;
 use acikkapi_proto::v1 as pb;
 use pb::intake_service_server::IntakeService;
 use prost::Message;

@@ -3,25 +3,24 @@
 
 pub mod access;
 mod catalog;
-pub mod contact;
 pub mod follow;
 mod grpc;
 pub mod meetings;
 pub mod model;
 mod queries;
 pub mod retention;
-pub mod tracking;
 mod writer;
 
 use acikkapi_domain::catalog::Catalog;
-use acikkapi_platform::service::{Descriptor, Mount, Service};
+use acikkapi_platform::mount::{Descriptor, Mount};
+use acikkapi_platform::service::Service;
 use acikkapi_platform::store::Migration;
 use acikkapi_platform::{Platform, PlatformError};
 use acikkapi_proto::v1::catalog_service_server::CatalogServiceServer;
 use acikkapi_proto::v1::intake_service_server::IntakeServiceServer;
 
 pub use access::policy;
-pub use tracking::TrackingKey;
+use acikkapi_platform::privacy::TrackingKey;
 
 pub const MIGRATIONS: &[Migration] = &[
     Migration {

@@ -39,6 +39,8 @@ pub fn policy(path: &str) -> Option<Access> {
         "ListMessages" | "GetMessageStatus" => READERS,
         "ListDeadLetters" | "RedriveDeadLetter" | "UpsertTemplate" => OPERATORS,
         "PreviewTemplate" => PREVIEWERS,
+        // The portal (and kiosks), before an application exists.
+        "SendPhoneCode" => &[ChannelService],
         _ => return None,
     }))
 }

@@ -9,11 +9,11 @@ use crate::messages::{
 };
 use acikkapi_domain::application_number::ApplicationNumber;
 use acikkapi_domain::catalog::Catalog;
-use acikkapi_intake::TrackingKey;
 use acikkapi_platform::Platform;
 use acikkapi_platform::audit::Actor;
 use acikkapi_platform::bus::Envelope;
 use acikkapi_platform::consumer::{Handler, HandlerError};
+use acikkapi_platform::privacy::TrackingKey;
 use acikkapi_platform::store::Tx;
 use acikkapi_proto::v1 as pb;
 use prost::Message;
@@ -110,7 +110,7 @@ impl Handler for Consumer {
         // Read for the whole batch in `prepare`: not there, no application.
         let contact = match acikkapi_platform::consumer::batch_cached::<Contacts>() {
             Some(c) => c.0.get(&number).cloned(),
-            None => acikkapi_intake::contact::of(t, &p.vault, &number).await?,
+            None => acikkapi_contact::of(t, &p.vault, &number).await?,
         }
         .ok_or_else(|| HandlerError::Permanent(format!("no application {number}")))?;
         let Some(phone) = contact.phone else {
@@ -170,8 +170,7 @@ impl Handler for Consumer {
             .map(|e| e.key.as_str())
             .collect();
         if !numbers.is_empty() {
-            let found =
-                acikkapi_intake::contact::of_many(t, &self.platform.vault, &numbers).await?;
+            let found = acikkapi_contact::of_many(t, &self.platform.vault, &numbers).await?;
             acikkapi_platform::consumer::batch_cache(Contacts(Arc::new(found)));
         }
         Ok(())
@@ -271,7 +270,7 @@ impl Consumer {
 
 /// The contacts of the batch's applications.
 #[derive(Clone)]
-struct Contacts(Arc<HashMap<String, acikkapi_intake::contact::Contact>>);
+struct Contacts(Arc<HashMap<String, acikkapi_contact::Contact>>);
 
 /// The batch's messages, queued before its commit in one statement, each
 /// with whether queueing it reads the applicant's phone (audited).

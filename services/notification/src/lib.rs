@@ -19,9 +19,10 @@ pub mod sender;
 pub mod survey;
 pub mod templates;
 
-use acikkapi_intake::TrackingKey;
 use acikkapi_platform::config::Settings;
-use acikkapi_platform::service::{Descriptor, Mount, Service};
+use acikkapi_platform::mount::{Descriptor, Mount};
+use acikkapi_platform::privacy::TrackingKey;
+use acikkapi_platform::service::Service;
 use acikkapi_platform::store::Migration;
 use acikkapi_platform::{Platform, PlatformError};
 use acikkapi_proto::v1::notification_service_server::NotificationServiceServer;

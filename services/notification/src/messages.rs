@@ -109,6 +109,16 @@ pub async fn enqueue(
     Ok(queued.contains(&q.id).then_some(q.id))
 }
 
+/// The id of the message queued under `dedup_key`, if any.
+pub async fn id_of(t: &mut Tx, dedup_key: &str) -> Result<Option<String>, PlatformError> {
+    Ok(tx!(t, c => {
+        sqlx::query_scalar("SELECT id FROM sms_messages WHERE dedup_key = $1")
+            .bind(dedup_key)
+            .fetch_optional(&mut **c)
+            .await?
+    }))
+}
+
 /// A message about to be queued, with its id and the trace context of
 /// the event that asked for it.
 #[derive(Debug, Clone)]

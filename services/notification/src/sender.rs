@@ -240,7 +240,9 @@ impl Sender {
             let kept = match &f.verdict {
                 Verdict::Sent { trace, .. } => {
                     let kept = kept.contains(&m.id);
-                    if kept {
+                    // A phone-confirmation code belongs to no application
+                    // yet: nothing downstream folds it.
+                    if kept && !m.number.is_empty() {
                         events.push(sms_sent(m, trace.clone()));
                         sent.push(f);
                     }

@@ -774,10 +774,10 @@ async fn send(
         };
         return state.sessions.respond(&s, Redirect::to(to)).await;
     }
-    if needs_confirmation(&state, &s) {
-        return send_code(&state, s).await;
-    }
     let client = client_address(&state, &headers, &peer);
+    if needs_confirmation(&state, &s) {
+        return send_code(&state, s, &client).await;
+    }
     submit(&state, s, &client).await.unwrap_or_else(|r| r)
 }
 
@@ -905,7 +905,10 @@ fn hash_code(session_id: &str, code: &str) -> String {
     hex::encode(Sha256::digest(format!("{session_id}:{code}")))
 }
 
-async fn send_code(state: &State, mut s: Session) -> Response {
+/// Asks notification to send a new code (none if one went to this phone
+/// in the last 30 s): the code goes out like every SMS, within the
+/// account's rate, priced and audited; the portal keeps only its hash.
+async fn send_code(state: &State, mut s: Session, client: &str) -> Response {
     let Ok(phone) = MobilePhone::parse(&s.draft.mobile_phone) else {
         return Redirect::to("/basvuru/kisi").into_response();
     };
@@ -916,17 +919,19 @@ async fn send_code(state: &State, mut s: Session) -> Response {
         .is_some_and(|p| p.phone == phone.e164() && now - p.sent_ms < CODE_RESEND_MS);
     if !recent {
         let code = format!("{:06}", rand::random::<u32>() % 1_000_000);
-        let text = format!("Açık Kapı doğrulama kodunuz: {code}. Bu kodu kimseyle paylaşmayın.");
-        let out = acikkapi_notification::provider::Outgoing {
-            id: format!("portal-{}", random_token()),
-            to: phone.e164().to_owned(),
-            encoding: acikkapi_domain::sms::cost(&text).encoding,
-            text,
-            originator: state.platform.settings.notification.originator.clone(),
+        let ask = pb::SendPhoneCodeRequest {
+            mobile_phone: phone.e164().to_owned(),
+            code: code.clone(),
+            province_code: s.draft.province,
+            idempotency_key: format!("portal-{}", random_token()),
         };
-        if let Err(e) = state.sms.send(&out).await {
-            tracing::warn!(error = ?e, "phone confirmation code not sent");
-            return failure(state, &s, &tonic::Status::unavailable("sms"));
+        let sent = match state.backend.request(ask, client) {
+            Ok(req) => state.backend.notification().send_phone_code(req).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = sent {
+            tracing::warn!(code = ?e.code(), "phone confirmation code not sent");
+            return failure(state, &s, &e);
         }
         s.phone = Some(PhoneCheck {
             code_hash: hash_code(&s.id, &code),

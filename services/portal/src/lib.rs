@@ -19,7 +19,8 @@ mod session;
 mod survey;
 pub mod track;
 
-use acikkapi_platform::service::{Descriptor, Mount, NO_POLICY, Service};
+use acikkapi_platform::mount::{Descriptor, Mount, NO_POLICY};
+use acikkapi_platform::service::Service;
 use acikkapi_platform::{Platform, PlatformError};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -64,8 +65,6 @@ pub struct Portal {
     pub sessions: session::Sessions,
     /// Where the client's address comes from (`server.client_ip_header`).
     client_ip_header: Option<http::HeaderName>,
-    /// Sends the phone-confirmation code (when `portal.phone_confirmation`).
-    sms: Arc<dyn acikkapi_notification::provider::Provider>,
     /// Verifies the identity provider's tokens and, on the embedded
     /// default, signs the console's local sign-in.
     keys: acikkapi_platform::auth::Keys,
@@ -112,7 +111,6 @@ fn router(
         client_ip_header: (!header.is_empty())
             .then(|| http::HeaderName::from_bytes(header.as_bytes()).ok())
             .flatten(),
-        sms: acikkapi_notification::provider(settings),
         keys,
         public_url: if settings.portal.public_url.is_empty() {
             format!("http://{bound}")

@@ -19,7 +19,8 @@ pub mod store;
 pub use access::policy;
 use acikkapi_proto::v1::reporting_service_server::ReportingServiceServer;
 
-use acikkapi_platform::service::{Descriptor, Mount, Service};
+use acikkapi_platform::mount::{Descriptor, Mount};
+use acikkapi_platform::service::Service;
 use acikkapi_platform::store::Migration;
 use acikkapi_platform::{Platform, PlatformError};
 use std::sync::Arc;

@@ -13,7 +13,8 @@ pub mod seed;
 pub mod store;
 
 use acikkapi_domain::catalog::Catalog;
-use acikkapi_platform::service::{Descriptor, Mount, Service};
+use acikkapi_platform::mount::{Descriptor, Mount};
+use acikkapi_platform::service::Service;
 use acikkapi_platform::store::{Migration, OutboxEvent};
 use acikkapi_platform::{Platform, PlatformError};
 use acikkapi_proto::v1::routing_service_server::RoutingServiceServer;

@@ -11,7 +11,8 @@
 //! Screenshots of the embedded run go to `ACIKKAPI_SCREENSHOTS` (default
 //! `target/screenshots`): `make screenshots`.
 
-use acikkapi_testkit::{Backend, TestNode, backend_tests, national_id, settings};
+use acikkapi::testing::TestNode;
+use acikkapi_testkit::{Backend, backend_tests, national_id, settings};
 use std::path::PathBuf;
 use std::process::Command;
 

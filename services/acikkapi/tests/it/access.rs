@@ -3,12 +3,13 @@
 //! binary serves must have rows here: `every_served_method_is_in_the_matrix`
 //! fails the build for a method that has none.
 
+use acikkapi::testing::{
+    AuditClient, EscalationClient, IntakeClient, NotificationClient, ReportingClient,
+    RoutingClient, TestNode,
+};
 use acikkapi_platform::auth::Role::{self, *};
 use acikkapi_proto::v1 as pb;
-use acikkapi_testkit::{
-    AuditClient, Backend, EscalationClient, IntakeClient, NotificationClient, ReportingClient,
-    RoutingClient, TestNode, backend_tests, count, eventually, settings, submission,
-};
+use acikkapi_testkit::{Backend, backend_tests, count, eventually, settings, submission};
 use tonic::Code;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -318,6 +319,17 @@ const MATRIX: &[(&str, Option<Role>, Expect, Expect)] = &[
     ("TrackApplication", Some(MinistryAnalyst), Ok, Ok),
     ("TrackApplication", Some(PlatformOperator), Ok, Ok),
     // The survey's code is the credential: the applicant has no token.
+    ("SendPhoneCode", None, Unauth, Unauth),
+    ("SendPhoneCode", Some(DeskOfficer), Denied, Denied),
+    ("SendPhoneCode", Some(UnitOfficer), Denied, Denied),
+    ("SendPhoneCode", Some(DeputyGovernor), Denied, Denied),
+    ("SendPhoneCode", Some(Governor), Denied, Denied),
+    ("SendPhoneCode", Some(Kaymakam), Denied, Denied),
+    ("SendPhoneCode", Some(MinistryOfficer), Denied, Denied),
+    ("SendPhoneCode", Some(MinistryAnalyst), Denied, Denied),
+    ("SendPhoneCode", Some(PlatformOperator), Denied, Denied),
+    ("SendPhoneCode", Some(ProvincialInstance), Denied, Denied),
+    ("SendPhoneCode", Some(ChannelService), Ok, Ok),
     ("AnswerSurvey", None, Ok, Ok),
     ("AnswerSurvey", Some(ChannelService), Ok, Ok),
     ("AnswerSurvey", Some(UnitOfficer), Ok, Ok),
@@ -656,9 +668,9 @@ fn every_served_method_is_in_the_matrix() {
             checked += 1;
         }
     }
-    // Intake 9, catalogue 4, routing 12, notification 7, escalation 10,
+    // Intake 9, catalogue 4, routing 12, notification 8, escalation 10,
     // reporting 7, audit 1.
-    assert_eq!(checked, 50, "served methods");
+    assert_eq!(checked, 51, "served methods");
 }
 
 /// A fresh application in Ankara/6010, routed to il06-belediye. For a
@@ -1358,6 +1370,17 @@ async fn call(
             .await
             .map(|_| true),
         // A template of the case's own, so the receipts of later cases are unchanged.
+        // No application yet, so no scope: the channel may, nobody else.
+        "SendPhoneCode" => k
+            .notification
+            .send_phone_code(pb::SendPhoneCodeRequest {
+                mobile_phone: "0532 123 45 67".into(),
+                code: "123456".into(),
+                province_code: 6,
+                idempotency_key: format!("access-{i}-{}", uuid::Uuid::new_v4()),
+            })
+            .await
+            .map(|_| true),
         "UpsertTemplate" => k
             .notification
             .upsert_template(pb::UpsertTemplateRequest {

@@ -4,6 +4,7 @@
 //! it. The gateway is the only fake: a real HTTP server this test starts
 //! (`acikkapi_testkit::gateway`).
 
+use acikkapi::testing::TestNode;
 use acikkapi_notification::messages::{self, NewMessage, PRIORITY_BULK, PRIORITY_RECEIPT};
 use acikkapi_platform::auth::Role::*;
 use acikkapi_platform::bus::Envelope;
@@ -12,8 +13,8 @@ use acikkapi_platform::service::Service;
 use acikkapi_proto::v1 as pb;
 use acikkapi_testkit::gateway::{FakeGateway, Mode};
 use acikkapi_testkit::{
-    Backend, TestNode, backend_tests, effects, eventually, metric, settings,
-    start_recording_consumer, submission,
+    Backend, backend_tests, effects, eventually, metric, settings, start_recording_consumer,
+    submission,
 };
 use prost::Message as _;
 use std::time::Duration;

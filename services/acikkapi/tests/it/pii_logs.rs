@@ -3,8 +3,9 @@
 //! tracking and a note, and the same through the citizen portal's forms
 //! (a refused page, a submission, a look-up), on both backends.
 
+use acikkapi::testing::TestNode;
 use acikkapi_proto::v1 as pb;
-use acikkapi_testkit::{Backend, TestNode, backend_tests, settings, submission};
+use acikkapi_testkit::{Backend, backend_tests, settings, submission};
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 

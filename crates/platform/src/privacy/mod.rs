@@ -5,6 +5,10 @@
 //! (HMAC-SHA256) of the identity number and the phone allows exact look-up
 //! without decrypting anything.
 
+pub mod tracking;
+
+pub use tracking::TrackingKey;
+
 use crate::PlatformError;
 use crate::config::{Settings, StoreKind, hex_decode};
 use aes_gcm::aead::{Aead, KeyInit, Payload};

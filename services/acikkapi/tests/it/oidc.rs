@@ -5,10 +5,11 @@
 //! again), and refuses a token of another audience, issuer or role, or one
 //! signed with a key the provider never published.
 
+use acikkapi::testing::TestNode;
 use acikkapi_platform::auth::ClientCredentials;
 use acikkapi_proto::v1 as pb;
 use acikkapi_testkit::oidc::{OidcProvider, Person};
-use acikkapi_testkit::{Backend, TestNode, backend_tests, settings, submission};
+use acikkapi_testkit::{Backend, backend_tests, settings, submission};
 
 backend_tests!(services_accept_the_identity_providers_tokens);
 

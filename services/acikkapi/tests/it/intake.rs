@@ -1,9 +1,10 @@
 //! Intake end to end over gRPC, on both backends.
 
+use acikkapi::testing::TestNode;
 use acikkapi_domain::application_number::ApplicationNumber;
 use acikkapi_platform::service::Service;
 use acikkapi_proto::v1 as pb;
-use acikkapi_testkit::{Backend, TestNode, backend_tests, count, settings, submission};
+use acikkapi_testkit::{Backend, backend_tests, count, settings, submission};
 use tonic::Code;
 
 /// Intake alone: these tests look at an application as intake records it,

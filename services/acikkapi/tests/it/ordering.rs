@@ -5,14 +5,13 @@
 //! reverse, as a competing replica could deliver them, and the timeline and
 //! the clock end as routing left the application.
 
+use acikkapi::testing::TestNode;
 use acikkapi_platform::Platform;
 use acikkapi_platform::bus::Envelope;
 use acikkapi_platform::db;
 use acikkapi_platform::service::Service;
 use acikkapi_proto::v1 as pb;
-use acikkapi_testkit::{
-    Backend, TestNode, backend_tests, eventually, metric, settings, submission,
-};
+use acikkapi_testkit::{Backend, backend_tests, eventually, metric, settings, submission};
 use prost::Message;
 use prost_types::Timestamp;
 

@@ -2,12 +2,13 @@
 //! says what time it is (`Platform::clock`, or the `now` a sweep is given),
 //! so days of working time pass in milliseconds.
 
+use acikkapi::testing::TestNode;
 use acikkapi_escalation::{census, sweep};
 use acikkapi_platform::Platform;
 use acikkapi_platform::db;
 use acikkapi_platform::service::Service;
 use acikkapi_proto::v1 as pb;
-use acikkapi_testkit::{Backend, TestNode, backend_tests, eventually, settings, submission};
+use acikkapi_testkit::{Backend, backend_tests, eventually, settings, submission};
 use tokio_util::sync::CancellationToken;
 
 fn ms(t: &Option<prost_types::Timestamp>) -> i64 {

@@ -2,10 +2,11 @@
 //! name, phone or e-mail anywhere in it), readable after a key rotation, and
 //! findable by identity number through a keyed hash. Both backends.
 
+use acikkapi::testing::TestNode;
 use acikkapi_platform::config::Secret;
 use acikkapi_platform::service::Service;
 use acikkapi_proto::v1 as pb;
-use acikkapi_testkit::{Backend, TestNode, backend_tests, settings, submission};
+use acikkapi_testkit::{Backend, backend_tests, settings, submission};
 
 fn applicant(req: &mut pb::SubmitApplicationRequest, national_id: &str) {
     let a = req.applicant.as_mut().unwrap();

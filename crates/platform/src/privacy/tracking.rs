@@ -5,8 +5,8 @@
 //! numbers are therefore useless for enumeration, and replays of a
 //! submission can hand out the same code again.
 
-use acikkapi_platform::PlatformError;
-use acikkapi_platform::config::{Settings, hex_decode};
+use crate::PlatformError;
+use crate::config::{Settings, hex_decode};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use std::path::Path;

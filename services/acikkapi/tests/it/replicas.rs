@@ -6,10 +6,11 @@
 //! one timeline line per routing. The work is shared: more than one
 //! replica applies events.
 
+use acikkapi::testing::TestNode;
 use acikkapi_platform::Platform;
 use acikkapi_platform::store::Db;
 use acikkapi_proto::v1 as pb;
-use acikkapi_testkit::{Backend, TestNode, count, eventually, metric, settings, submission};
+use acikkapi_testkit::{Backend, count, eventually, metric, settings, submission};
 
 const BURST: u64 = 150;
 
@@ -144,7 +145,7 @@ async fn three_replicas_of_every_service_apply_each_effect_once() {
 
 /// The chaos harness's verdict (`load-tests/chaos-check.sql`), shared with
 /// `make chaos`: one row an effect, (effect, lost, doubled).
-const CHAOS_CHECK: &str = include_str!("../../../load-tests/chaos-check.sql");
+const CHAOS_CHECK: &str = include_str!("../../../../load-tests/chaos-check.sql");
 
 /// The services, each its own process as the chart deploys them.
 const SERVICES: [&str; 5] = [

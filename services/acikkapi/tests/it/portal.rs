@@ -6,11 +6,12 @@
 //! SMS link, kiosk and phone-app channels, the phone confirmation, CSRF and
 //! the security headers.
 
+use acikkapi::testing::TestNode;
 use acikkapi_platform::config::Settings;
 use acikkapi_platform::db;
 use acikkapi_proto::v1 as pb;
 use acikkapi_testkit::web::{Page, WebClient, between};
-use acikkapi_testkit::{Backend, TestNode, backend_tests, count, national_id, settings};
+use acikkapi_testkit::{Backend, backend_tests, count, eventually_some, national_id, settings};
 use axum::http::StatusCode;
 
 backend_tests!(
@@ -591,15 +592,31 @@ async fn the_phone_is_confirmed_by_a_code_before_submission(backend: Backend) {
     let page = b.get("/basvuru/telefon").await;
     assert!(page.body.contains("autocomplete=\"one-time-code\""));
     assert!(!page.shows("0532 123 45 67"), "the number is masked");
-    // The code went out through the SMS provider (the file gateway here).
-    let sms = std::fs::read_to_string(n.platform().settings.data_dir.join("sms.jsonl"))
-        .unwrap_or_default();
-    let line = sms
-        .lines()
-        .rev()
-        .find(|l| l.contains("doğrulama kodunuz"))
-        .expect("a confirmation SMS");
-    let code: String = between(line, "kodunuz: ", ".")
+    // The code went out through notification (queued within the account's
+    // rate, priced, audited), then its provider (the file gateway here).
+    let sms_file = n.platform().settings.data_dir.join("sms.jsonl");
+    let line = eventually_some(20, || async {
+        std::fs::read_to_string(&sms_file)
+            .unwrap_or_default()
+            .lines()
+            .rev()
+            .find(|l| l.contains("doğrulama kodunuz"))
+            .map(str::to_owned)
+    })
+    .await
+    .expect("a confirmation SMS");
+    let (queued, priced): (i64, i64) = db!(&n.platform().db, pool => {
+        sqlx::query_as("SELECT COUNT(*), MIN(cost_micros) FROM sms_messages WHERE template = 'phone-code' AND number = ''")
+            .fetch_one(pool).await.expect("sms_messages")
+    });
+    assert_eq!(queued, 1, "one code, one message row");
+    assert!(priced > 0, "the code is priced like every SMS");
+    let audited: i64 = db!(&n.platform().db, pool => {
+        sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'sms.phone_code'")
+            .fetch_one(pool).await.expect("audit_log")
+    });
+    assert_eq!(audited, 1, "the code's sending is in the audit trail");
+    let code: String = between(&line, "kodunuz: ", ".")
         .expect("the code")
         .to_owned();
     let wrong = if code == "000000" { "111111" } else { "000000" };

@@ -8,10 +8,11 @@
 //! refused, a forged state refused, and the embedded default's local
 //! sign-in, refused wherever keys are configured.
 
+use acikkapi::testing::TestNode;
 use acikkapi_platform::config::{Secret, Settings};
 use acikkapi_testkit::oidc::{CLIENT_ID, CLIENT_SECRET, OidcProvider, Person};
 use acikkapi_testkit::web::{Page, WebClient};
-use acikkapi_testkit::{Backend, TestNode, backend_tests, settings, submission};
+use acikkapi_testkit::{Backend, backend_tests, settings, submission};
 use axum::http::StatusCode;
 
 backend_tests!(

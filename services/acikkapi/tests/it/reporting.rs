@@ -4,6 +4,7 @@
 //! rungs (escalation's); a rebuild gives the same rows; an event delivered
 //! twice counts once; scope filters are exact.
 
+use acikkapi::testing::TestNode;
 use acikkapi_escalation::sweep;
 use acikkapi_platform::Platform;
 use acikkapi_platform::bus::Envelope;
@@ -11,7 +12,7 @@ use acikkapi_platform::db;
 use acikkapi_platform::service::Service;
 use acikkapi_proto::v1 as pb;
 use acikkapi_reporting::figures::{self, Counts, Filter, Totals};
-use acikkapi_testkit::{Backend, TestNode, backend_tests, eventually, settings, submission};
+use acikkapi_testkit::{Backend, backend_tests, eventually, settings, submission};
 use std::collections::BTreeMap;
 
 const APPLICATIONS: u64 = 240;

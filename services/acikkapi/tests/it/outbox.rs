@@ -6,6 +6,7 @@
 //! Consumers apply their deliveries in batches; one that holds a duplicate
 //! and a poison event applies every other event once.
 
+use acikkapi::testing::TestNode;
 use acikkapi_platform::bus::Envelope;
 use acikkapi_platform::config::Settings;
 use acikkapi_platform::metrics::ConsumerLabels;
@@ -13,7 +14,7 @@ use acikkapi_platform::service::Service;
 use acikkapi_platform::store::OutboxEvent;
 use acikkapi_platform::{Platform, relay};
 use acikkapi_testkit::{
-    AFTER, Backend, POISON, TestNode, backend_tests, count, effects, eventually, settings,
+    AFTER, Backend, POISON, backend_tests, count, effects, eventually, settings,
     start_recording_consumer, start_recording_consumer_of, submission,
 };
 use tokio_util::sync::CancellationToken;

@@ -3,10 +3,10 @@
 //! metadata and the bus (RabbitMQ on the production backend). No span
 //! carries personal data.
 
+use acikkapi::testing::TestNode;
 use acikkapi_proto::v1 as pb;
 use acikkapi_testkit::{
-    Backend, TestNode, backend_tests, effects, eventually, settings, start_recording_consumer,
-    submission,
+    Backend, backend_tests, effects, eventually, settings, start_recording_consumer, submission,
 };
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};

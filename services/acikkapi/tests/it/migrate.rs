@@ -3,9 +3,10 @@
 //! every service's tables, and a node started afterwards has nothing left
 //! to migrate.
 
+use acikkapi::testing::TestNode;
 use acikkapi_platform::db;
 use acikkapi_platform::store::{Db, Migration, PLATFORM_MIGRATIONS};
-use acikkapi_testkit::{Backend, TestNode, backend_tests, env_of, settings};
+use acikkapi_testkit::{Backend, backend_tests, env_of, settings};
 use std::collections::BTreeSet;
 use std::process::Command;
 

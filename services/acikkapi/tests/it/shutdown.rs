@@ -5,10 +5,11 @@
 //! in the store, and every application in the store (answered or not) is
 //! routed and gets its receipt SMS once a replica runs again.
 
+use acikkapi::testing::TestNode;
 use acikkapi_platform::auth::ClientCredentials;
 use acikkapi_platform::auth::Role::ChannelService;
 use acikkapi_proto::v1 as pb;
-use acikkapi_testkit::{Backend, TestNode, count, eventually, settings, submission};
+use acikkapi_testkit::{Backend, count, eventually, settings, submission};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

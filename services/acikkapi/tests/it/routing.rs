@@ -3,9 +3,10 @@
 //! complete, a rule change is seen by another replica's next decision, and
 //! the whole path from submission to the citizen's view of the outcome.
 
+use acikkapi::testing::TestNode;
 use acikkapi_platform::auth::Role::*;
 use acikkapi_proto::v1 as pb;
-use acikkapi_testkit::{Backend, TestNode, backend_tests, count, eventually, settings, submission};
+use acikkapi_testkit::{Backend, backend_tests, count, eventually, settings, submission};
 use tonic::Code;
 
 fn explain(topic: &str, type_code: &str, province: u32, district: u32) -> pb::ExplainRouteRequest {

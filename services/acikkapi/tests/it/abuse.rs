@@ -4,10 +4,9 @@
 //! RESOURCE_EXHAUSTED naming the limit, and writes nothing. In production
 //! the counters live in Redis, so replicas count together. Both backends.
 
+use acikkapi::testing::{IntakeClient, TestNode};
 use acikkapi_proto::v1 as pb;
-use acikkapi_testkit::{
-    Backend, IntakeClient, TestNode, backend_tests, count, national_id, settings, submission,
-};
+use acikkapi_testkit::{Backend, backend_tests, count, national_id, settings, submission};
 use std::time::Duration;
 use tonic::Code;
 

@@ -3,10 +3,11 @@
 //! where, when and what; operators query it; nobody can rewrite it; it
 //! holds no personal data. Both backends.
 
+use acikkapi::testing::TestNode;
 use acikkapi_platform::auth::Role::*;
 use acikkapi_platform::service::Service;
 use acikkapi_proto::v1 as pb;
-use acikkapi_testkit::{Backend, TestNode, backend_tests, settings, submission};
+use acikkapi_testkit::{Backend, backend_tests, settings, submission};
 
 /// Spans with trace ids, as in production, so entries carry them (one
 /// global subscriber for this test binary).
