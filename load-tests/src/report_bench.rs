@@ -23,6 +23,7 @@ use acikkapi_domain::calendar::Date;
 use acikkapi_platform::Platform;
 use acikkapi_platform::config::Secret;
 use acikkapi_platform::store::Db;
+use acikkapi_proto::EventKind;
 use acikkapi_proto::v1 as pb;
 use acikkapi_reporting::figures::{self, Dimension, Filter, Granularity};
 use acikkapi_reporting::store;
@@ -250,7 +251,7 @@ async fn main() -> anyhow::Result<()> {
                 let at = now - 30 * DAY_MS + i * 1000;
                 let events: [(&str, Vec<u8>); 4] = [
                     (
-                        "ApplicationReceived",
+                        EventKind::ApplicationReceived.as_str(),
                         pb::ApplicationReceived {
                             application_number: number.clone(),
                             province_code: 6,
@@ -263,7 +264,7 @@ async fn main() -> anyhow::Result<()> {
                         .encode_to_vec(),
                     ),
                     (
-                        "ApplicationRouted",
+                        EventKind::ApplicationRouted.as_str(),
                         pb::ApplicationRouted {
                             application_number: number.clone(),
                             unit_id: "il06-belediye".into(),
@@ -273,7 +274,7 @@ async fn main() -> anyhow::Result<()> {
                         .encode_to_vec(),
                     ),
                     (
-                        "ApplicationConcluded",
+                        EventKind::ApplicationConcluded.as_str(),
                         pb::ApplicationConcluded {
                             application_number: number.clone(),
                             outcome: 1,
@@ -282,7 +283,7 @@ async fn main() -> anyhow::Result<()> {
                         .encode_to_vec(),
                     ),
                     (
-                        "SlaConcluded",
+                        EventKind::SlaConcluded.as_str(),
                         pb::SlaConcluded {
                             application_number: number.clone(),
                             round: 1,

@@ -29,6 +29,7 @@ use batch::{BATCH, write_deferred};
 pub use batch::{audit, batch_cache, batch_cached, batch_state, emit, once_a_batch};
 
 use crate::bus::{Delivery, Envelope};
+
 use crate::store::Tx;
 use crate::{Platform, PlatformError};
 use std::sync::Arc;
@@ -661,4 +662,11 @@ async fn apply_in_scope(
     p.outbox_written.notify_one();
     handler.applied(&[e]).await;
     Ok(true)
+}
+
+/// The event `e` carries, decoded; one that cannot be read is permanent
+/// (the same bytes will not decode later) and is dead-lettered.
+pub fn event(e: &Envelope) -> Result<acikkapi_proto::Event, HandlerError> {
+    acikkapi_proto::Event::decode(&e.kind, &e.payload)
+        .map_err(|err| HandlerError::Permanent(err.to_string()))
 }

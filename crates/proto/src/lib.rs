@@ -47,3 +47,6 @@ impl v1::Vulnerability {
 
 pub use prost;
 pub use prost_types;
+
+pub mod events;
+pub use events::{Event, EventKind};

@@ -5,6 +5,7 @@ use acikkapi_platform::bus::Envelope;
 use acikkapi_platform::consumer::{self, Handler, HandlerError};
 use acikkapi_platform::store::{Migration, Tx};
 use acikkapi_platform::{Platform, db, tx};
+use acikkapi_proto::EventKind;
 use acikkapi_proto::v1 as pb;
 use std::sync::Arc;
 
@@ -100,7 +101,12 @@ impl Handler for RecordingConsumer {
 /// Starts a recording consumer of `ApplicationReceived` on `p`'s bus and
 /// waits until its queue is bound (so no event published after this returns is missed).
 pub async fn start_recording_consumer(p: &Platform, name: &'static str) {
-    start_recording_consumer_of(p, name, &["ApplicationReceived"]).await
+    start_recording_consumer_of(
+        p,
+        name,
+        const { &[EventKind::ApplicationReceived.as_str()] },
+    )
+    .await
 }
 
 /// A recording consumer of the given event kinds.

@@ -10,23 +10,25 @@ use crate::policy::Policies;
 use crate::store::{self, SlaClock, clock_id};
 use acikkapi_platform::Platform;
 use acikkapi_platform::bus::Envelope;
+use acikkapi_platform::consumer::event;
 use acikkapi_platform::consumer::{Handler, HandlerError};
+use acikkapi_platform::service::Service;
 use acikkapi_platform::store::{OutboxEvent, Tx, now_ms};
 use acikkapi_proto::v1 as pb;
-use prost::Message;
+use acikkapi_proto::{Event, EventKind};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-pub const QUEUE: &str = "escalation";
+pub const QUEUE: &str = Service::Escalation.as_str();
 pub const KINDS: &[&str] = &[
-    "ApplicationReceived",
-    "ApplicationRouted",
-    "ApplicationTransferred",
-    "ApplicationReclassified",
-    "ApplicationNoteAdded",
-    "ApplicationConcluded",
-    "ApplicationReopened",
-    "PersonalDataErased",
+    EventKind::ApplicationReceived.as_str(),
+    EventKind::ApplicationRouted.as_str(),
+    EventKind::ApplicationTransferred.as_str(),
+    EventKind::ApplicationReclassified.as_str(),
+    EventKind::ApplicationNoteAdded.as_str(),
+    EventKind::ApplicationConcluded.as_str(),
+    EventKind::ApplicationReopened.as_str(),
+    EventKind::PersonalDataErased.as_str(),
 ];
 
 /// What stands in place of an erased text (as in intake and routing).
@@ -34,11 +36,6 @@ const ERASED_TEXT: &str = "Kişisel veriler saklama süresi sonunda silindi.";
 
 pub struct Consumer {
     pub platform: Platform,
-}
-
-fn decode<M: Message + Default>(e: &Envelope) -> Result<M, HandlerError> {
-    M::decode(e.payload.as_slice())
-        .map_err(|err| HandlerError::Permanent(format!("{}: {err}", e.kind)))
 }
 
 fn ms(t: Option<prost_types::Timestamp>) -> i64 {
@@ -281,7 +278,7 @@ impl Clocks {
             })
             .collect();
         store::update_all(t, &changed, now).await?;
-        store::add_entries(t, &kept.lines, "escalation").await?;
+        store::add_entries(t, &kept.lines, Service::Escalation.as_str()).await?;
         Ok(())
     }
 }
@@ -320,9 +317,8 @@ impl Handler for Consumer {
     }
 
     async fn handle(&self, t: &mut Tx, e: &Envelope) -> Result<(), HandlerError> {
-        match e.kind.as_str() {
-            "ApplicationReceived" => {
-                let ev: pb::ApplicationReceived = decode(e)?;
+        match event(e)? {
+            Event::ApplicationReceived(ev) => {
                 let vulnerable = ev
                     .vulnerability
                     .as_ref()
@@ -348,8 +344,7 @@ impl Handler for Consumer {
                 };
                 self.start(t, k, 0, "received").await
             }
-            "ApplicationReopened" => {
-                let ev: pb::ApplicationReopened = decode(e)?;
+            Event::ApplicationReopened(ev) => {
                 let number = ev.application_number.clone();
                 let clocks = Clocks::of_batch(t, &[number.as_str()]).await?;
                 let Some((prev, _)) = clocks.latest(&number) else {
@@ -380,8 +375,7 @@ impl Handler for Consumer {
                 self.start(t, k, ev.seq, &format!("reopened (round {})", ev.round))
                     .await
             }
-            "ApplicationRouted" => {
-                let ev: pb::ApplicationRouted = decode(e)?;
+            Event::ApplicationRouted(ev) => {
                 let reason = format!("routed to {}", ev.unit_id);
                 self.change(
                     t,
@@ -402,8 +396,7 @@ impl Handler for Consumer {
                 .await
                 .map(drop)
             }
-            "ApplicationTransferred" => {
-                let ev: pb::ApplicationTransferred = decode(e)?;
+            Event::ApplicationTransferred(ev) => {
                 let reason = format!("transferred to {}", ev.to_unit_id);
                 self.change(
                     t,
@@ -419,8 +412,7 @@ impl Handler for Consumer {
                 .await
                 .map(drop)
             }
-            "ApplicationReclassified" => {
-                let ev: pb::ApplicationReclassified = decode(e)?;
+            Event::ApplicationReclassified(ev) => {
                 let reason = format!("reclassified to {}/{}", ev.topic_code, ev.type_code);
                 self.change(
                     t,
@@ -439,8 +431,7 @@ impl Handler for Consumer {
                 .await
                 .map(drop)
             }
-            "ApplicationNoteAdded" => {
-                let ev: pb::ApplicationNoteAdded = decode(e)?;
+            Event::ApplicationNoteAdded(ev) => {
                 // Recorded, and nothing else: a note never restarts the clock.
                 let number = ev.application_number.as_str();
                 let clocks = Clocks::of_batch(t, &[number]).await?;
@@ -450,8 +441,7 @@ impl Handler for Consumer {
                 clocks.line(&k.id, "note", ms(ev.added_at), "");
                 Ok(())
             }
-            "ApplicationConcluded" => {
-                let ev: pb::ApplicationConcluded = decode(e)?;
+            Event::ApplicationConcluded(ev) => {
                 let at = ms(ev.concluded_at);
                 let changed = self
                     .change(
@@ -478,21 +468,14 @@ impl Handler for Consumer {
                     };
                     acikkapi_platform::consumer::emit(
                         t,
-                        vec![OutboxEvent {
-                            event_id: uuid::Uuid::now_v7().to_string(),
-                            kind: "SlaConcluded".into(),
-                            key: k.number,
-                            payload: verdict.encode_to_vec(),
-                            headers: e.headers.clone(),
-                        }],
+                        vec![OutboxEvent::of(verdict, &k.number, e.headers.clone())],
                     )
                     .await?;
                 }
                 Ok(())
             }
-            "PersonalDataErased" => {
+            Event::PersonalDataErased(ev) => {
                 // Pause reasons are staff's free text and may name people.
-                let ev: pb::PersonalDataErased = decode(e)?;
                 let like = format!("{}:%", ev.application_number);
                 acikkapi_platform::tx!(t, c => {
                     sqlx::query("UPDATE sla_pauses SET reason = $1 WHERE clock_id LIKE $2")
@@ -503,7 +486,8 @@ impl Handler for Consumer {
                 Ok(())
             }
             other => Err(HandlerError::Permanent(format!(
-                "escalation does not consume {other}"
+                "escalation does not consume {}",
+                other.kind()
             ))),
         }
     }

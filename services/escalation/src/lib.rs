@@ -30,13 +30,13 @@ pub use access::policy;
 
 pub const MIGRATIONS: &[Migration] = &[
     Migration {
-        component: "escalation",
+        component: Service::Escalation.as_str(),
         version: 1,
         sqlite: include_str!("../migrations/sqlite/0001_escalation.sql"),
         postgres: include_str!("../migrations/postgres/0001_escalation.sql"),
     },
     Migration {
-        component: "escalation",
+        component: Service::Escalation.as_str(),
         version: 2,
         sqlite: include_str!("../migrations/sqlite/0002_routing_sequence.sql"),
         postgres: include_str!("../migrations/postgres/0002_routing_sequence.sql"),

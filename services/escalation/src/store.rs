@@ -6,6 +6,7 @@ use crate::calendars::Calendars;
 use crate::ledger::{self, Entry, Pause};
 use crate::policy::Policies;
 use acikkapi_domain::calendar::{Arife, Calendar};
+use acikkapi_platform::service::Service;
 use acikkapi_platform::store::{Db, Tx};
 use acikkapi_platform::{PlatformError, db, tx};
 use sqlx::Row;
@@ -451,7 +452,7 @@ pub async fn rederive_open(
             tx!(&mut t, c => {
                 let mut qb = sqlx::QueryBuilder::new("INSERT INTO sla_ledger (clock_id, kind, at_ms, reason, actor) ");
                 qb.push_values(chunk, |mut b, (id, text)| {
-                    b.push_bind(*id).push_bind("rederived").push_bind(now).push_bind(text).push_bind("escalation");
+                    b.push_bind(*id).push_bind("rederived").push_bind(now).push_bind(text).push_bind(Service::Escalation.as_str());
                 });
                 qb.build().execute(&mut **c).await?;
             });

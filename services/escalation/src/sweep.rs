@@ -13,7 +13,6 @@ use acikkapi_domain::calendar::{Arife, Calendar};
 use acikkapi_platform::store::{OutboxEvent, Tx};
 use acikkapi_platform::{Platform, PlatformError, tx};
 use acikkapi_proto::v1 as pb;
-use prost::Message;
 use sqlx::Row;
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
@@ -347,11 +346,5 @@ fn event(k: &SlaClock, f: &Fired, now: i64, headers: BTreeMap<String, String>) -
         target_unknown: f.target.unknown,
         superseded_rungs: f.superseded.clone(),
     };
-    OutboxEvent {
-        event_id: uuid::Uuid::now_v7().to_string(),
-        kind: "ApplicationEscalated".into(),
-        key: k.number.clone(),
-        payload: ev.encode_to_vec(),
-        headers,
-    }
+    OutboxEvent::of(ev, &k.number, headers)
 }

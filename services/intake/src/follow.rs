@@ -14,32 +14,28 @@
 
 use acikkapi_platform::bus::Envelope;
 use acikkapi_platform::cache::Cache;
+use acikkapi_platform::consumer::event;
 use acikkapi_platform::consumer::{Handler, HandlerError};
 use acikkapi_platform::store::{Tx, now_ms};
 use acikkapi_platform::tx;
 use acikkapi_proto::v1 as pb;
+use acikkapi_proto::{Event, EventKind};
 use pb::Status as St;
-use prost::Message;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 pub const QUEUE: &str = "intake-follow";
 pub const KINDS: &[&str] = &[
-    "ApplicationRouted",
-    "ApplicationTransferred",
-    "UnitResponded",
-    "ApplicationReopened",
-    "ApplicationReclassified",
-    "ApplicationEscalated",
+    EventKind::ApplicationRouted.as_str(),
+    EventKind::ApplicationTransferred.as_str(),
+    EventKind::UnitResponded.as_str(),
+    EventKind::ApplicationReopened.as_str(),
+    EventKind::ApplicationReclassified.as_str(),
+    EventKind::ApplicationEscalated.as_str(),
 ];
 
 pub struct Follow {
     pub cache: Cache,
-}
-
-fn decode<M: Message + Default>(e: &Envelope) -> Result<M, HandlerError> {
-    M::decode(e.payload.as_slice())
-        .map_err(|err| HandlerError::Permanent(format!("{}: {err}", e.kind)))
 }
 
 /// A column's new value.
@@ -245,81 +241,68 @@ const OPEN: &[St] = &[St::Received, St::Routed, St::Responded, St::Reopened];
 #[async_trait::async_trait]
 impl Handler for Follow {
     async fn handle(&self, _t: &mut Tx, e: &Envelope) -> Result<(), HandlerError> {
-        let step = match e.kind.as_str() {
-            "ApplicationRouted" => {
-                let ev: pb::ApplicationRouted = decode(e)?;
-                Step {
-                    number: &e.key,
-                    set: vec![
-                        ("unit_id", Bind::Text(ev.unit_id)),
-                        ("status", Bind::Int(St::Routed as i32)),
-                        ("unit_name", Bind::Text(ev.unit_name.clone())),
-                    ],
-                    from: &[St::Received],
-                    status: Some(St::Routed),
-                    line: format!("Başvurunuz {} birimine yönlendirildi.", ev.unit_name),
-                    seq: ev.seq,
-                }
-            }
-            "ApplicationTransferred" => {
-                let ev: pb::ApplicationTransferred = decode(e)?;
-                Step {
-                    number: &e.key,
-                    set: vec![
-                        ("unit_id", Bind::Text(ev.to_unit_id)),
-                        ("unit_name", Bind::Text(ev.to_unit_name.clone())),
-                    ],
-                    from: OPEN,
-                    status: None,
-                    line: format!("Başvurunuz {} birimine aktarıldı.", ev.to_unit_name),
-                    seq: ev.seq,
-                }
-            }
-            "UnitResponded" => Step {
+        let step = match event(e)? {
+            Event::ApplicationRouted(ev) => Step {
+                number: &e.key,
+                set: vec![
+                    ("unit_id", Bind::Text(ev.unit_id)),
+                    ("status", Bind::Int(St::Routed as i32)),
+                    ("unit_name", Bind::Text(ev.unit_name.clone())),
+                ],
+                from: &[St::Received],
+                status: Some(St::Routed),
+                line: format!("Başvurunuz {} birimine yönlendirildi.", ev.unit_name),
+                seq: ev.seq,
+            },
+            Event::ApplicationTransferred(ev) => Step {
+                number: &e.key,
+                set: vec![
+                    ("unit_id", Bind::Text(ev.to_unit_id)),
+                    ("unit_name", Bind::Text(ev.to_unit_name.clone())),
+                ],
+                from: OPEN,
+                status: None,
+                line: format!("Başvurunuz {} birimine aktarıldı.", ev.to_unit_name),
+                seq: ev.seq,
+            },
+            Event::UnitResponded(ev) => Step {
                 number: &e.key,
                 set: vec![("status", Bind::Int(St::Responded as i32))],
                 from: &[St::Routed, St::Reopened],
                 status: Some(St::Responded),
                 line: "İlgili birim cevap verdi; başvurunuz değerlendiriliyor.".into(),
-                seq: decode::<pb::UnitResponded>(e)?.seq,
+                seq: ev.seq,
             },
-            "ApplicationReopened" => {
-                let ev: pb::ApplicationReopened = decode(e)?;
-                Step {
-                    number: &e.key,
-                    set: vec![
-                        ("unit_id", Bind::Text(ev.unit_id)),
-                        ("status", Bind::Int(St::Reopened as i32)),
-                        ("outcome", Bind::Int(0)),
-                        ("concluded_ms", Bind::NoBigInt),
-                    ],
-                    from: &[St::Concluded],
-                    status: Some(St::Reopened),
-                    line: "Başvurunuz yeniden incelenmek üzere açıldı.".into(),
-                    seq: ev.seq,
-                }
-            }
-            "ApplicationReclassified" => {
-                let ev: pb::ApplicationReclassified = decode(e)?;
-                Step {
-                    number: &e.key,
-                    set: vec![
-                        ("topic", Bind::Text(ev.topic_code)),
-                        ("type_code", Bind::Text(ev.type_code.clone())),
-                        ("unit_id", Bind::Text(ev.unit_id)),
-                        ("unit_name", Bind::Text(ev.unit_name.clone())),
-                    ],
-                    from: OPEN,
-                    status: None,
-                    line: format!(
-                        "Başvurunuzun türü düzeltildi ({} → {}); {} birimine yönlendirildi.",
-                        ev.from_type_code, ev.type_code, ev.unit_name
-                    ),
-                    seq: ev.seq,
-                }
-            }
-            "ApplicationEscalated" => {
-                let ev: pb::ApplicationEscalated = decode(e)?;
+            Event::ApplicationReopened(ev) => Step {
+                number: &e.key,
+                set: vec![
+                    ("unit_id", Bind::Text(ev.unit_id)),
+                    ("status", Bind::Int(St::Reopened as i32)),
+                    ("outcome", Bind::Int(0)),
+                    ("concluded_ms", Bind::NoBigInt),
+                ],
+                from: &[St::Concluded],
+                status: Some(St::Reopened),
+                line: "Başvurunuz yeniden incelenmek üzere açıldı.".into(),
+                seq: ev.seq,
+            },
+            Event::ApplicationReclassified(ev) => Step {
+                number: &e.key,
+                set: vec![
+                    ("topic", Bind::Text(ev.topic_code)),
+                    ("type_code", Bind::Text(ev.type_code.clone())),
+                    ("unit_id", Bind::Text(ev.unit_id)),
+                    ("unit_name", Bind::Text(ev.unit_name.clone())),
+                ],
+                from: OPEN,
+                status: None,
+                line: format!(
+                    "Başvurunuzun türü düzeltildi ({} → {}); {} birimine yönlendirildi.",
+                    ev.from_type_code, ev.type_code, ev.unit_name
+                ),
+                seq: ev.seq,
+            },
+            Event::ApplicationEscalated(ev) => {
                 // The unit's own reminder is internal; going up is the
                 // applicant's to know.
                 let Some(to) = escalated_to(&ev.target) else {
@@ -341,7 +324,8 @@ impl Handler for Follow {
             }
             other => {
                 return Err(HandlerError::Permanent(format!(
-                    "intake does not follow {other}"
+                    "intake does not follow {}",
+                    other.kind()
                 )));
             }
         };

@@ -24,37 +24,37 @@ use acikkapi_platform::privacy::TrackingKey;
 
 pub const MIGRATIONS: &[Migration] = &[
     Migration {
-        component: "intake",
+        component: Service::Intake.as_str(),
         version: 1,
         sqlite: include_str!("../migrations/sqlite/0001_intake.sql"),
         postgres: include_str!("../migrations/postgres/0001_intake.sql"),
     },
     Migration {
-        component: "intake",
+        component: Service::Intake.as_str(),
         version: 2,
         sqlite: include_str!("../migrations/sqlite/0002_sealed_personal_data.sql"),
         postgres: include_str!("../migrations/postgres/0002_sealed_personal_data.sql"),
     },
     Migration {
-        component: "intake",
+        component: Service::Intake.as_str(),
         version: 3,
         sqlite: include_str!("../migrations/sqlite/0003_retention.sql"),
         postgres: include_str!("../migrations/postgres/0003_retention.sql"),
     },
     Migration {
-        component: "intake",
+        component: Service::Intake.as_str(),
         version: 4,
         sqlite: include_str!("../migrations/sqlite/0004_sequence_and_trace.sql"),
         postgres: include_str!("../migrations/postgres/0004_sequence_and_trace.sql"),
     },
     Migration {
-        component: "intake",
+        component: Service::Intake.as_str(),
         version: 5,
         sqlite: include_str!("../migrations/sqlite/0005_unit_name.sql"),
         postgres: include_str!("../migrations/postgres/0005_unit_name.sql"),
     },
     Migration {
-        component: "intake",
+        component: Service::Intake.as_str(),
         version: 6,
         sqlite: include_str!("../migrations/sqlite/0006_public_day.sql"),
         postgres: include_str!("../migrations/postgres/0006_public_day.sql"),

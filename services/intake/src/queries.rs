@@ -8,7 +8,6 @@ use acikkapi_platform::privacy::Vault;
 use acikkapi_platform::store::{Db, OutboxEvent, now_ms};
 use acikkapi_platform::{PlatformError, db, tx};
 use acikkapi_proto::v1 as pb;
-use prost::Message;
 use sqlx::Row;
 
 const COLUMNS: &str = "number, province, district, national_id, full_name, phone, email, channel, kind, topic, type_code, \
@@ -285,8 +284,7 @@ pub async fn add_note(
         author: author.to_owned(),
         added_at: Some(timestamp(now)),
     };
-    t.insert_outbox(&[traced.event("ApplicationNoteAdded", number, ev.encode_to_vec())])
-        .await?;
+    t.insert_outbox(&[traced.event(ev, number)]).await?;
     t.insert_audit(std::slice::from_ref(audit)).await?;
     t.commit().await?;
     Ok(Some(now))
@@ -330,8 +328,7 @@ pub async fn conclude(
         outcome: outcome as i32,
         concluded_at: Some(timestamp(now)),
     };
-    t.insert_outbox(&[traced.event("ApplicationConcluded", number, ev.encode_to_vec())])
-        .await?;
+    t.insert_outbox(&[traced.event(ev, number)]).await?;
     t.insert_audit(std::slice::from_ref(audit)).await?;
     t.commit().await?;
     Ok(Conclude::Done)
@@ -360,7 +357,7 @@ impl Traced {
     /// An outbox event in the application's own trace (not the caller's:
     /// the conclusion's SMS, clock and report belong to the application),
     /// with its place, topic and unit as searchable attributes.
-    fn event(&self, kind: &str, number: &str, payload: Vec<u8>) -> OutboxEvent {
+    fn event(&self, ev: impl Into<acikkapi_proto::Event>, number: &str) -> OutboxEvent {
         let stored = serde_json::from_str(&self.trace).unwrap_or_default();
         OutboxEvent {
             headers: acikkapi_platform::telemetry::application_headers(
@@ -371,18 +368,16 @@ impl Traced {
                     ("unit", &self.unit_id),
                 ],
             ),
-            ..event(kind, number, payload)
+            ..event(ev, number)
         }
     }
 }
 
 /// An outbox event about application `number`, in the current trace.
-pub(crate) fn event(kind: &str, number: &str, payload: Vec<u8>) -> OutboxEvent {
-    OutboxEvent {
-        event_id: uuid::Uuid::now_v7().to_string(),
-        kind: kind.to_owned(),
-        key: number.to_owned(),
-        payload,
-        headers: acikkapi_platform::telemetry::current_context_headers(),
-    }
+pub(crate) fn event(ev: impl Into<acikkapi_proto::Event>, number: &str) -> OutboxEvent {
+    OutboxEvent::of(
+        ev,
+        number,
+        acikkapi_platform::telemetry::current_context_headers(),
+    )
 }

@@ -17,7 +17,6 @@ use acikkapi_platform::audit::{Actor, action};
 use acikkapi_platform::store::now_ms;
 use acikkapi_platform::{Platform, PlatformError, tx};
 use acikkapi_proto::v1 as pb;
-use prost::Message;
 
 /// What the timeline says in place of an erased text.
 pub const ERASED_TEXT: &str = "Kişisel veriler saklama süresi sonunda silindi.";
@@ -106,7 +105,7 @@ async fn erase_batch(
                 application_number: n.clone(),
                 erased_at: Some(timestamp(now)),
             };
-            event("PersonalDataErased", n, ev.encode_to_vec())
+            event(ev, n)
         })
         .collect();
     let entries: Vec<_> = numbers

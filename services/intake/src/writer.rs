@@ -12,7 +12,6 @@ use acikkapi_platform::privacy::Vault;
 use acikkapi_platform::store::{OutboxEvent, Tx, now_ms};
 use acikkapi_platform::{Platform, PlatformError};
 use acikkapi_proto::v1 as pb;
-use prost::Message;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
@@ -436,13 +435,7 @@ fn received_event(j: &Job, n: &ApplicationNumber, now: i64) -> OutboxEvent {
         received_at: Some(crate::timestamp(now)),
         foreign_applicant: s.foreign(),
     };
-    OutboxEvent {
-        event_id: uuid::Uuid::now_v7().to_string(),
-        kind: "ApplicationReceived".into(),
-        key: n.digits(),
-        payload: ev.encode_to_vec(),
-        headers: j.trace.clone(),
-    }
+    OutboxEvent::of(ev, &n.digits(), j.trace.clone())
 }
 
 /// The trace id in a W3C `traceparent` (`00-<trace id>-<span id>-<flags>`).

@@ -12,21 +12,23 @@ use acikkapi_domain::catalog::Catalog;
 use acikkapi_platform::Platform;
 use acikkapi_platform::audit::Actor;
 use acikkapi_platform::bus::Envelope;
+use acikkapi_platform::consumer::event;
 use acikkapi_platform::consumer::{Handler, HandlerError};
 use acikkapi_platform::privacy::TrackingKey;
+use acikkapi_platform::service::Service;
 use acikkapi_platform::store::Tx;
 use acikkapi_proto::v1 as pb;
-use prost::Message;
+use acikkapi_proto::{Event, EventKind};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
 
-pub const QUEUE: &str = "notification";
+pub const QUEUE: &str = Service::Notification.as_str();
 pub const KINDS: &[&str] = &[
-    "ApplicationReceived",
-    "ApplicationConcluded",
-    "PersonalDataErased",
-    "ApplicationEscalated",
+    EventKind::ApplicationReceived.as_str(),
+    EventKind::ApplicationConcluded.as_str(),
+    EventKind::PersonalDataErased.as_str(),
+    EventKind::ApplicationEscalated.as_str(),
 ];
 
 pub struct Consumer {
@@ -35,11 +37,6 @@ pub struct Consumer {
     /// Wakes the senders: a message was queued.
     pub queued: Arc<Notify>,
     pub survey: crate::survey::Mode,
-}
-
-fn decode<M: Message + Default>(e: &Envelope) -> Result<M, HandlerError> {
-    M::decode(e.payload.as_slice())
-        .map_err(|err| HandlerError::Permanent(format!("{}: {err}", e.kind)))
 }
 
 /// The template for an outcome.
@@ -77,14 +74,14 @@ pub fn values(
 #[async_trait::async_trait]
 impl Handler for Consumer {
     async fn handle(&self, t: &mut Tx, e: &Envelope) -> Result<(), HandlerError> {
-        let (number, template, dedup_key, priority) = match e.kind.as_str() {
-            "ApplicationReceived" => {
-                let ev: pb::ApplicationReceived = decode(e)?;
+        let event = event(e)?;
+        let concluded = event.kind() == EventKind::ApplicationConcluded;
+        let (number, template, dedup_key, priority) = match event {
+            Event::ApplicationReceived(ev) => {
                 let key = format!("receipt:{}", ev.application_number);
                 (ev.application_number, "receipt", key, PRIORITY_RECEIPT)
             }
-            "ApplicationConcluded" => {
-                let ev: pb::ApplicationConcluded = decode(e)?;
+            Event::ApplicationConcluded(ev) => {
                 let template = conclusion_template(ev.outcome()).ok_or_else(|| {
                     HandlerError::Permanent("conclusion without an outcome".into())
                 })?;
@@ -94,15 +91,15 @@ impl Handler for Consumer {
                 let key = format!("concluded:{}:{at}", ev.application_number);
                 (ev.application_number, template, key, PRIORITY_CONCLUSION)
             }
-            "PersonalDataErased" => {
-                let ev: pb::PersonalDataErased = decode(e)?;
+            Event::PersonalDataErased(ev) => {
                 messages::erase_recipient(t, &ev.application_number).await?;
                 return Ok(());
             }
-            "ApplicationEscalated" => return self.escalated(t, decode(e)?).await,
+            Event::ApplicationEscalated(ev) => return self.escalated(t, ev).await,
             other => {
                 return Err(HandlerError::Permanent(format!(
-                    "notification does not consume {other}"
+                    "notification does not consume {}",
+                    other.kind()
                 )));
             }
         };
@@ -121,9 +118,7 @@ impl Handler for Consumer {
         let mut values = values(&number, contact.province, &self.tracking, &n.tracking_url);
         let mut sms = vec![(template, dedup_key.clone(), priority)];
         // After a conclusion, the satisfaction survey, as configured.
-        if e.kind == "ApplicationConcluded"
-            && let Some(survey) = self.survey.template()
-        {
+        if concluded && let Some(survey) = self.survey.template() {
             let code = crate::survey::open(t, &dedup_key, &number, &e.headers).await?;
             values.insert(
                 "survey_url",
@@ -163,8 +158,8 @@ impl Handler for Consumer {
             .iter()
             .filter(|e| {
                 matches!(
-                    e.kind.as_str(),
-                    "ApplicationReceived" | "ApplicationConcluded"
+                    EventKind::parse(&e.kind),
+                    Some(EventKind::ApplicationReceived | EventKind::ApplicationConcluded)
                 )
             })
             .map(|e| e.key.as_str())
@@ -204,7 +199,7 @@ impl Handler for Consumer {
             if !audited {
                 continue;
             }
-            trail.push(Actor::system("notification").entry(
+            trail.push(Actor::system(Service::Notification.as_str()).entry(
                 "application.contact.read",
                 number,
                 format!("sms {template} {}", q.id),

@@ -36,13 +36,13 @@ pub use consumer::{conclusion_template, values};
 
 pub const MIGRATIONS: &[Migration] = &[
     Migration {
-        component: "notification",
+        component: Service::Notification.as_str(),
         version: 1,
         sqlite: include_str!("../migrations/sqlite/0001_notification.sql"),
         postgres: include_str!("../migrations/postgres/0001_notification.sql"),
     },
     Migration {
-        component: "notification",
+        component: Service::Notification.as_str(),
         version: 2,
         sqlite: include_str!("../migrations/sqlite/0002_survey.sql"),
         postgres: include_str!("../migrations/postgres/0002_survey.sql"),

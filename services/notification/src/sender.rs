@@ -21,7 +21,6 @@ use acikkapi_domain::sms::Encoding;
 use acikkapi_platform::Platform;
 use acikkapi_platform::store::now_ms;
 use acikkapi_proto::v1 as pb;
-use prost::Message as _;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -309,13 +308,7 @@ fn sms_sent(
             nanos: (now.rem_euclid(1000) * 1_000_000) as i32,
         }),
     };
-    acikkapi_platform::store::OutboxEvent {
-        event_id: uuid::Uuid::now_v7().to_string(),
-        kind: "SmsSent".into(),
-        key: m.number.clone(),
-        payload: sent.encode_to_vec(),
-        headers,
-    }
+    acikkapi_platform::store::OutboxEvent::of(sent, &m.number, headers)
 }
 
 #[cfg(test)]

@@ -7,7 +7,6 @@
 use acikkapi_platform::store::{OutboxEvent, Tx, now_ms};
 use acikkapi_platform::{Platform, PlatformError, tx};
 use acikkapi_proto::v1 as pb;
-use prost::Message;
 use rand::Rng;
 use std::collections::BTreeMap;
 
@@ -116,13 +115,11 @@ pub async fn answer(
         }),
         via: via.to_owned(),
     };
-    t.insert_outbox(&[OutboxEvent {
-        event_id: uuid::Uuid::now_v7().to_string(),
-        kind: "SurveyAnswered".into(),
-        key: number.clone(),
-        payload: ev.encode_to_vec(),
-        headers: serde_json::from_str(&trace).unwrap_or_default(),
-    }])
+    t.insert_outbox(&[OutboxEvent::of(
+        ev,
+        &number,
+        serde_json::from_str(&trace).unwrap_or_default(),
+    )])
     .await?;
     t.commit().await?;
     p.outbox_written.notify_one();

@@ -5,6 +5,7 @@
 use acikkapi_platform::PlatformError;
 use acikkapi_platform::auth::{CLIENT_ADDRESS_HEADER, Claims, Keys, Role};
 use acikkapi_platform::config::Settings;
+use acikkapi_platform::service::Service;
 use acikkapi_platform::telemetry::TraceContextInterceptor;
 use acikkapi_proto::v1 as pb;
 use pb::catalog_service_client::CatalogServiceClient;
@@ -151,7 +152,7 @@ impl Backend {
 fn issue(keys: &Keys) -> Result<String, PlatformError> {
     keys.issue(
         Claims {
-            sub: "portal".into(),
+            sub: Service::Portal.as_str().into(),
             role: Role::ChannelService,
             province: 0,
             district: 0,

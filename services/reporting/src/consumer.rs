@@ -7,21 +7,23 @@ use crate::{cache, fold, store};
 use acikkapi_platform::Platform;
 use acikkapi_platform::bus::Envelope;
 use acikkapi_platform::consumer::{Handler, HandlerError};
+use acikkapi_platform::service::Service;
 use acikkapi_platform::store::Tx;
+use acikkapi_proto::EventKind;
 
-pub const QUEUE: &str = "reporting";
+pub const QUEUE: &str = Service::Reporting.as_str();
 pub const KINDS: &[&str] = &[
-    "ApplicationReceived",
-    "ApplicationRouted",
-    "ApplicationTransferred",
-    "ApplicationReclassified",
-    "UnitResponded",
-    "ApplicationConcluded",
-    "ApplicationReopened",
-    "ApplicationEscalated",
-    "SmsSent",
-    "SlaConcluded",
-    "SurveyAnswered",
+    EventKind::ApplicationReceived.as_str(),
+    EventKind::ApplicationRouted.as_str(),
+    EventKind::ApplicationTransferred.as_str(),
+    EventKind::ApplicationReclassified.as_str(),
+    EventKind::UnitResponded.as_str(),
+    EventKind::ApplicationConcluded.as_str(),
+    EventKind::ApplicationReopened.as_str(),
+    EventKind::ApplicationEscalated.as_str(),
+    EventKind::SmsSent.as_str(),
+    EventKind::SlaConcluded.as_str(),
+    EventKind::SurveyAnswered.as_str(),
 ];
 
 pub struct Consumer {

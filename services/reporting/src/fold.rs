@@ -4,7 +4,7 @@
 //! it reads only the events, so a rebuild gives the same row.
 
 use acikkapi_proto::v1 as pb;
-use prost::Message;
+use acikkapi_proto::{Event as Ev, EventKind};
 
 /// The notification templates of the satisfaction survey (answered by an
 /// SMS reply or by a link, as notification is configured).
@@ -58,36 +58,33 @@ fn ms(t: &Option<prost_types::Timestamp>) -> Option<i64> {
 
 /// When an event happened, by its own timestamp.
 pub fn occurred(kind: &str, payload: &[u8]) -> Option<i64> {
-    match kind {
-        "ApplicationReceived" => ms(&pb::ApplicationReceived::decode(payload).ok()?.received_at),
-        "ApplicationRouted" => ms(&pb::ApplicationRouted::decode(payload).ok()?.routed_at),
-        "ApplicationTransferred" => ms(&pb::ApplicationTransferred::decode(payload)
-            .ok()?
-            .transferred_at),
-        "ApplicationReclassified" => ms(&pb::ApplicationReclassified::decode(payload)
-            .ok()?
-            .reclassified_at),
-        "UnitResponded" => ms(&pb::UnitResponded::decode(payload).ok()?.responded_at),
-        "ApplicationConcluded" => ms(&pb::ApplicationConcluded::decode(payload).ok()?.concluded_at),
-        "ApplicationReopened" => ms(&pb::ApplicationReopened::decode(payload).ok()?.reopened_at),
-        "ApplicationEscalated" => ms(&pb::ApplicationEscalated::decode(payload).ok()?.escalated_at),
-        "SmsSent" => ms(&pb::SmsSent::decode(payload).ok()?.sent_at),
-        "SlaConcluded" => ms(&pb::SlaConcluded::decode(payload).ok()?.concluded_at),
-        "SurveyAnswered" => ms(&pb::SurveyAnswered::decode(payload).ok()?.answered_at),
-        _ => None,
+    match Ev::decode(kind, payload).ok()? {
+        Ev::ApplicationReceived(ev) => ms(&ev.received_at),
+        Ev::ApplicationRouted(ev) => ms(&ev.routed_at),
+        Ev::ApplicationTransferred(ev) => ms(&ev.transferred_at),
+        Ev::ApplicationReclassified(ev) => ms(&ev.reclassified_at),
+        Ev::UnitResponded(ev) => ms(&ev.responded_at),
+        Ev::ApplicationConcluded(ev) => ms(&ev.concluded_at),
+        Ev::ApplicationReopened(ev) => ms(&ev.reopened_at),
+        Ev::ApplicationEscalated(ev) => ms(&ev.escalated_at),
+        Ev::SmsSent(ev) => ms(&ev.sent_at),
+        Ev::SlaConcluded(ev) => ms(&ev.concluded_at),
+        Ev::SurveyAnswered(ev) => ms(&ev.answered_at),
+        Ev::ApplicationNoteAdded(_) | Ev::PersonalDataErased(_) => None,
     }
 }
 
 /// Lifecycle order, for events stamped in the same millisecond.
 fn stage(kind: &str) -> u8 {
-    match kind {
-        "ApplicationReceived" => 0,
-        "ApplicationRouted" => 1,
-        "ApplicationReclassified" | "ApplicationTransferred" => 2,
-        "UnitResponded" => 3,
-        "ApplicationEscalated" | "SmsSent" => 4,
-        "ApplicationConcluded" | "SlaConcluded" => 5,
-        "ApplicationReopened" => 6,
+    use EventKind as K;
+    match EventKind::parse(kind) {
+        Some(K::ApplicationReceived) => 0,
+        Some(K::ApplicationRouted) => 1,
+        Some(K::ApplicationReclassified | K::ApplicationTransferred) => 2,
+        Some(K::UnitResponded) => 3,
+        Some(K::ApplicationEscalated | K::SmsSent) => 4,
+        Some(K::ApplicationConcluded | K::SlaConcluded) => 5,
+        Some(K::ApplicationReopened) => 6,
         _ => 7, // survey answered
     }
 }
@@ -97,8 +94,12 @@ fn stage(kind: &str) -> u8 {
 pub fn fold(number: &str, events: &[Event]) -> Option<(Row, Vec<Escalation>)> {
     let mut sorted: Vec<&Event> = events.iter().collect();
     sorted.sort_by_key(|e| (e.at_ms, stage(&e.kind)));
-    let received = sorted.iter().find(|e| e.kind == "ApplicationReceived")?;
-    let r = pb::ApplicationReceived::decode(received.payload.as_slice()).ok()?;
+    let received = sorted
+        .iter()
+        .find(|e| e.kind == EventKind::ApplicationReceived.as_str())?;
+    let Ev::ApplicationReceived(r) = Ev::decode(&received.kind, &received.payload).ok()? else {
+        return None;
+    };
     let mut row = Row {
         number: number.to_owned(),
         received_ms: received.at_ms,
@@ -125,87 +126,65 @@ pub fn fold(number: &str, events: &[Event]) -> Option<(Row, Vec<Escalation>)> {
     let mut escalations = Vec::new();
     let open = |s: i32| s != pb::Status::Concluded as i32;
     for e in sorted {
-        let p = e.payload.as_slice();
-        match e.kind.as_str() {
-            "ApplicationRouted" => {
-                if let Ok(ev) = pb::ApplicationRouted::decode(p)
-                    && row.round == 1
-                {
-                    row.unit_id = ev.unit_id;
-                    if row.status == pb::Status::Received as i32 {
-                        row.status = pb::Status::Routed as i32;
-                    }
+        // One that does not decode counts only where its kind alone says
+        // something (a response, an SMS).
+        let kind = EventKind::parse(&e.kind);
+        match (kind, Ev::decode(&e.kind, &e.payload).ok()) {
+            (_, Some(Ev::ApplicationRouted(ev))) if row.round == 1 => {
+                row.unit_id = ev.unit_id;
+                if row.status == pb::Status::Received as i32 {
+                    row.status = pb::Status::Routed as i32;
                 }
             }
-            "ApplicationTransferred" => {
-                if let Ok(ev) = pb::ApplicationTransferred::decode(p) {
-                    row.unit_id = ev.to_unit_id;
-                }
+            (_, Some(Ev::ApplicationTransferred(ev))) => {
+                row.unit_id = ev.to_unit_id;
             }
-            "ApplicationReclassified" => {
-                if let Ok(ev) = pb::ApplicationReclassified::decode(p) {
-                    row.topic = ev.topic_code;
-                    row.type_code = ev.type_code;
-                    row.unit_id = ev.unit_id;
-                }
+            (_, Some(Ev::ApplicationReclassified(ev))) => {
+                row.topic = ev.topic_code;
+                row.type_code = ev.type_code;
+                row.unit_id = ev.unit_id;
             }
-            "UnitResponded" if open(row.status) => {
+            (Some(EventKind::UnitResponded), _) if open(row.status) => {
                 row.status = pb::Status::Responded as i32;
             }
-            "ApplicationConcluded" => {
-                if let Ok(ev) = pb::ApplicationConcluded::decode(p) {
-                    row.status = pb::Status::Concluded as i32;
-                    row.outcome = ev.outcome;
-                    row.concluded_ms = Some(e.at_ms);
-                    row.resolution_ms = Some(e.at_ms - round_start);
-                }
+            (_, Some(Ev::ApplicationConcluded(ev))) => {
+                row.status = pb::Status::Concluded as i32;
+                row.outcome = ev.outcome;
+                row.concluded_ms = Some(e.at_ms);
+                row.resolution_ms = Some(e.at_ms - round_start);
             }
-            "ApplicationReopened" => {
-                if let Ok(ev) = pb::ApplicationReopened::decode(p)
-                    && ev.round > row.round
-                {
-                    row.round = ev.round;
-                    row.unit_id = ev.unit_id;
-                    row.status = pb::Status::Reopened as i32;
-                    row.outcome = 0;
-                    row.concluded_ms = None;
-                    row.resolution_ms = None;
-                    row.within_sla = None;
-                    round_start = e.at_ms;
-                }
+            (_, Some(Ev::ApplicationReopened(ev))) if ev.round > row.round => {
+                row.round = ev.round;
+                row.unit_id = ev.unit_id;
+                row.status = pb::Status::Reopened as i32;
+                row.outcome = 0;
+                row.concluded_ms = None;
+                row.resolution_ms = None;
+                row.within_sla = None;
+                round_start = e.at_ms;
             }
-            "ApplicationEscalated" => {
-                if let Ok(ev) = pb::ApplicationEscalated::decode(p) {
-                    row.max_level = row.max_level.max(ev.level);
-                    escalations.push(Escalation {
-                        round: ev.round,
-                        rung: ev.rung,
-                        level: ev.level,
-                        at_ms: e.at_ms,
-                    });
-                }
+            (_, Some(Ev::ApplicationEscalated(ev))) => {
+                row.max_level = row.max_level.max(ev.level);
+                escalations.push(Escalation {
+                    round: ev.round,
+                    rung: ev.rung,
+                    level: ev.level,
+                    at_ms: e.at_ms,
+                });
             }
-            "SlaConcluded" => {
-                if let Ok(ev) = pb::SlaConcluded::decode(p)
-                    && ev.round == row.round
-                {
-                    row.within_sla = Some(ev.within_sla);
-                }
+            (_, Some(Ev::SlaConcluded(ev))) if ev.round == row.round => {
+                row.within_sla = Some(ev.within_sla);
             }
-            "SmsSent" => {
+            (Some(EventKind::SmsSent), sent) => {
                 row.sms_sent += 1;
-                if let Ok(ev) = pb::SmsSent::decode(p)
+                if let Some(Ev::SmsSent(ev)) = sent
                     && SURVEY_TEMPLATES.contains(&ev.template.as_str())
                 {
                     row.survey_sent = true;
                 }
             }
-            "SurveyAnswered" => {
-                if let Ok(ev) = pb::SurveyAnswered::decode(p)
-                    && (1..=5).contains(&ev.score)
-                {
-                    row.survey_score = Some(ev.score);
-                }
+            (_, Some(Ev::SurveyAnswered(ev))) if (1..=5).contains(&ev.score) => {
+                row.survey_score = Some(ev.score);
             }
             _ => {}
         }
@@ -219,9 +198,10 @@ pub fn fold(number: &str, events: &[Event]) -> Option<(Row, Vec<Escalation>)> {
 mod tests {
     use super::*;
 
-    fn ev<M: Message>(kind: &str, at: i64, m: M) -> Event {
+    fn ev(at: i64, m: impl Into<Ev>) -> Event {
+        let m = m.into();
         Event {
-            kind: kind.into(),
+            kind: m.kind().as_str().into(),
             at_ms: at,
             payload: m.encode_to_vec(),
         }
@@ -238,7 +218,6 @@ mod tests {
     fn the_row_does_not_depend_on_delivery_order() {
         let events = vec![
             ev(
-                "ApplicationReceived",
                 1_000,
                 pb::ApplicationReceived {
                     application_number: "n".into(),
@@ -251,7 +230,6 @@ mod tests {
                 },
             ),
             ev(
-                "ApplicationRouted",
                 2_000,
                 pb::ApplicationRouted {
                     unit_id: "u1".into(),
@@ -260,7 +238,6 @@ mod tests {
                 },
             ),
             ev(
-                "ApplicationTransferred",
                 3_000,
                 pb::ApplicationTransferred {
                     to_unit_id: "u2".into(),
@@ -269,7 +246,6 @@ mod tests {
                 },
             ),
             ev(
-                "ApplicationEscalated",
                 4_000,
                 pb::ApplicationEscalated {
                     level: 2,
@@ -280,7 +256,6 @@ mod tests {
                 },
             ),
             ev(
-                "ApplicationConcluded",
                 9_000,
                 pb::ApplicationConcluded {
                     outcome: pb::Outcome::Negative as i32,
@@ -289,7 +264,6 @@ mod tests {
                 },
             ),
             ev(
-                "SlaConcluded",
                 9_000,
                 pb::SlaConcluded {
                     round: 1,
@@ -299,7 +273,6 @@ mod tests {
                 },
             ),
             ev(
-                "SmsSent",
                 9_500,
                 pb::SmsSent {
                     template: "survey_reply".into(),
@@ -308,7 +281,6 @@ mod tests {
                 },
             ),
             ev(
-                "SurveyAnswered",
                 12_000,
                 pb::SurveyAnswered {
                     score: 4,

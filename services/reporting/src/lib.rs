@@ -27,19 +27,19 @@ use std::sync::Arc;
 
 pub const MIGRATIONS: &[Migration] = &[
     Migration {
-        component: "reporting",
+        component: Service::Reporting.as_str(),
         version: 1,
         sqlite: include_str!("../migrations/sqlite/0001_reporting.sql"),
         postgres: include_str!("../migrations/postgres/0001_reporting.sql"),
     },
     Migration {
-        component: "reporting",
+        component: Service::Reporting.as_str(),
         version: 2,
         sqlite: include_str!("../migrations/sqlite/0002_sla_survey.sql"),
         postgres: include_str!("../migrations/postgres/0002_sla_survey.sql"),
     },
     Migration {
-        component: "reporting",
+        component: Service::Reporting.as_str(),
         version: 3,
         sqlite: include_str!("../migrations/sqlite/0003_monthly.sql"),
         postgres: include_str!("../migrations/postgres/0003_monthly.sql"),

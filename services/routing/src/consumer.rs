@@ -6,30 +6,28 @@
 
 use crate::assignments::{self, Assignment, Hop};
 use crate::store::Rules;
-use crate::{event, timestamp};
+use crate::timestamp;
 use acikkapi_platform::bus::Envelope;
+use acikkapi_platform::consumer::event;
 use acikkapi_platform::consumer::{Handler, HandlerError};
+use acikkapi_platform::service::Service;
+use acikkapi_platform::store::OutboxEvent;
 use acikkapi_platform::store::{Tx, now_ms};
 use acikkapi_platform::tx;
 use acikkapi_proto::v1 as pb;
-use prost::Message;
+use acikkapi_proto::{Event, EventKind};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-pub const QUEUE: &str = "routing";
+pub const QUEUE: &str = Service::Routing.as_str();
 pub const KINDS: &[&str] = &[
-    "ApplicationReceived",
-    "ApplicationConcluded",
-    "PersonalDataErased",
+    EventKind::ApplicationReceived.as_str(),
+    EventKind::ApplicationConcluded.as_str(),
+    EventKind::PersonalDataErased.as_str(),
 ];
 
 pub struct Consumer {
     pub rules: Rules,
-}
-
-fn decode<M: Message + Default>(e: &Envelope) -> Result<M, HandlerError> {
-    M::decode(e.payload.as_slice())
-        .map_err(|err| HandlerError::Permanent(format!("{}: {err}", e.kind)))
 }
 
 #[async_trait::async_trait]
@@ -43,10 +41,9 @@ impl Handler for Consumer {
     }
 
     async fn handle(&self, t: &mut Tx, e: &Envelope) -> Result<(), HandlerError> {
-        match e.kind.as_str() {
-            "ApplicationReceived" => self.assign(decode(e)?).await,
-            "ApplicationConcluded" => {
-                let ev: pb::ApplicationConcluded = decode(e)?;
+        match event(e)? {
+            Event::ApplicationReceived(ev) => self.assign(ev).await,
+            Event::ApplicationConcluded(ev) => {
                 let done = assignments::set_status(
                     t,
                     &ev.application_number,
@@ -70,8 +67,7 @@ impl Handler for Consumer {
                 }
                 Ok(())
             }
-            "PersonalDataErased" => {
-                let ev: pb::PersonalDataErased = decode(e)?;
+            Event::PersonalDataErased(ev) => {
                 tx!(t, c => {
                     sqlx::query("UPDATE routing_responses SET body = $1, alternatives = '[]' WHERE number = $2")
                         .bind(ERASED_TEXT).bind(&ev.application_number).execute(&mut **c).await?;
@@ -81,7 +77,8 @@ impl Handler for Consumer {
                 Ok(())
             }
             other => Err(HandlerError::Permanent(format!(
-                "routing does not consume {other}"
+                "routing does not consume {}",
+                other.kind()
             ))),
         }
     }
@@ -220,21 +217,14 @@ impl Assigning {
                 to_unit: &x.assignment.unit_id,
                 rule_id: &x.assignment.rule_id,
                 reason: &x.reason,
-                actor: "routing",
+                actor: Service::Routing.as_str(),
                 round: 1,
             })
             .collect();
         assignments::insert_hops(t, &hops).await?;
         let events = assigned
             .iter()
-            .map(|x| {
-                event(
-                    "ApplicationRouted",
-                    &x.assignment.number,
-                    x.routed.encode_to_vec(),
-                    x.headers.clone(),
-                )
-            })
+            .map(|x| OutboxEvent::of(x.routed.clone(), &x.assignment.number, x.headers.clone()))
             .collect();
         acikkapi_platform::consumer::emit(t, events).await?;
         Ok(())

@@ -5,17 +5,17 @@
 use crate::assignments::{self, Assignment, Hop};
 use crate::rules::{Rule, RuleSet, Target, Unit};
 use crate::store::{self, Rules};
-use crate::{event, timestamp};
+use crate::timestamp;
 use acikkapi_domain::catalog::Catalog;
 use acikkapi_domain::{FieldError, text};
 use acikkapi_platform::audit::Actor;
 use acikkapi_platform::auth::{Role, Scope, caller, origin};
+use acikkapi_platform::store::OutboxEvent;
 use acikkapi_platform::store::now_ms;
 use acikkapi_platform::{Platform, tx};
 use acikkapi_proto::v1 as pb;
 use acikkapi_proto::v1::routing_service_server::RoutingService;
 use pb::Status as St;
-use prost::Message;
 use tonic::{Request, Response, Status};
 
 pub struct Routing {
@@ -598,13 +598,8 @@ impl RoutingService for Routing {
         .await?;
         let (seq, headers) = assignments::next_event(&mut t, &a, &a.topic, &to.id).await?;
         ev.seq = seq;
-        t.insert_outbox(&[event(
-            "ApplicationTransferred",
-            &number,
-            ev.encode_to_vec(),
-            headers,
-        )])
-        .await?;
+        t.insert_outbox(&[OutboxEvent::of(ev, &number, headers)])
+            .await?;
         t.insert_audit(&[actor.entry(
             "application.transfer",
             &number,
@@ -748,7 +743,7 @@ impl RoutingService for Routing {
         });
         let (seq, headers) = assignments::next_event(&mut t, &a, &a.topic, &a.unit_id).await?;
         ev.seq = seq;
-        t.insert_outbox(&[event("UnitResponded", &number, ev.encode_to_vec(), headers)])
+        t.insert_outbox(&[OutboxEvent::of(ev, &number, headers)])
             .await?;
         t.insert_audit(&[actor.entry("application.respond", &number, outcome.as_str_name())])
             .await?;
@@ -849,13 +844,8 @@ impl RoutingService for Routing {
         .await?;
         let (seq, headers) = assignments::next_event(&mut t, &a, &a.topic, &a.unit_id).await?;
         ev.seq = seq;
-        t.insert_outbox(&[event(
-            "ApplicationReopened",
-            &number,
-            ev.encode_to_vec(),
-            headers,
-        )])
-        .await?;
+        t.insert_outbox(&[OutboxEvent::of(ev, &number, headers)])
+            .await?;
         t.insert_audit(&[actor.entry("application.reopen", &number, format!("round {round}"))])
             .await?;
         t.commit().await?;
@@ -935,13 +925,8 @@ impl RoutingService for Routing {
         .await?;
         let (seq, headers) = assignments::next_event(&mut t, &a, &r.topic_code, &d.unit.id).await?;
         ev.seq = seq;
-        t.insert_outbox(&[event(
-            "ApplicationReclassified",
-            &number,
-            ev.encode_to_vec(),
-            headers,
-        )])
-        .await?;
+        t.insert_outbox(&[OutboxEvent::of(ev, &number, headers)])
+            .await?;
         t.insert_audit(&[actor.entry(
             "application.reclassify",
             &number,

@@ -15,10 +15,9 @@ pub mod store;
 use acikkapi_domain::catalog::Catalog;
 use acikkapi_platform::mount::{Descriptor, Mount};
 use acikkapi_platform::service::Service;
-use acikkapi_platform::store::{Migration, OutboxEvent};
+use acikkapi_platform::store::Migration;
 use acikkapi_platform::{Platform, PlatformError};
 use acikkapi_proto::v1::routing_service_server::RoutingServiceServer;
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 pub use access::policy;
@@ -26,13 +25,13 @@ pub use consumer::ERASED_TEXT;
 
 pub const MIGRATIONS: &[Migration] = &[
     Migration {
-        component: "routing",
+        component: Service::Routing.as_str(),
         version: 1,
         sqlite: include_str!("../migrations/sqlite/0001_routing.sql"),
         postgres: include_str!("../migrations/postgres/0001_routing.sql"),
     },
     Migration {
-        component: "routing",
+        component: Service::Routing.as_str(),
         version: 2,
         sqlite: include_str!("../migrations/sqlite/0002_sequence_and_trace.sql"),
         postgres: include_str!("../migrations/postgres/0002_sequence_and_trace.sql"),
@@ -91,22 +90,5 @@ pub(crate) fn timestamp(ms: i64) -> prost_types::Timestamp {
     prost_types::Timestamp {
         seconds: ms.div_euclid(1000),
         nanos: (ms.rem_euclid(1000) * 1_000_000) as i32,
-    }
-}
-
-/// An outbox event about application `number`, with `headers` from
-/// [`assignments::next_event`].
-pub(crate) fn event(
-    kind: &str,
-    number: &str,
-    payload: Vec<u8>,
-    headers: BTreeMap<String, String>,
-) -> OutboxEvent {
-    OutboxEvent {
-        event_id: uuid::Uuid::now_v7().to_string(),
-        kind: kind.to_owned(),
-        key: number.to_owned(),
-        payload,
-        headers,
     }
 }

@@ -20,6 +20,25 @@ pub struct OutboxEvent {
     pub headers: BTreeMap<String, String>,
 }
 
+impl OutboxEvent {
+    /// `event` about `key` (an application number), with a new id and the
+    /// trace context in `headers`.
+    pub fn of(
+        event: impl Into<acikkapi_proto::Event>,
+        key: &str,
+        headers: BTreeMap<String, String>,
+    ) -> Self {
+        let event = event.into();
+        OutboxEvent {
+            event_id: uuid::Uuid::now_v7().to_string(),
+            kind: event.kind().as_str().to_owned(),
+            key: key.to_owned(),
+            payload: event.encode_to_vec(),
+            headers,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct OutboxRow {
     pub id: i64,

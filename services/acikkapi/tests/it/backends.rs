@@ -3,6 +3,7 @@
 use acikkapi_platform::bus::Bus;
 use acikkapi_platform::bus::Envelope;
 use acikkapi_platform::cache::Cache;
+use acikkapi_proto::EventKind;
 use acikkapi_testkit::{Backend, backend_tests, settings};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -49,13 +50,16 @@ async fn bus_routes_by_kind_and_dead_letters_rejects(backend: Backend) {
     let (s, _dir) = settings(backend);
     let bus = Bus::connect(&s.bus).await.expect("bus");
     let mut received = bus
-        .subscribe("routing-test", &["ApplicationReceived"])
+        .subscribe(
+            "routing-test",
+            const { &[EventKind::ApplicationReceived.as_str()] },
+        )
         .await
         .unwrap();
     bus.publish(&[
-        envelope(1, "ApplicationReceived"),
-        envelope(2, "ApplicationNoteAdded"),
-        envelope(3, "ApplicationReceived"),
+        envelope(1, EventKind::ApplicationReceived.as_str()),
+        envelope(2, EventKind::ApplicationNoteAdded.as_str()),
+        envelope(3, EventKind::ApplicationReceived.as_str()),
     ])
     .await
     .unwrap();
@@ -66,7 +70,7 @@ async fn bus_routes_by_kind_and_dead_letters_rejects(backend: Backend) {
         .unwrap();
     assert_eq!(
         first.envelope,
-        envelope(1, "ApplicationReceived"),
+        envelope(1, EventKind::ApplicationReceived.as_str()),
         "envelope round-trips whole"
     );
     first.ack().await.unwrap();

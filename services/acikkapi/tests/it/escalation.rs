@@ -7,6 +7,7 @@ use acikkapi_escalation::{census, sweep};
 use acikkapi_platform::Platform;
 use acikkapi_platform::db;
 use acikkapi_platform::service::Service;
+use acikkapi_proto::EventKind;
 use acikkapi_proto::v1 as pb;
 use acikkapi_testkit::{Backend, backend_tests, eventually, settings, submission};
 use tokio_util::sync::CancellationToken;
@@ -68,7 +69,7 @@ async fn node_without_sweeper(backend: Backend) -> (TestNode, tempfile::TempDir)
     acikkapi_testkit::start_recording_consumer_of(
         n.platform(),
         "recorder",
-        &["ApplicationEscalated"],
+        const { &[EventKind::ApplicationEscalated.as_str()] },
     )
     .await;
     (n, dir)
@@ -126,7 +127,7 @@ async fn missed_rungs_fire_only_the_highest_after_a_restart(backend: Backend) {
     acikkapi_testkit::start_recording_consumer_of(
         n.platform(),
         "recorder",
-        &["ApplicationEscalated"],
+        const { &[EventKind::ApplicationEscalated.as_str()] },
     )
     .await;
     let number = submit(&n, 2).await;
@@ -138,7 +139,7 @@ async fn missed_rungs_fire_only_the_highest_after_a_restart(backend: Backend) {
     acikkapi_testkit::start_recording_consumer_of(
         n.platform(),
         "recorder",
-        &["ApplicationEscalated"],
+        const { &[EventKind::ApplicationEscalated.as_str()] },
     )
     .await;
     n.platform().clock.set(ms(&steps[3].due));
@@ -176,7 +177,7 @@ async fn two_replicas_fire_each_rung_once(backend: Backend) {
     acikkapi_testkit::start_recording_consumer_of(
         n.platform(),
         "recorder",
-        &["ApplicationEscalated"],
+        const { &[EventKind::ApplicationEscalated.as_str()] },
     )
     .await;
     // The second replica: its own pool, its own sweeper, the same database.
@@ -569,7 +570,7 @@ async fn erasure_reaches_pause_reasons(backend: Backend) {
     let mut t = p.db.begin().await.unwrap();
     t.insert_outbox(&[acikkapi_platform::store::OutboxEvent {
         event_id: uuid::Uuid::now_v7().to_string(),
-        kind: "PersonalDataErased".into(),
+        kind: EventKind::PersonalDataErased.as_str().into(),
         key: number.clone(),
         payload: erased.encode_to_vec(),
         headers: Default::default(),

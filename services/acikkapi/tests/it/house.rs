@@ -125,18 +125,8 @@ fn the_check_sees_a_wrong_edge() {
 /// The platform's top-level modules and the others each names as
 /// `crate::<module>` in code (comments and tests aside).
 fn module_imports(src: &Path) -> BTreeMap<String, BTreeSet<String>> {
-    fn files(dir: &Path, out: &mut Vec<PathBuf>) {
-        for e in std::fs::read_dir(dir).expect("read src") {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                files(&p, out);
-            } else if p.extension().is_some_and(|x| x == "rs") {
-                out.push(p);
-            }
-        }
-    }
     let mut all = Vec::new();
-    files(src, &mut all);
+    collect_rs(src, &mut all);
     let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for f in all {
         let rel = f.strip_prefix(src).unwrap();
@@ -213,4 +203,74 @@ fn the_platforms_modules_import_each_other_one_way() {
         .or_default()
         .insert("store".into());
     assert!(cycle_from(&with_cycle, "config").is_some());
+}
+
+/// Every `.rs` file under `crates/*/src` and `services/*/src`.
+fn sources() -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for group in ["crates", "services"] {
+        for pkg in std::fs::read_dir(workspace().join(group)).expect("read") {
+            let src = pkg.unwrap().path().join("src");
+            if src.is_dir() {
+                collect_rs(&src, &mut out);
+            }
+        }
+    }
+    out
+}
+
+fn collect_rs(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in std::fs::read_dir(dir).expect("read src") {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            collect_rs(&p, out);
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            out.push(p);
+        }
+    }
+}
+
+/// Event kinds and service names are enums (`acikkapi_proto::EventKind`,
+/// `platform::service::Service`): written as a string literal in code
+/// (comments and tests aside) they could drift from the enum unseen.
+#[test]
+fn no_event_kind_or_service_name_is_a_string_outside_its_enum() {
+    let proto = std::fs::read_to_string(workspace().join("proto/acikkapi/v1/events.proto"))
+        .expect("events.proto");
+    let kinds: Vec<String> = proto
+        .lines()
+        .filter_map(|l| l.strip_prefix("message "))
+        .filter_map(|l| l.split_whitespace().next())
+        .map(|k| format!("\"{k}\""))
+        .collect();
+    assert!(kinds.len() > 10, "{kinds:?}");
+    let services: Vec<String> = acikkapi::descriptors()
+        .map(|d| format!("\"{}\"", d.service))
+        .collect();
+    let owners = [
+        "crates/proto/src/events.rs",
+        "crates/platform/src/service.rs",
+    ];
+    let mut found = Vec::new();
+    for f in sources() {
+        let rel = f.strip_prefix(workspace()).unwrap().display().to_string();
+        if owners.iter().any(|o| rel.ends_with(o)) {
+            continue;
+        }
+        let text = std::fs::read_to_string(&f).unwrap();
+        let code = text.split("#[cfg(test)]").next().unwrap_or("");
+        for (i, line) in code.lines().enumerate() {
+            let l = line.trim_start();
+            // A span's name must be a literal (tracing's macros).
+            if l.starts_with("//") || l.contains("_span!(") {
+                continue;
+            }
+            for word in kinds.iter().chain(&services) {
+                if line.contains(word.as_str()) {
+                    found.push(format!("{rel}:{}: {word}", i + 1));
+                }
+            }
+        }
+    }
+    assert!(found.is_empty(), "written as strings: {found:#?}");
 }

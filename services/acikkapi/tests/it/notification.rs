@@ -10,6 +10,7 @@ use acikkapi_platform::auth::Role::*;
 use acikkapi_platform::bus::Envelope;
 use acikkapi_platform::config::{Secret, Settings};
 use acikkapi_platform::service::Service;
+use acikkapi_proto::EventKind;
 use acikkapi_proto::v1 as pb;
 use acikkapi_testkit::gateway::{FakeGateway, Mode};
 use acikkapi_testkit::{
@@ -59,7 +60,7 @@ fn file_lines(s: &Settings) -> Vec<serde_json::Value> {
 fn received(number: &str, id: String) -> Envelope {
     Envelope {
         id,
-        kind: "ApplicationReceived".into(),
+        kind: EventKind::ApplicationReceived.as_str().into(),
         key: number.into(),
         payload: pb::ApplicationReceived {
             application_number: number.into(),

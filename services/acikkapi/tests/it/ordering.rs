@@ -10,6 +10,7 @@ use acikkapi_platform::Platform;
 use acikkapi_platform::bus::Envelope;
 use acikkapi_platform::db;
 use acikkapi_platform::service::Service;
+use acikkapi_proto::EventKind;
 use acikkapi_proto::v1 as pb;
 use acikkapi_testkit::{Backend, backend_tests, eventually, metric, settings, submission};
 use prost::Message;
@@ -35,7 +36,7 @@ fn at(ms: i64) -> Option<Timestamp> {
 /// Routing's event of a transfer of `number` from `from` to `to`.
 fn transferred(number: &str, from: &str, to: &str, name: &str, at_ms: i64, seq: u64) -> Envelope {
     envelope(
-        "ApplicationTransferred",
+        EventKind::ApplicationTransferred.as_str(),
         number,
         pb::ApplicationTransferred {
             application_number: number.into(),
@@ -86,7 +87,7 @@ async fn routing_events_in_reverse_end_where_routing_left_them(backend: Backend)
     let t0 = acikkapi_platform::store::now_ms();
     let events = [
         envelope(
-            "ApplicationRouted",
+            EventKind::ApplicationRouted.as_str(),
             &number,
             pb::ApplicationRouted {
                 application_number: number.clone(),
@@ -101,7 +102,7 @@ async fn routing_events_in_reverse_end_where_routing_left_them(backend: Backend)
         transferred(&number, "unit-a", "unit-b", "Birim B", t0 + 1000, 2),
         transferred(&number, "unit-b", "unit-c", "Birim C", t0 + 2000, 3),
         envelope(
-            "UnitResponded",
+            EventKind::UnitResponded.as_str(),
             &number,
             pb::UnitResponded {
                 application_number: number.clone(),

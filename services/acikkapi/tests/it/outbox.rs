@@ -13,6 +13,7 @@ use acikkapi_platform::metrics::ConsumerLabels;
 use acikkapi_platform::service::Service;
 use acikkapi_platform::store::OutboxEvent;
 use acikkapi_platform::{Platform, relay};
+use acikkapi_proto::EventKind;
 use acikkapi_testkit::{
     AFTER, Backend, POISON, backend_tests, count, effects, eventually, settings,
     start_recording_consumer, start_recording_consumer_of, submission,
@@ -143,7 +144,7 @@ async fn events_carry_no_personal_data(backend: Backend) {
     let rows = n.platform().db.outbox_peek(10).await.unwrap();
     assert_eq!(rows.len(), 1);
     let e = &rows[0].envelope;
-    assert_eq!(e.kind, "ApplicationReceived");
+    assert_eq!(e.kind, EventKind::ApplicationReceived.as_str());
     let mut everything = e.payload.clone();
     everything.extend(format!("{:?}{}", e.headers, e.key).into_bytes());
     let haystack = String::from_utf8_lossy(&everything);

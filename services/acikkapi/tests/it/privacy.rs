@@ -5,6 +5,7 @@
 use acikkapi::testing::TestNode;
 use acikkapi_platform::config::Secret;
 use acikkapi_platform::service::Service;
+use acikkapi_proto::EventKind;
 use acikkapi_proto::v1 as pb;
 use acikkapi_testkit::{Backend, backend_tests, settings, submission};
 
@@ -254,7 +255,12 @@ async fn retention_erases_personal_data_and_keeps_the_figures(backend: Backend) 
     s.services = vec![Service::Intake];
     let n = TestNode::start(s).await;
     let p = n.platform().clone();
-    acikkapi_testkit::start_recording_consumer_of(&p, "erasures", &["PersonalDataErased"]).await;
+    acikkapi_testkit::start_recording_consumer_of(
+        &p,
+        "erasures",
+        const { &[EventKind::PersonalDataErased.as_str()] },
+    )
+    .await;
     let mut c = n.intake().await;
     let id = acikkapi_testkit::national_id(4242);
 
@@ -408,7 +414,8 @@ async fn retention_erases_personal_data_and_keeps_the_figures(backend: Backend) 
             acikkapi_testkit::eventually(20, || {
                 let p = p.clone();
                 async move {
-                    acikkapi_testkit::kinds_applied(&p, number).await == ["PersonalDataErased"]
+                    acikkapi_testkit::kinds_applied(&p, number).await
+                        == [EventKind::PersonalDataErased.as_str()]
                 }
             })
             .await,

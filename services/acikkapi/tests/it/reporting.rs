@@ -10,6 +10,7 @@ use acikkapi_platform::Platform;
 use acikkapi_platform::bus::Envelope;
 use acikkapi_platform::db;
 use acikkapi_platform::service::Service;
+use acikkapi_proto::EventKind;
 use acikkapi_proto::v1 as pb;
 use acikkapi_reporting::figures::{self, Counts, Filter, Totals};
 use acikkapi_testkit::{Backend, backend_tests, eventually, settings, submission};
@@ -433,7 +434,7 @@ async fn figures_equal_the_raw_applications_and_survive_a_rebuild(backend: Backe
     // A marker published after them: once it is applied, so are they.
     let marker = Envelope {
         id: uuid::Uuid::now_v7().to_string(),
-        kind: "SmsSent".into(),
+        kind: EventKind::SmsSent.as_str().into(),
         key: numbers[0].clone(),
         payload: prost::Message::encode_to_vec(&pb::SmsSent {
             application_number: numbers[0].clone(),
@@ -867,7 +868,7 @@ async fn an_event_kept_before_is_not_folded_again(backend: Backend) {
     let at = |seconds| Some(prost_types::Timestamp { seconds, nanos: 0 });
     let received = Envelope {
         id: uuid::Uuid::now_v7().to_string(),
-        kind: "ApplicationReceived".into(),
+        kind: EventKind::ApplicationReceived.as_str().into(),
         key: number.into(),
         payload: prost::Message::encode_to_vec(&pb::ApplicationReceived {
             application_number: number.into(),
@@ -918,7 +919,7 @@ async fn an_event_kept_before_is_not_folded_again(backend: Backend) {
     // A new event of the same application folds its row again.
     let sent = Envelope {
         id: uuid::Uuid::now_v7().to_string(),
-        kind: "SmsSent".into(),
+        kind: EventKind::SmsSent.as_str().into(),
         key: number.into(),
         payload: prost::Message::encode_to_vec(&pb::SmsSent {
             application_number: number.into(),
