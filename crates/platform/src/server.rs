@@ -32,12 +32,23 @@ pub async fn serve(
             .set_service_status(*name, ServingStatus::Serving)
             .await;
     }
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(acikkapi_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    // Reflection in both versions: v1, and v1alpha, which generic clients
+    // still ask first or only (Python's grpcio-reflection, older grpcurl).
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(acikkapi_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let reflection_v1 = reflection()
         .build_v1()
         .map_err(|e| crate::PlatformError::Internal(e.to_string()))?;
-    let routes = routes.add_service(health).add_service(reflection);
+    let reflection_v1alpha = reflection()
+        .build_v1alpha()
+        .map_err(|e| crate::PlatformError::Internal(e.to_string()))?;
+    let routes = routes
+        .add_service(health)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha);
 
     let http_task =
         http.map(|(l, extra)| tokio::spawn(serve_http(p.clone(), l, extra, ready.clone())));

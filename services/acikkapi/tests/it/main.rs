@@ -15,6 +15,7 @@ mod deploy;
 mod escalation;
 mod house;
 mod intake;
+mod integrator;
 mod migrate;
 mod notification;
 mod oidc;
