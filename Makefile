@@ -3,7 +3,7 @@
 SHELL := bash
 CARGO ?= cargo
 
-.PHONY: help run build release test test-unit browser-deps screenshots load-portal fuzz services lint fmt clippy load-embedded load-production load-pipeline load-pipeline-processes chaos load-pipeline-embedded bench-sms bench-sla bench-report bench-console deploy-check k8s image clean
+.PHONY: help run build release test test-embedded test-unit browser-deps screenshots load-portal fuzz services lint fmt clippy load-embedded load-production load-pipeline load-pipeline-processes chaos load-pipeline-embedded bench-sms bench-sla bench-report bench-console deploy-check k8s image clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -23,6 +23,9 @@ services: ## Make sure PostgreSQL, RabbitMQ and Redis answer on 127.0.0.1 (start
 browser-deps: ## Debian's Chromium, Node.js and the browser tests' pinned npm packages (installs what is missing)
 	./scripts/browser-deps.sh
 
+# The tests that need none of PostgreSQL, RabbitMQ, Redis or Chromium.
+EMBEDDED_ONLY := not (test(/(^|::)production::/) | test(/^browser::/) | test(/^replicas::/) | test(/^otlp::/) | test(/^shutdown::/) | test(=abuse::replicas_count_together_on_redis))
+
 test: services browser-deps ## All tests, on SQLite + in-process bus AND on PostgreSQL + RabbitMQ + Redis, the portal in Chromium too
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
 	  $(CARGO) nextest run --workspace --no-fail-fast; \
@@ -34,8 +37,11 @@ screenshots: browser-deps ## The portal's pages in Chromium (phone and desktop, 
 	ACIKKAPI_SCREENSHOTS=$(CURDIR)/target/screenshots $(CARGO) test -p acikkapi --test it -- browser::embedded
 	@echo "screenshots: $(CURDIR)/target/screenshots"
 
-test-unit: ## Only the tests that need no services (domain rules, config)
-	$(CARGO) test -p acikkapi-domain -p acikkapi-platform -p acikkapi-intake --lib
+test-embedded: ## The fast lane: every test that needs no PostgreSQL, RabbitMQ, Redis or Chromium (SQLite, in-process bus)
+	$(CARGO) nextest run --workspace --no-fail-fast -E '$(EMBEDDED_ONLY)'
+
+test-unit: ## The unit tests of every crate (no services, no network)
+	$(CARGO) nextest run --workspace --lib --no-fail-fast
 
 fuzz: ## Every fuzz target for FUZZ_SECONDS (default 30) each: ids, phones, numbers, codes, requests, tokens, config
 	./scripts/fuzz.sh

@@ -59,7 +59,7 @@ services=intake
 if [[ "$mode" == pipeline* ]]; then
   services=intake,routing,notification,escalation,reporting
   # SMS go to a file; the platform's rate is measured, not the gateway
-  # contract's (100/s by default, see the capacity plan in the README).
+  # contract's (100/s by default, see the capacity plan in docs/performance.md).
   # 64 senders: the file gateway answers at once, so what bounds the
   # senders is their claim and record cycle, not a gateway's latency.
   export ACIKKAPI__NOTIFICATION__PROVIDER=file
