@@ -120,6 +120,23 @@ impl Backend {
         Ok(tonic::Request::from_parts(metadata, extensions, msg))
     }
 
+    /// Submits the request `make` builds. A call that never left (the
+    /// channel's connection had just died, as after an answer lost on the
+    /// way) is sent once more on a fresh connection: unsent, it cannot
+    /// have been recorded, and its idempotency key makes even a doubt safe.
+    pub async fn submit(
+        &self,
+        make: impl Fn() -> Result<tonic::Request<pb::SubmitApplicationRequest>, tonic::Status>,
+    ) -> Result<tonic::Response<pb::SubmitApplicationResponse>, tonic::Status> {
+        match self.intake().submit_application(make()?).await {
+            Err(e) if unsent(&e) => {
+                tracing::debug!(error = %e.message(), "submission not sent; sending it again");
+                self.intake().submit_application(make()?).await
+            }
+            answer => answer,
+        }
+    }
+
     pub fn intake(&self) -> IntakeServiceClient<Channel> {
         IntakeServiceClient::new(self.channel.clone())
     }
@@ -164,4 +181,10 @@ fn issue(keys: &Keys) -> Result<String, PlatformError> {
         },
         TOKEN_TTL.as_secs(),
     )
+}
+
+/// Whether a call failed before it was sent: the generated clients answer
+/// `UNKNOWN` "Service was not ready" when the channel could not take it.
+fn unsent(e: &tonic::Status) -> bool {
+    e.code() == tonic::Code::Unknown && e.message().starts_with("Service was not ready")
 }

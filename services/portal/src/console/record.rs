@@ -291,10 +291,7 @@ pub(super) async fn record(
         idempotency_key: f.key.clone(),
         meeting_id: f.meeting.clone(),
     };
-    let sent = match as_person(&s, msg) {
-        Ok(r) => state.backend.intake().submit_application(r).await,
-        Err(e) => Err(e),
-    };
+    let sent = state.backend.submit(|| as_person(&s, msg.clone())).await;
     match sent {
         Ok(r) => {
             let number = r.into_inner().application_number;
