@@ -220,7 +220,7 @@ pub fn policy(path: &str) -> Option<crate::auth::Access> {
 }
 
 fn invalid(field: &str, message: &str) -> tonic::Status {
-    tonic::Status::invalid_argument(format!("{field}: {message}"))
+    crate::error::invalid_field(field, message)
 }
 
 fn ms(t: &prost_types::Timestamp) -> i64 {

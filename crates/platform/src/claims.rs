@@ -148,7 +148,7 @@ pub fn narrow(
     asked: Option<&acikkapi_proto::v1::Scope>,
 ) -> Result<Area, tonic::Status> {
     let asked = asked.cloned().unwrap_or_default();
-    let invalid = |field: &str, m: &str| tonic::Status::invalid_argument(format!("{field}: {m}"));
+    let invalid = |field: &str, m: &str| crate::error::invalid_field(field, m);
     if asked.province_code > 81 {
         return Err(invalid("scope.province_code", "a plate code 1..81, or 0"));
     }

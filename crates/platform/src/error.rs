@@ -2,6 +2,44 @@
 //! becomes a `tonic::Status` only at the gRPC edge.
 
 use acikkapi_domain::FieldError;
+use tonic_types::{ErrorDetails, StatusExt};
+
+/// `INVALID_ARGUMENT` naming `field` (its path in the request, e.g.
+/// `applicant.mobile_phone`) twice: in the readable message, `field: why`,
+/// and as a `google.rpc.BadRequest` field violation in the status details,
+/// for clients that read errors as data rather than parse text.
+pub fn invalid_field(field: &str, why: impl Into<String>) -> tonic::Status {
+    let why = why.into();
+    tonic::Status::with_error_details(
+        tonic::Code::InvalidArgument,
+        format!("{field}: {why}"),
+        ErrorDetails::with_bad_request_violation(field, why),
+    )
+}
+
+/// As [`invalid_field`], from a message already in the `field: why` form.
+pub fn invalid_message(message: impl Into<String>) -> tonic::Status {
+    let message = message.into();
+    match message.split_once(": ") {
+        Some((field, why)) if !field.is_empty() && !field.contains(' ') => {
+            invalid_field(field, why)
+        }
+        _ => tonic::Status::invalid_argument(message),
+    }
+}
+
+/// The field violations of an `INVALID_ARGUMENT`, as `(field, why)`.
+pub fn field_violations(status: &tonic::Status) -> Vec<(String, String)> {
+    status
+        .get_details_bad_request()
+        .map(|b| {
+            b.field_violations
+                .into_iter()
+                .map(|v| (v.field, v.description))
+                .collect()
+        })
+        .unwrap_or_default()
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorCode {
@@ -21,7 +59,7 @@ impl ErrorCode {
     pub fn status(self, message: impl Into<String>) -> tonic::Status {
         let m = message.into();
         match self {
-            Self::InvalidArgument => tonic::Status::invalid_argument(m),
+            Self::InvalidArgument => invalid_message(m),
             Self::NotFound => tonic::Status::not_found(m),
             Self::AlreadyExists => tonic::Status::already_exists(m),
             Self::FailedPrecondition => tonic::Status::failed_precondition(m),

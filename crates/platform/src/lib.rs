@@ -6,6 +6,7 @@ pub mod audit;
 pub mod auth;
 pub mod bus;
 pub mod cache;
+pub mod catch_up;
 pub mod claims;
 pub mod clock;
 pub mod config;

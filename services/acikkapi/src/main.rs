@@ -536,6 +536,20 @@ fn local_time(unix_seconds: i64) -> String {
         .unwrap_or_default()
 }
 
+/// The server's refusal as a person reads it: each field violation on a
+/// line of its own (read from the status details, not parsed from text).
 fn status_error(s: tonic::Status) -> anyhow::Error {
-    anyhow::anyhow!("{:?}: {}", s.code(), s.message())
+    let violations = acikkapi_platform::error::field_violations(&s);
+    if violations.is_empty() {
+        return anyhow::anyhow!("{:?}: {}", s.code(), s.message());
+    }
+    let lines: Vec<String> = violations
+        .iter()
+        .map(|(field, why)| format!("  {field}: {why}"))
+        .collect();
+    anyhow::anyhow!(
+        "{:?}, the request was refused:\n{}",
+        s.code(),
+        lines.join("\n")
+    )
 }

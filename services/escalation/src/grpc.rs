@@ -25,7 +25,7 @@ pub struct Escalation {
 }
 
 fn invalid(field: &str, message: impl Into<String>) -> Status {
-    Status::invalid_argument(format!("{field}: {}", message.into()))
+    acikkapi_platform::error::invalid_field(field, message)
 }
 
 fn number(raw: &str) -> Result<String, Status> {
@@ -180,7 +180,9 @@ impl Escalation {
 
     async fn visible(&self, raw: &str, scope: &Scope) -> Result<SlaClock, Status> {
         let number = number(raw)?;
-        store::latest(&self.platform.db, &number)
+        let db = &self.platform.db;
+        // Started a moment ago: its event may still be on its way here.
+        acikkapi_platform::catch_up::catching_up(|| store::latest(db, &number))
             .await?
             .filter(|k| covers(scope, k))
             .ok_or_else(|| Status::not_found("no application with that number"))

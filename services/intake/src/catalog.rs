@@ -35,9 +35,10 @@ impl CatalogService for CatalogApi {
     ) -> Result<Response<pb::ListDistrictsResponse>, Status> {
         let code = req.get_ref().province_code;
         let province = self.catalog.province(code).ok_or_else(|| {
-            Status::invalid_argument(format!(
-                "province_code: unknown province {code} (plate codes 1..81)"
-            ))
+            acikkapi_platform::error::invalid_field(
+                "province_code",
+                format!("unknown province {code} (plate codes 1..81)"),
+            )
         })?;
         let districts = self
             .catalog
@@ -74,9 +75,10 @@ impl CatalogService for CatalogApi {
     ) -> Result<Response<pb::ListApplicationTypesResponse>, Status> {
         let topic = req.get_ref().topic_code.trim();
         if !topic.is_empty() && self.catalog.topic(topic).is_none() {
-            return Err(Status::invalid_argument(format!(
-                "topic_code: unknown topic {topic:?}"
-            )));
+            return Err(acikkapi_platform::error::invalid_field(
+                "topic_code",
+                format!("unknown topic {topic:?}"),
+            ));
         }
         let types = self
             .catalog

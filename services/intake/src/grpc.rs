@@ -30,7 +30,7 @@ pub struct Intake {
 }
 
 fn invalid(e: FieldError) -> Status {
-    Status::invalid_argument(e.to_string())
+    acikkapi_platform::error::invalid_message(e.to_string())
 }
 
 /// Unknown numbers and wrong codes look the same to the caller.

@@ -21,7 +21,7 @@ pub struct Notification {
 }
 
 fn invalid(field: &str, message: impl Into<String>) -> Status {
-    Status::invalid_argument(format!("{field}: {}", message.into()))
+    acikkapi_platform::error::invalid_field(field, message)
 }
 
 fn visible(scope: &Scope, m: &Message) -> bool {
@@ -287,19 +287,18 @@ impl NotificationService for Notification {
         let (code, score, via) = if r.reply.is_empty() {
             (r.code.trim().to_uppercase(), r.score, "link")
         } else {
-            let (code, score) = crate::survey::parse_reply(&r.reply).ok_or_else(|| {
-                Status::invalid_argument("reply: expected the survey code and a score 1-5")
-            })?;
+            let (code, score) = crate::survey::parse_reply(&r.reply)
+                .ok_or_else(|| invalid("reply", "expected the survey code and a score 1-5"))?;
             (code, score, "sms")
         };
         if code.len() != crate::survey::CODE_LEN {
-            return Err(Status::invalid_argument(format!(
-                "code: {} characters",
-                crate::survey::CODE_LEN
-            )));
+            return Err(invalid(
+                "code",
+                format!("{} characters", crate::survey::CODE_LEN),
+            ));
         }
         if !(1..=5).contains(&score) {
-            return Err(Status::invalid_argument("score: 1 to 5"));
+            return Err(invalid("score", "1 to 5"));
         }
         match crate::survey::answer(&self.platform, &code, score, via).await? {
             None => Err(Status::not_found("code: no such survey")),

@@ -157,10 +157,16 @@ impl Problem {
     }
 
     /// From intake's `INVALID_ARGUMENT` message, `path: what is wrong`.
-    pub fn of_intake(message: &str) -> Option<Self> {
-        let (path, what) = message.split_once(':')?;
-        let field = Field::of_path(path.trim())?;
-        Some(Self::new(field, what.trim() == "is required"))
+    /// The first problem intake's refusal names that the citizen can fix
+    /// on a page, read from its field violations (`google.rpc.BadRequest`
+    /// in the status details), not parsed out of its text.
+    pub fn of_status(status: &tonic::Status) -> Option<Self> {
+        acikkapi_platform::error::field_violations(status)
+            .iter()
+            .find_map(|(path, why)| {
+                let field = Field::of_path(path.trim())?;
+                Some(Self::new(field, why.trim() == "is required"))
+            })
     }
 }
 
@@ -190,6 +196,7 @@ impl Problems {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use acikkapi_platform::error::invalid_field;
 
     /// Every field path intake's validation can name lands on a page
     /// that asks it, with a Turkish message.
@@ -209,16 +216,27 @@ mod tests {
             "subject",
             "text",
         ] {
-            let p = Problem::of_intake(&format!("{path}: must be exactly 11 digits"))
+            let p = Problem::of_status(&invalid_field(path, "must be exactly 11 digits"))
                 .unwrap_or_else(|| panic!("{path} has no field"));
             assert!(p.field.page().starts_with("/basvuru/"), "{path}");
             assert!(!p.message.is_empty(), "{path}");
         }
         // Fields the citizen does not answer are not placed on a page.
-        assert_eq!(Problem::of_intake("idempotency_key: is required"), None);
-        assert_eq!(Problem::of_intake("channel: is required"), None);
+        assert_eq!(
+            Problem::of_status(&invalid_field("idempotency_key", "is required")),
+            None
+        );
+        assert_eq!(
+            Problem::of_status(&invalid_field("channel", "is required")),
+            None
+        );
         // "is required" reads as a missing answer.
-        let missing = Problem::of_intake("subject: is required").unwrap();
+        let missing = Problem::of_status(&invalid_field("subject", "is required")).unwrap();
+        // Read from the details, not the text: a bare message places nothing.
+        assert_eq!(
+            Problem::of_status(&tonic::Status::invalid_argument("subject: is required")),
+            None
+        );
         assert_eq!(missing.message, Field::Subject.message(true));
     }
 

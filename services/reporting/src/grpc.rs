@@ -18,7 +18,7 @@ pub struct Reporting {
 }
 
 fn invalid(field: &str, message: &str) -> Status {
-    Status::invalid_argument(format!("{field}: {message}"))
+    acikkapi_platform::error::invalid_field(field, message)
 }
 
 fn ms(t: &prost_types::Timestamp) -> i64 {

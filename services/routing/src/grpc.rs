@@ -28,11 +28,11 @@ pub struct Routing {
 }
 
 fn invalid(field: &str, message: impl Into<String>) -> Status {
-    Status::invalid_argument(format!("{field}: {}", message.into()))
+    acikkapi_platform::error::invalid_field(field, message)
 }
 
 fn field(e: FieldError) -> Status {
-    Status::invalid_argument(e.to_string())
+    acikkapi_platform::error::invalid_message(e.to_string())
 }
 
 fn actor_of<T>(req: &Request<T>) -> Result<Actor, Status> {
@@ -189,8 +189,13 @@ impl Routing {
     }
 
     /// The application, if the caller's scope covers it; NOT_FOUND otherwise.
+    /// The application `number` as routing has it, if `scope` covers it.
+    /// One routing has not assigned yet is waited for (its
+    /// `ApplicationReceived` may be on its way: `catch_up`); one outside
+    /// the scope is not, and answers as one that does not exist.
     async fn visible(&self, number: &str, scope: &Scope) -> Result<Assignment, Status> {
-        assignments::fetch(&self.platform.db, number)
+        let db = &self.platform.db;
+        acikkapi_platform::catch_up::catching_up(|| assignments::fetch(db, number))
             .await?
             .filter(|a| scope.covers(a.province, a.district, Some(&a.unit_id)))
             .ok_or_else(|| Status::not_found("no application with that number"))

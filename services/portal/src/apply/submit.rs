@@ -114,7 +114,7 @@ pub(super) async fn submit(
                 .await)
         }
         Err(e) if e.code() == tonic::Code::InvalidArgument => {
-            let Some(problem) = Problem::of_intake(e.message()) else {
+            let Some(problem) = Problem::of_status(&e) else {
                 return Err(failure(
                     state,
                     &s,

@@ -305,7 +305,7 @@ pub(super) async fn record(
         }
         Err(e) if e.code() == tonic::Code::InvalidArgument => {
             let mut p = crate::fields::Problems::default();
-            match crate::fields::Problem::of_intake(e.message()) {
+            match crate::fields::Problem::of_status(&e) {
                 Some(problem) => p.add(problem),
                 None if e.message().starts_with("meeting_id") => p.add(crate::fields::Problem {
                     field: crate::fields::Field::Console("channel"),

@@ -276,8 +276,18 @@ impl Routing {
         let r = req.get_ref();
         let number = Self::number(&r.application_number)?;
         let reason = text::check("reason", &r.reason, text::NOTE).map_err(field)?;
-        let a = self.visible(&number, &scope).await?;
-        if St::try_from(a.status) != Ok(St::Concluded) {
+        let mut a = self.visible(&number, &scope).await?;
+        let concluded = |a: &Assignment| St::try_from(a.status) == Ok(St::Concluded);
+        if !concluded(&a) {
+            // Concluded a moment ago: intake's event may be on its way here.
+            let db = &self.platform.db;
+            let seen = acikkapi_platform::catch_up::catching_up(|| async {
+                Ok(assignments::fetch(db, &number).await?.filter(concluded))
+            })
+            .await?;
+            a = seen.unwrap_or(a);
+        }
+        if !concluded(&a) {
             return Err(Status::failed_precondition(
                 "only a concluded application can be reopened",
             ));
