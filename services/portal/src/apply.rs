@@ -91,34 +91,61 @@ fn catalog() -> &'static Catalog {
     Catalog::builtin()
 }
 
+/// The journey's question pages, in the order a citizen meets them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Step {
+    Person,
+    Province,
+    District,
+    Topic,
+    Type,
+    Details,
+    Check,
+}
+
+impl Step {
+    fn path(self) -> &'static str {
+        match self {
+            Step::Person => "/basvuru/kisi",
+            Step::Province => "/basvuru/il",
+            Step::District => "/basvuru/ilce",
+            Step::Topic => "/basvuru/konu",
+            Step::Type => "/basvuru/tur",
+            Step::Details => "/basvuru/ayrinti",
+            Step::Check => "/basvuru/kontrol",
+        }
+    }
+}
+
 /// The first page whose answer is still missing, or the check page.
-fn first_missing(d: &Draft) -> &'static str {
+fn first_missing(d: &Draft) -> Step {
     if d.national_id.is_empty() || d.full_name.is_empty() || d.mobile_phone.is_empty() {
-        "/basvuru/kisi"
+        Step::Person
     } else if d.province == 0 {
-        "/basvuru/il"
+        Step::Province
     } else if d.district == 0 {
-        "/basvuru/ilce"
+        Step::District
     } else if d.topic.is_empty() {
-        "/basvuru/konu"
+        Step::Topic
     } else if d.type_code.is_empty() {
-        "/basvuru/tur"
+        Step::Type
     } else if d.kind.is_empty() || d.subject.is_empty() || d.text.is_empty() {
-        "/basvuru/ayrinti"
+        Step::Details
     } else {
-        "/basvuru/kontrol"
+        Step::Check
     }
 }
 
 /// Where a page's Continue leads: the next missing answer, or back to
 /// check-your-answers when the citizen came from there and nothing is missing.
-fn after(d: &Draft, next: &'static str, to_check: bool) -> Redirect {
+fn after(d: &Draft, next: Step, to_check: bool) -> Redirect {
     let missing = first_missing(d);
-    if to_check || missing == "/basvuru/kontrol" {
-        return Redirect::to(missing);
+    if to_check || missing == Step::Check {
+        return Redirect::to(missing.path());
     }
-    // Answering a page never skips a later question left unanswered.
-    Redirect::to(if missing < next { missing } else { next })
+    // Answering a page never skips an earlier question left unanswered;
+    // the order is the journey's (it was the paths' alphabetical order).
+    Redirect::to(missing.min(next).path())
 }
 
 async fn guard(state: &State, headers: &HeaderMap, form: &Pairs) -> Result<Session, Response> {

@@ -117,12 +117,12 @@ pub(super) fn rows(d: &Draft) -> Vec<Row> {
 pub(super) async fn check(S(state): S<State>, headers: HeaderMap) -> Response {
     let s = session(&state, &headers).await;
     let missing = first_missing(&s.draft);
-    if missing != "/basvuru/kontrol" {
+    if missing != Step::Check {
         // After a submission the draft is gone: Back lands on the confirmation.
         if s.submitted.is_some() {
             return Redirect::to("/basvuru/tamam").into_response();
         }
-        return Redirect::to(missing).into_response();
+        return Redirect::to(missing.path()).into_response();
     }
     let page = Check {
         l: Layout::new(&state, &s, "Başvurunuzu kontrol edin").back("/basvuru/ayrinti"),

@@ -77,7 +77,7 @@ pub(super) async fn render_details(
 pub(super) async fn details(S(state): S<State>, headers: HeaderMap) -> Response {
     let s = session(&state, &headers).await;
     if s.draft.type_code.is_empty() {
-        return Redirect::to(first_missing(&s.draft)).into_response();
+        return Redirect::to(first_missing(&s.draft).path()).into_response();
     }
     let d = s.draft.clone();
     render_details(&state, &s, Problems::default(), d).await
@@ -118,6 +118,6 @@ pub(super) async fn details_post(
     s.draft = typed;
     state
         .sessions
-        .respond(&s, Redirect::to(first_missing(&s.draft)))
+        .respond(&s, Redirect::to(first_missing(&s.draft).path()))
         .await
 }

@@ -117,7 +117,7 @@ pub(super) async fn province_post(
         // The district belongs to the province: asked again.
         s.draft.district = 0;
     }
-    let next = after(&s.draft, "/basvuru/ilce", to_check && s.draft.district != 0);
+    let next = after(&s.draft, Step::District, to_check && s.draft.district != 0);
     state.sessions.respond(&s, next).await
 }
 
@@ -189,6 +189,6 @@ pub(super) async fn district_post(
         return render_choice(&state, &s, district_question(&s.draft), to_check, p).await;
     };
     s.draft.district = code;
-    let next = after(&s.draft, "/basvuru/konu", to_check);
+    let next = after(&s.draft, Step::Topic, to_check);
     state.sessions.respond(&s, next).await
 }

@@ -13,11 +13,11 @@ pub(super) async fn send(
         Err(r) => return r,
     };
     let missing = first_missing(&s.draft);
-    if missing != "/basvuru/kontrol" {
+    if missing != Step::Check {
         let to = if s.submitted.is_some() {
             "/basvuru/tamam"
         } else {
-            missing
+            missing.path()
         };
         return state.sessions.respond(&s, Redirect::to(to)).await;
     }

@@ -61,7 +61,7 @@ pub(super) async fn topic_post(
     }
     let next = after(
         &s.draft,
-        "/basvuru/tur",
+        Step::Type,
         to_check && !s.draft.type_code.is_empty(),
     );
     state.sessions.respond(&s, next).await
@@ -130,6 +130,6 @@ pub(super) async fn app_type_post(
         return render_choice(&state, &s, type_question(&s.draft), to_check, p).await;
     }
     s.draft.type_code = code.to_owned();
-    let next = after(&s.draft, "/basvuru/ayrinti", to_check);
+    let next = after(&s.draft, Step::Details, to_check);
     state.sessions.respond(&s, next).await
 }

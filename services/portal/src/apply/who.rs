@@ -89,6 +89,6 @@ pub(super) async fn person_post(
         s.phone_confirmed.clear();
     }
     s.draft = typed;
-    let next = after(&s.draft, "/basvuru/il", to_check);
+    let next = after(&s.draft, Step::Province, to_check);
     state.sessions.respond(&s, next).await
 }
