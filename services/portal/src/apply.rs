@@ -148,6 +148,27 @@ fn after(d: &Draft, next: Step, to_check: bool) -> Redirect {
     Redirect::to(missing.min(next).path())
 }
 
+/// A form posted to the journey, its session's CSRF token checked: a
+/// handler that takes one cannot forget the check. A missing or wrong token
+/// answers the "session expired" page.
+pub(super) struct Posted {
+    s: Session,
+    f: Pairs,
+}
+
+impl axum::extract::FromRequest<State> for Posted {
+    type Rejection = Response;
+
+    async fn from_request(req: axum::extract::Request, state: &State) -> Result<Self, Response> {
+        let headers = req.headers().clone();
+        let Form(f) = Form::<Pairs>::from_request(req, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let s = guard(state, &headers, &f).await?;
+        Ok(Posted { s, f })
+    }
+}
+
 async fn guard(state: &State, headers: &HeaderMap, form: &Pairs) -> Result<Session, Response> {
     let s = session(state, headers).await;
     if s.csrf_ok(value(form, "_csrf")) {

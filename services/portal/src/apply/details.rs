@@ -83,15 +83,7 @@ pub(super) async fn details(S(state): S<State>, headers: HeaderMap) -> Response 
     render_details(&state, &s, Problems::default(), d).await
 }
 
-pub(super) async fn details_post(
-    S(state): S<State>,
-    headers: HeaderMap,
-    Form(f): Form<Pairs>,
-) -> Response {
-    let mut s = match guard(&state, &headers, &f).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
+pub(super) async fn details_post(S(state): S<State>, Posted { mut s, f }: Posted) -> Response {
     let typed = Draft {
         kind: value(&f, "kind").to_owned(),
         subject: value(&f, "subject").trim().to_owned(),

@@ -89,12 +89,8 @@ pub(super) async fn phone_post(
     S(state): S<State>,
     headers: HeaderMap,
     peer: ConnectInfo<SocketAddr>,
-    Form(f): Form<Pairs>,
+    Posted { mut s, f }: Posted,
 ) -> Response {
-    let mut s = match guard(&state, &headers, &f).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
     let Some(mut check) = s.phone.clone() else {
         return state
             .sessions

@@ -96,15 +96,7 @@ pub(super) async fn province(
     .await
 }
 
-pub(super) async fn province_post(
-    S(state): S<State>,
-    headers: HeaderMap,
-    Form(f): Form<Pairs>,
-) -> Response {
-    let mut s = match guard(&state, &headers, &f).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
+pub(super) async fn province_post(S(state): S<State>, Posted { mut s, f }: Posted) -> Response {
     let to_check = value(&f, "donus") == "kontrol";
     let chosen = value(&f, "province").parse::<u32>().ok();
     let Some(code) = chosen.filter(|c| catalog().province(*c).is_some()) else {
@@ -166,15 +158,7 @@ pub(super) async fn district(
     .await
 }
 
-pub(super) async fn district_post(
-    S(state): S<State>,
-    headers: HeaderMap,
-    Form(f): Form<Pairs>,
-) -> Response {
-    let mut s = match guard(&state, &headers, &f).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
+pub(super) async fn district_post(S(state): S<State>, Posted { mut s, f }: Posted) -> Response {
     let to_check = value(&f, "donus") == "kontrol";
     let raw = value(&f, "district");
     let chosen = raw.parse::<u32>().ok().filter(|c| {

@@ -6,12 +6,8 @@ pub(super) async fn send(
     S(state): S<State>,
     headers: HeaderMap,
     peer: ConnectInfo<SocketAddr>,
-    Form(f): Form<Pairs>,
+    Posted { s, .. }: Posted,
 ) -> Response {
-    let s = match guard(&state, &headers, &f).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
     let missing = first_missing(&s.draft);
     if missing != Step::Check {
         let to = if s.submitted.is_some() {

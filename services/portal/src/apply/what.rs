@@ -39,15 +39,7 @@ pub(super) async fn topic(
     .await
 }
 
-pub(super) async fn topic_post(
-    S(state): S<State>,
-    headers: HeaderMap,
-    Form(f): Form<Pairs>,
-) -> Response {
-    let mut s = match guard(&state, &headers, &f).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
+pub(super) async fn topic_post(S(state): S<State>, Posted { mut s, f }: Posted) -> Response {
     let to_check = value(&f, "donus") == "kontrol";
     let code = value(&f, "topic");
     if catalog().topic(code).is_none() {
@@ -110,15 +102,7 @@ pub(super) async fn app_type(
     .await
 }
 
-pub(super) async fn app_type_post(
-    S(state): S<State>,
-    headers: HeaderMap,
-    Form(f): Form<Pairs>,
-) -> Response {
-    let mut s = match guard(&state, &headers, &f).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
+pub(super) async fn app_type_post(S(state): S<State>, Posted { mut s, f }: Posted) -> Response {
     let to_check = value(&f, "donus") == "kontrol";
     let code = value(&f, "type_code");
     let fits = catalog()

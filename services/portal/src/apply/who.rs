@@ -52,15 +52,7 @@ pub(super) async fn render_person(
     state.sessions.respond(s, (status, page)).await
 }
 
-pub(super) async fn person_post(
-    S(state): S<State>,
-    headers: HeaderMap,
-    Form(f): Form<Pairs>,
-) -> Response {
-    let mut s = match guard(&state, &headers, &f).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
+pub(super) async fn person_post(S(state): S<State>, Posted { mut s, f }: Posted) -> Response {
     let typed = Draft {
         national_id: value(&f, "national_id").trim().to_owned(),
         full_name: value(&f, "full_name").trim().to_owned(),
