@@ -1,7 +1,7 @@
 //! The public tracking call: a number and a code, both from anyone.
 #![no_main]
 use acikkapi_domain::application_number::ApplicationNumber;
-use acikkapi_intake::TrackingKey;
+use acikkapi_platform::privacy::TrackingKey;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|input: (&str, &str)| {
