@@ -5,76 +5,50 @@ use acikkapi::testing::TestNode;
 use acikkapi_testkit::{Backend, backend_tests, settings};
 use tokio_stream::StreamExt;
 
-/// The services reflection `v1` lists, and the descriptor it gives for
-/// `symbol` (non-empty when found).
-async fn reflect_v1(n: &TestNode, symbol: &str) -> (Vec<String>, usize) {
-    use tonic_reflection::pb::v1::ServerReflectionRequest;
-    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
-    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
-    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
-    let mut c = ServerReflectionClient::new(n.channel().await);
-    let asks = [
-        MessageRequest::ListServices(String::new()),
-        MessageRequest::FileContainingSymbol(symbol.into()),
-    ]
-    .map(|m| ServerReflectionRequest {
-        host: String::new(),
-        message_request: Some(m),
-    });
-    let mut answers = c
-        .server_reflection_info(tokio_stream::iter(asks))
-        .await
-        .expect("reflection v1")
-        .into_inner();
-    let (mut services, mut files) = (Vec::new(), 0);
-    while let Some(a) = answers.next().await {
-        match a.expect("answer").message_response {
-            Some(MessageResponse::ListServicesResponse(l)) => {
-                services = l.service.into_iter().map(|s| s.name).collect()
+/// `$name(node, symbol)`: the services reflection version `$v` lists, and
+/// how many descriptors it gives for `symbol` (non-zero when found). The
+/// two versions' generated types differ only in their module.
+macro_rules! reflect {
+    ($name:ident, $v:ident) => {
+        async fn $name(n: &TestNode, symbol: &str) -> (Vec<String>, usize) {
+            use tonic_reflection::pb::$v::ServerReflectionRequest;
+            use tonic_reflection::pb::$v::server_reflection_client::ServerReflectionClient;
+            use tonic_reflection::pb::$v::server_reflection_request::MessageRequest;
+            use tonic_reflection::pb::$v::server_reflection_response::MessageResponse;
+            let mut c = ServerReflectionClient::new(n.channel().await);
+            let asks = [
+                MessageRequest::ListServices(String::new()),
+                MessageRequest::FileContainingSymbol(symbol.into()),
+            ]
+            .map(|m| ServerReflectionRequest {
+                host: String::new(),
+                message_request: Some(m),
+            });
+            let mut answers = c
+                .server_reflection_info(tokio_stream::iter(asks))
+                .await
+                .expect(concat!("reflection ", stringify!($v)))
+                .into_inner();
+            let (mut services, mut files) = (Vec::new(), 0);
+            while let Some(a) = answers.next().await {
+                match a.expect("answer").message_response {
+                    Some(MessageResponse::ListServicesResponse(l)) => {
+                        services = l.service.into_iter().map(|s| s.name).collect()
+                    }
+                    Some(MessageResponse::FileDescriptorResponse(f)) => {
+                        files = f.file_descriptor_proto.len()
+                    }
+                    other => panic!("unexpected reflection answer {other:?}"),
+                }
             }
-            Some(MessageResponse::FileDescriptorResponse(f)) => {
-                files = f.file_descriptor_proto.len()
-            }
-            other => panic!("unexpected reflection answer {other:?}"),
+            (services, files)
         }
-    }
-    (services, files)
+    };
 }
 
-/// The same through `v1alpha`, which Python's grpcio-reflection asks.
-async fn reflect_v1alpha(n: &TestNode, symbol: &str) -> (Vec<String>, usize) {
-    use tonic_reflection::pb::v1alpha::ServerReflectionRequest;
-    use tonic_reflection::pb::v1alpha::server_reflection_client::ServerReflectionClient;
-    use tonic_reflection::pb::v1alpha::server_reflection_request::MessageRequest;
-    use tonic_reflection::pb::v1alpha::server_reflection_response::MessageResponse;
-    let mut c = ServerReflectionClient::new(n.channel().await);
-    let asks = [
-        MessageRequest::ListServices(String::new()),
-        MessageRequest::FileContainingSymbol(symbol.into()),
-    ]
-    .map(|m| ServerReflectionRequest {
-        host: String::new(),
-        message_request: Some(m),
-    });
-    let mut answers = c
-        .server_reflection_info(tokio_stream::iter(asks))
-        .await
-        .expect("reflection v1alpha")
-        .into_inner();
-    let (mut services, mut files) = (Vec::new(), 0);
-    while let Some(a) = answers.next().await {
-        match a.expect("answer").message_response {
-            Some(MessageResponse::ListServicesResponse(l)) => {
-                services = l.service.into_iter().map(|s| s.name).collect()
-            }
-            Some(MessageResponse::FileDescriptorResponse(f)) => {
-                files = f.file_descriptor_proto.len()
-            }
-            other => panic!("unexpected reflection answer {other:?}"),
-        }
-    }
-    (services, files)
-}
+reflect!(reflect_v1, v1);
+// What Python's grpcio-reflection and grpcurl 1.8 ask.
+reflect!(reflect_v1alpha, v1alpha);
 
 async fn reflection_answers_in_both_versions(backend: Backend) {
     let (s, _dir) = settings(backend);
