@@ -88,6 +88,7 @@ events!(
     ApplicationEscalated,
     SmsSent,
     SlaConcluded,
+    SlaDeadlineChanged,
     SurveyAnswered,
 );
 

@@ -16,7 +16,7 @@ use acikkapi_platform::service::Service;
 use acikkapi_platform::store::{OutboxEvent, Tx, now_ms};
 use acikkapi_proto::v1 as pb;
 use acikkapi_proto::{Event, EventKind};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 pub const QUEUE: &str = Service::Escalation.as_str();
@@ -153,8 +153,10 @@ struct Kept {
     pauses: HashMap<String, Vec<ledger::Pause>>,
     /// Clocks started in this batch (id, trace context), in order.
     started: Vec<(String, String)>,
-    /// Clocks changed in this batch, in order of their first change.
+    /// Clocks changed in this batch, in order of their first change, with
+    /// the trace context of their last change.
     changed: Vec<String>,
+    traces: HashMap<String, BTreeMap<String, String>>,
     lines: Vec<store::Line>,
 }
 
@@ -235,6 +237,10 @@ impl Clocks {
         if !new && !kept.changed.contains(&k.id) {
             kept.changed.push(k.id.clone());
         }
+        if !new {
+            let headers = acikkapi_platform::telemetry::current_context_headers();
+            kept.traces.insert(k.id.clone(), headers);
+        }
         kept.clocks.insert(k.id.clone(), (k, seq));
     }
 
@@ -247,8 +253,20 @@ impl Clocks {
 
     /// Writes what the batch started and changed, and its ledger lines.
     async fn write(&self, t: &mut Tx) -> Result<(), HandlerError> {
-        let kept = std::mem::take(&mut *self.lock());
+        let mut kept = std::mem::take(&mut *self.lock());
         let now = now_ms();
+        // Deadlines that moved (or were never announced), for routing.
+        let mut announced = Vec::new();
+        for (id, trace) in &kept.started {
+            let (clock, _) = kept.clocks.get_mut(id).expect("a started clock is kept");
+            let stored = serde_json::from_str(trace).unwrap_or_default();
+            announced.extend(store::announce(clock, stored));
+        }
+        for id in &kept.changed {
+            let (clock, _) = kept.clocks.get_mut(id).expect("a changed clock is kept");
+            let headers = kept.traces.remove(id).unwrap_or_default();
+            announced.extend(store::announce(clock, headers));
+        }
         let started: Vec<store::NewClock> = kept
             .started
             .iter()
@@ -279,6 +297,7 @@ impl Clocks {
             .collect();
         store::update_all(t, &changed, now).await?;
         store::add_entries(t, &kept.lines, Service::Escalation.as_str()).await?;
+        acikkapi_platform::consumer::emit(t, announced).await?;
         Ok(())
     }
 }
@@ -341,6 +360,8 @@ impl Handler for Consumer {
                     statutory_fired: false,
                     next_due_ms: None,
                     concluded_ms: None,
+                    announced_ms: None,
+                    deadline_seq: 0,
                 };
                 self.start(t, k, 0, "received").await
             }

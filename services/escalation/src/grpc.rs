@@ -185,7 +185,7 @@ impl Escalation {
         acikkapi_platform::catch_up::catching_up(|| store::latest(db, &number))
             .await?
             .filter(|k| covers(scope, k))
-            .ok_or_else(|| Status::not_found("no application with that number"))
+            .ok_or_else(|| Status::not_found(acikkapi_platform::catch_up::NOT_FOUND))
     }
 
     /// Open clocks of a filter with `from <= deadline < to`, soonest first.
@@ -265,7 +265,8 @@ impl Escalation {
         raw: &str,
         pause: Option<&str>,
     ) -> Result<pb::Sla, Status> {
-        let number = number(raw)?;
+        // Started a moment ago, its clock may still be on its way here.
+        let number = self.visible(raw, scope).await?.number;
         let db = &self.platform.db;
         let cals = Calendars::load(db).await?;
         let policies = Policies::load(db).await?;
@@ -274,7 +275,7 @@ impl Escalation {
         let mut k = store::latest_locked(&mut t, &number)
             .await?
             .filter(|k| covers(scope, k))
-            .ok_or_else(|| Status::not_found("no application with that number"))?;
+            .ok_or_else(|| Status::not_found(acikkapi_platform::catch_up::NOT_FOUND))?;
         if k.concluded_ms.is_some() {
             return Err(Status::failed_precondition(
                 "the application is concluded: its clock has stopped",
@@ -299,7 +300,13 @@ impl Escalation {
         let pauses = store::pauses_tx(&mut t, &k.id).await?;
         let cal = cals.for_province(k.province);
         store::derive(&mut k, cal, self.arife(), &policies, &pauses)?;
+        let announced = store::announce(
+            &mut k,
+            acikkapi_platform::telemetry::current_context_headers(),
+        );
         store::update(&mut t, &k, now).await?;
+        let announced: Vec<_> = announced.into_iter().collect();
+        t.insert_outbox(&announced).await?;
         let action = if pause.is_some() {
             "sla.pause"
         } else {
@@ -308,6 +315,9 @@ impl Escalation {
         t.insert_audit(&[actor.entry(action, &number, pause.unwrap_or(""))])
             .await?;
         t.commit().await?;
+        if !announced.is_empty() {
+            self.platform.outbox_written.notify_one();
+        }
         Ok(self.sla(&k, &cals, &policies, true).await?)
     }
 }

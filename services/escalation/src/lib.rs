@@ -41,6 +41,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0002_routing_sequence.sql"),
         postgres: include_str!("../migrations/postgres/0002_routing_sequence.sql"),
     },
+    Migration {
+        component: Service::Escalation.as_str(),
+        version: 3,
+        sqlite: include_str!("../migrations/sqlite/0003_announced_deadline.sql"),
+        postgres: include_str!("../migrations/postgres/0003_announced_deadline.sql"),
+    },
 ];
 
 /// Escalation as the binary serves and migrates it.

@@ -7,12 +7,14 @@ use crate::ledger::{self, Entry, Pause};
 use crate::policy::Policies;
 use acikkapi_domain::calendar::{Arife, Calendar};
 use acikkapi_platform::service::Service;
-use acikkapi_platform::store::{Db, Tx};
+use acikkapi_platform::store::{Db, OutboxEvent, Tx, now_ms};
 use acikkapi_platform::{PlatformError, db, tx};
 use sqlx::Row;
+use std::collections::BTreeMap;
 
 pub const COLUMNS: &str = "id, number, round, province, district, topic, unit_id, vulnerable, started_ms, \
-    budget_days, deadline_ms, statutory_ms, paused, rung_reached, statutory_fired, next_due_ms, concluded_ms";
+    budget_days, deadline_ms, statutory_ms, paused, rung_reached, statutory_fired, next_due_ms, concluded_ms, \
+    announced_ms, deadline_seq";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SlaClock {
@@ -33,6 +35,10 @@ pub struct SlaClock {
     pub statutory_fired: bool,
     pub next_due_ms: Option<i64>,
     pub concluded_ms: Option<i64>,
+    /// The deadline last announced to routing ([`announce`]), and how
+    /// many announcements this round's clock has had.
+    pub announced_ms: Option<i64>,
+    pub deadline_seq: u64,
 }
 
 macro_rules! clock_row {
@@ -55,6 +61,8 @@ macro_rules! clock_row {
             statutory_fired: $r.try_get("statutory_fired")?,
             next_due_ms: $r.try_get("next_due_ms")?,
             concluded_ms: $r.try_get("concluded_ms")?,
+            announced_ms: $r.try_get("announced_ms")?,
+            deadline_seq: $r.try_get::<i64, _>("deadline_seq")? as u64,
         }
     };
 }
@@ -163,12 +171,13 @@ pub async fn insert_many(
     // clocks wait for each other in one order and never deadlock.
     let mut clocks: Vec<&NewClock> = clocks.iter().collect();
     clocks.sort_by(|a, b| a.clock.id.cmp(&b.clock.id));
-    // 20 parameters a row.
+    // 22 parameters a row.
     for chunk in clocks.chunks(500) {
         inserted += tx!(t, c => {
             let mut qb = sqlx::QueryBuilder::new(
                 "INSERT INTO sla_clocks (id, number, round, province, district, topic, unit_id, vulnerable, started_ms, budget_days, \
-                 deadline_ms, statutory_ms, paused, rung_reached, statutory_fired, next_due_ms, concluded_ms, routing_seq, trace, updated_ms) ",
+                 deadline_ms, statutory_ms, paused, rung_reached, statutory_fired, next_due_ms, concluded_ms, routing_seq, trace, updated_ms, \
+                 announced_ms, deadline_seq) ",
             );
             qb.push_values(chunk, |mut b, n| {
                 let k = n.clock;
@@ -176,7 +185,8 @@ pub async fn insert_many(
                     .push_bind(i64::from(k.district)).push_bind(&k.topic).push_bind(&k.unit_id).push_bind(k.vulnerable)
                     .push_bind(k.started_ms).push_bind(i64::from(k.budget_days)).push_bind(k.deadline_ms).push_bind(k.statutory_ms)
                     .push_bind(k.paused).push_bind(i64::from(k.rung_reached)).push_bind(k.statutory_fired).push_bind(k.next_due_ms)
-                    .push_bind(k.concluded_ms).push_bind(n.routing_seq).push_bind(n.trace).push_bind(now);
+                    .push_bind(k.concluded_ms).push_bind(n.routing_seq).push_bind(n.trace).push_bind(now)
+                    .push_bind(k.announced_ms).push_bind(k.deadline_seq as i64);
             });
             qb.push(" ON CONFLICT (id) DO NOTHING");
             qb.build().execute(&mut **c).await?.rows_affected()
@@ -192,18 +202,20 @@ pub async fn update_all(
     clocks: &[(&SlaClock, i64)],
     now: i64,
 ) -> Result<(), PlatformError> {
-    // 13 parameters a row.
+    // 15 parameters a row.
     for chunk in clocks.chunks(500) {
         tx!(t, c => {
             let mut qb = sqlx::QueryBuilder::new(
                 "UPDATE sla_clocks SET topic = v.column2, unit_id = v.column3, budget_days = v.column4, deadline_ms = v.column5, \
                  statutory_ms = v.column6, paused = v.column7, rung_reached = v.column8, statutory_fired = v.column9, \
-                 next_due_ms = v.column10, concluded_ms = v.column11, routing_seq = v.column12, updated_ms = v.column13 FROM (",
+                 next_due_ms = v.column10, concluded_ms = v.column11, routing_seq = v.column12, updated_ms = v.column13, \
+                 announced_ms = v.column14, deadline_seq = v.column15 FROM (",
             );
             qb.push_values(chunk, |mut b, (k, seq)| {
                 b.push_bind(&k.id).push_bind(&k.topic).push_bind(&k.unit_id).push_bind(i64::from(k.budget_days))
                     .push_bind(k.deadline_ms).push_bind(k.statutory_ms).push_bind(k.paused).push_bind(i64::from(k.rung_reached))
-                    .push_bind(k.statutory_fired).push_bind(k.next_due_ms).push_bind(k.concluded_ms).push_bind(*seq).push_bind(now);
+                    .push_bind(k.statutory_fired).push_bind(k.next_due_ms).push_bind(k.concluded_ms).push_bind(*seq).push_bind(now)
+                    .push_bind(k.announced_ms).push_bind(k.deadline_seq as i64);
             });
             qb.push(") AS v WHERE sla_clocks.id = v.column1");
             qb.build().execute(&mut **c).await?;
@@ -217,10 +229,12 @@ pub async fn update(t: &mut Tx, k: &SlaClock, now: i64) -> Result<(), PlatformEr
     tx!(t, c => {
         sqlx::query(
             "UPDATE sla_clocks SET topic = $2, unit_id = $3, budget_days = $4, deadline_ms = $5, statutory_ms = $6, paused = $7, \
-             rung_reached = $8, statutory_fired = $9, next_due_ms = $10, concluded_ms = $11, updated_ms = $12 WHERE id = $1",
+             rung_reached = $8, statutory_fired = $9, next_due_ms = $10, concluded_ms = $11, updated_ms = $12, \
+             announced_ms = $13, deadline_seq = $14 WHERE id = $1",
         )
         .bind(&k.id).bind(&k.topic).bind(&k.unit_id).bind(i64::from(k.budget_days)).bind(k.deadline_ms).bind(k.statutory_ms)
         .bind(k.paused).bind(i64::from(k.rung_reached)).bind(k.statutory_fired).bind(k.next_due_ms).bind(k.concluded_ms).bind(now)
+        .bind(k.announced_ms).bind(k.deadline_seq as i64)
         .execute(&mut **c).await?;
     });
     Ok(())
@@ -229,18 +243,18 @@ pub async fn update(t: &mut Tx, k: &SlaClock, now: i64) -> Result<(), PlatformEr
 /// Writes the derived columns of many clocks in one statement a chunk
 /// (`UPDATE … FROM (VALUES …)`, valid on both backends).
 pub async fn update_many(t: &mut Tx, clocks: &[SlaClock], now: i64) -> Result<(), PlatformError> {
-    // 9 parameters a row.
+    // 11 parameters a row.
     for chunk in clocks.chunks(500) {
         tx!(t, c => {
             let mut qb = sqlx::QueryBuilder::new(
                 "UPDATE sla_clocks SET budget_days = v.column2, deadline_ms = v.column3, statutory_ms = v.column4, \
                  paused = v.column5, rung_reached = v.column6, statutory_fired = v.column7, next_due_ms = v.column8, \
-                 updated_ms = v.column9 FROM (",
+                 updated_ms = v.column9, announced_ms = v.column10, deadline_seq = v.column11 FROM (",
             );
             qb.push_values(chunk, |mut b, k| {
                 b.push_bind(&k.id).push_bind(i64::from(k.budget_days)).push_bind(k.deadline_ms).push_bind(k.statutory_ms)
                     .push_bind(k.paused).push_bind(i64::from(k.rung_reached)).push_bind(k.statutory_fired)
-                    .push_bind(k.next_due_ms).push_bind(now);
+                    .push_bind(k.next_due_ms).push_bind(now).push_bind(k.announced_ms).push_bind(k.deadline_seq as i64);
             });
             qb.push(") AS v WHERE sla_clocks.id = v.column1");
             qb.build().execute(&mut **c).await?;
@@ -384,6 +398,52 @@ pub fn derive(
     Ok(())
 }
 
+/// Marks `k`'s deadline announced if it is not what routing was told
+/// last, and returns the `SlaDeadlineChanged` for the outbox of the
+/// transaction that writes `k` (`headers`: the trace it continues). Every
+/// writer of clocks passes them through here, so each change reaches
+/// routing once, in `seq` order whatever the delivery order.
+pub fn announce(k: &mut SlaClock, headers: BTreeMap<String, String>) -> Option<OutboxEvent> {
+    if k.deadline_seq > 0 && k.announced_ms == k.deadline_ms {
+        return None;
+    }
+    k.announced_ms = k.deadline_ms;
+    k.deadline_seq += 1;
+    let event = acikkapi_proto::v1::SlaDeadlineChanged {
+        application_number: k.number.clone(),
+        round: k.round,
+        deadline: k.deadline_ms.map(ledger::timestamp),
+        seq: k.deadline_seq,
+    };
+    Some(OutboxEvent::of(event, &k.number, headers))
+}
+
+/// Announces up to `limit` open clocks never announced (those started
+/// before announcements existed), in one transaction; returns how many.
+pub async fn announce_unannounced(db: &Db, limit: i64) -> Result<u64, PlatformError> {
+    let mut t = db.begin().await?;
+    let sql = format!(
+        "SELECT {COLUMNS}, trace FROM sla_clocks WHERE concluded_ms IS NULL AND deadline_seq = 0 ORDER BY id LIMIT $1{}",
+        for_update(&t)
+    );
+    let rows: Vec<(SlaClock, String)> = tx!(&mut t, c => {
+        sqlx::query(&sql).bind(limit).fetch_all(&mut **c).await?
+            .into_iter().map(|r| -> Result<(SlaClock, String), sqlx::Error> { Ok((clock_row!(r), r.try_get("trace")?)) })
+            .collect::<Result<Vec<_>, _>>()?
+    });
+    let mut clocks = Vec::with_capacity(rows.len());
+    let mut events = Vec::with_capacity(rows.len());
+    for (mut k, trace) in rows {
+        let stored: BTreeMap<String, String> = serde_json::from_str(&trace).unwrap_or_default();
+        events.extend(announce(&mut k, stored));
+        clocks.push(k);
+    }
+    update_many(&mut t, &clocks, now_ms()).await?;
+    t.insert_outbox(&events).await?;
+    t.commit().await?;
+    Ok(clocks.len() as u64)
+}
+
 /// The open clocks a calendar change touches (all, or one province's),
 /// re-derived in chunks; the ones whose deadline moved say so in their
 /// ledger. Returns how many were looked at and how many moved.
@@ -416,7 +476,7 @@ pub async fn rederive_open(
         after = last.id.clone();
         let ids: Vec<&str> = clocks.iter().map(|k| k.id.as_str()).collect();
         let mut pauses = paused_of(&mut t, &ids).await?;
-        let mut changed = Vec::new();
+        let (mut changed, mut events) = (Vec::new(), Vec::new());
         for k in &clocks {
             let mut new = k.clone();
             let p = pauses.remove(&k.id).unwrap_or_default();
@@ -428,6 +488,10 @@ pub async fn rederive_open(
                 &p,
             )?;
             if new != *k {
+                events.extend(announce(
+                    &mut new,
+                    acikkapi_platform::telemetry::current_context_headers(),
+                ));
                 changed.push((k.deadline_ms, new));
             }
         }
@@ -447,6 +511,7 @@ pub async fn rederive_open(
         moved += lines.len() as u64;
         let rows: Vec<SlaClock> = changed.iter().map(|(_, k)| k.clone()).collect();
         update_many(&mut t, &rows, now).await?;
+        t.insert_outbox(&events).await?;
         // 4 parameters a row.
         for chunk in lines.chunks(1000) {
             tx!(&mut t, c => {

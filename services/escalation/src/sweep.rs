@@ -20,7 +20,21 @@ use std::time::Duration;
 /// Runs sweeps until shutdown, every `escalation.sweep_interval_ms`.
 pub async fn run(p: Platform) {
     let every = Duration::from_millis(p.settings.escalation.sweep_interval_ms.max(10));
+    // Clocks started before deadlines were announced: once, at start.
+    let mut unannounced = true;
     loop {
+        if unannounced {
+            match store::announce_unannounced(&p.db, 500).await {
+                Ok(n) => {
+                    unannounced = n == 500;
+                    if n > 0 {
+                        tracing::info!(clocks = n, "announced the deadlines of older clocks");
+                        p.outbox_written.notify_one();
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "announcing older clocks failed; retrying"),
+            }
+        }
         match sweep(&p, p.clock.now_ms()).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(clocks = n, "sweep fired due rungs"),
@@ -116,7 +130,8 @@ async fn sweep_batch(p: &Platform, now: i64, batch: i64) -> Result<u64, Platform
     // three statements: the claims, the clocks, the outbox.
     let mut fired: Vec<(usize, Fired)> = Vec::new();
     let mut updated = Vec::with_capacity(rows.len());
-    for (i, (k, _)) in rows.iter().enumerate() {
+    let mut events = Vec::new();
+    for (i, (k, trace)) in rows.iter().enumerate() {
         let cal = cals.for_province(k.province);
         let mut k = k.clone();
         let clock_pauses = pauses.remove(&k.id).unwrap_or_default();
@@ -127,6 +142,7 @@ async fn sweep_batch(p: &Platform, now: i64, batch: i64) -> Result<u64, Platform
                 .next_working(now, arife)
                 .map_err(|e| PlatformError::Internal(e.to_string()))?;
             k.next_due_ms = k.next_due_ms.map(|d| d.max(opening));
+            events.extend(store::announce(&mut k, stored_trace(trace)));
             updated.push(k);
             continue;
         }
@@ -139,10 +155,11 @@ async fn sweep_batch(p: &Platform, now: i64, batch: i64) -> Result<u64, Platform
             fired.push((i, f));
         }
         store::derive(&mut k, cal, arife, &policies, &clock_pauses)?;
+        // A calendar or policy changed since the clock was last written.
+        events.extend(store::announce(&mut k, stored_trace(trace)));
         updated.push(k);
     }
     let claimed = claim(&mut t, &rows, &fired, now).await?;
-    let mut events = Vec::new();
     for (i, f) in &fired {
         let (k, trace) = &rows[*i];
         if !claimed.contains(&(k.id.clone(), i64::from(f.rung))) {
@@ -152,7 +169,7 @@ async fn sweep_batch(p: &Platform, now: i64, batch: i64) -> Result<u64, Platform
         let k = &updated[*i];
         p.metrics
             .escalation(f.target.level, f.rung == STATUTORY_RUNG);
-        let stored: BTreeMap<String, String> = serde_json::from_str(trace).unwrap_or_default();
+        let stored = stored_trace(trace);
         // The firing is a span of the application's trace, searchable by
         // its place, topic and unit as they are now.
         let span = tracing::info_span!(
@@ -190,6 +207,11 @@ async fn sweep_batch(p: &Platform, now: i64, batch: i64) -> Result<u64, Platform
         p.outbox_written.notify_one();
     }
     Ok(rows.len() as u64)
+}
+
+/// The application's trace context as its clock stored it.
+fn stored_trace(trace: &str) -> BTreeMap<String, String> {
+    serde_json::from_str(trace).unwrap_or_default()
 }
 
 /// The rungs of `k` to fire at `now`: the highest due rung of the ladder

@@ -70,7 +70,7 @@ pub fn occurred(kind: &str, payload: &[u8]) -> Option<i64> {
         Ev::SmsSent(ev) => ms(&ev.sent_at),
         Ev::SlaConcluded(ev) => ms(&ev.concluded_at),
         Ev::SurveyAnswered(ev) => ms(&ev.answered_at),
-        Ev::ApplicationNoteAdded(_) | Ev::PersonalDataErased(_) => None,
+        Ev::ApplicationNoteAdded(_) | Ev::PersonalDataErased(_) | Ev::SlaDeadlineChanged(_) => None,
     }
 }
 

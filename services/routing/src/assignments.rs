@@ -8,7 +8,11 @@ use sqlx::Row;
 use std::collections::BTreeMap;
 
 const COLUMNS: &str = "number, province, district, topic, type_code, unit_id, rule_id, status, round, \
-                       vulnerability, priority, received_ms, concluded_ms";
+                       vulnerability, priority, received_ms, concluded_ms, due_ms";
+
+/// `due_ms` of an assignment whose deadline is not known (not announced
+/// yet, or its clock is paused): after every known one in the inbox.
+pub const NO_DEADLINE: i64 = i64::MAX;
 
 #[derive(Debug, Clone)]
 pub struct Assignment {
@@ -25,6 +29,9 @@ pub struct Assignment {
     pub priority: bool,
     pub received_ms: i64,
     pub concluded_ms: Option<i64>,
+    /// The round's deadline as escalation announced it; `None` while not
+    /// known or paused.
+    pub deadline_ms: Option<i64>,
 }
 
 macro_rules! row {
@@ -43,6 +50,7 @@ macro_rules! row {
             priority: $r.try_get("priority")?,
             received_ms: $r.try_get("received_ms")?,
             concluded_ms: $r.try_get("concluded_ms")?,
+            deadline_ms: Some($r.try_get::<i64, _>("due_ms")?).filter(|d| *d != NO_DEADLINE),
         }
     };
 }
@@ -173,13 +181,56 @@ pub async fn set_status(
 pub async fn reopen(t: &mut Tx, number: &str, round: u32, now: i64) -> Result<bool, PlatformError> {
     Ok(tx!(t, c => {
         sqlx::query(
-            "UPDATE routing_assignments SET status = $1, round = $2, concluded_ms = NULL, updated_ms = $3 \
-             WHERE number = $4 AND status = $5 AND round = $6",
+            "UPDATE routing_assignments SET status = $1, round = $2, concluded_ms = NULL, updated_ms = $3, \
+             due_ms = $7, due_seq = 0 WHERE number = $4 AND status = $5 AND round = $6",
         )
         .bind(St::Reopened as i64).bind(i64::from(round)).bind(now).bind(number)
-        .bind(St::Concluded as i64).bind(i64::from(round) - 1)
+        .bind(St::Concluded as i64).bind(i64::from(round) - 1).bind(NO_DEADLINE)
         .execute(&mut **c).await?.rows_affected() == 1
     }))
+}
+
+/// What an announced deadline did to an assignment.
+#[derive(Debug, PartialEq, Eq)]
+pub enum DeadlineApplied {
+    Applied,
+    /// An older round's, or an announcement already superseded.
+    Stale,
+    /// The assignment or its round is not here yet.
+    NotYet,
+}
+
+/// Keeps the deadline escalation announced for `number`'s `round` if its
+/// `seq` is higher than the one kept (announcements may arrive in any
+/// order).
+pub async fn set_deadline(
+    t: &mut Tx,
+    number: &str,
+    round: u32,
+    deadline_ms: Option<i64>,
+    seq: u64,
+    now: i64,
+) -> Result<DeadlineApplied, PlatformError> {
+    let (updated, current): (u64, Option<i64>) = tx!(t, c => {
+        let n = sqlx::query(
+            "UPDATE routing_assignments SET due_ms = $1, due_seq = $2, updated_ms = $3 \
+             WHERE number = $4 AND round = $5 AND due_seq < $2",
+        )
+        .bind(deadline_ms.unwrap_or(NO_DEADLINE)).bind(seq as i64).bind(now).bind(number).bind(i64::from(round))
+        .execute(&mut **c).await?.rows_affected();
+        let current = if n == 0 {
+            sqlx::query_scalar("SELECT round FROM routing_assignments WHERE number = $1")
+                .bind(number).fetch_optional(&mut **c).await?
+        } else {
+            None
+        };
+        (n, current)
+    });
+    Ok(match (updated, current) {
+        (1.., _) => DeadlineApplied::Applied,
+        (0, Some(r)) if r >= i64::from(round) => DeadlineApplied::Stale,
+        _ => DeadlineApplied::NotYet,
+    })
 }
 
 pub struct Hop<'a> {
@@ -236,25 +287,55 @@ pub async fn hops(
     }))
 }
 
-/// A page token of the inbox: `received_ms:number` of the last item.
-pub fn parse_inbox_token(token: &str) -> Result<Option<(i64, String)>, &'static str> {
-    if token.is_empty() {
-        return Ok(None);
+/// Where an inbox page ends, in the inbox's order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboxKey {
+    pub due_ms: i64,
+    pub received_ms: i64,
+    pub number: String,
+}
+
+impl InboxKey {
+    pub fn of(a: &Assignment) -> Self {
+        InboxKey {
+            due_ms: a.deadline_ms.unwrap_or(NO_DEADLINE),
+            received_ms: a.received_ms,
+            number: a.number.clone(),
+        }
     }
-    let (ms, number) = token
-        .split_once(':')
-        .ok_or("is not a token this service issued")?;
-    let ms = ms
-        .parse()
-        .map_err(|_| "is not a token this service issued")?;
-    Ok(Some((ms, number.to_owned())))
+
+    /// The page token: `due_ms:received_ms:number`.
+    pub fn token(&self) -> String {
+        format!("{}:{}:{}", self.due_ms, self.received_ms, self.number)
+    }
+
+    pub fn parse(token: &str) -> Result<Option<Self>, &'static str> {
+        if token.is_empty() {
+            return Ok(None);
+        }
+        const NOT_OURS: &str = "is not a token this service issued";
+        let mut parts = token.splitn(3, ':');
+        let mut ms = || -> Result<i64, &'static str> {
+            parts.next().and_then(|p| p.parse().ok()).ok_or(NOT_OURS)
+        };
+        let (due_ms, received_ms) = (ms()?, ms()?);
+        let number = parts.next().filter(|n| !n.is_empty()).ok_or(NOT_OURS)?;
+        Ok(Some(InboxKey {
+            due_ms,
+            received_ms,
+            number: number.to_owned(),
+        }))
+    }
 }
 
 /// Open applications at `unit`, oldest first.
+/// A unit's open applications, nearest deadline first (those without a
+/// known deadline last), then oldest; `after` is the last one of the page
+/// before.
 pub async fn inbox(
     db: &Db,
     unit: &str,
-    after: Option<(i64, String)>,
+    after: Option<InboxKey>,
     limit: i64,
 ) -> Result<Vec<Assignment>, PlatformError> {
     Ok(db!(db, p => {
@@ -265,16 +346,20 @@ pub async fn inbox(
             .push(", ")
             .push_bind(St::Reopened as i64)
             .push(")");
-        if let Some((ms, number)) = after.clone() {
-            qb.push(" AND (received_ms > ")
-                .push_bind(ms)
+        if let Some(k) = after.clone() {
+            qb.push(" AND (due_ms > ")
+                .push_bind(k.due_ms)
+                .push(" OR (due_ms = ")
+                .push_bind(k.due_ms)
+                .push(" AND (received_ms > ")
+                .push_bind(k.received_ms)
                 .push(" OR (received_ms = ")
-                .push_bind(ms)
+                .push_bind(k.received_ms)
                 .push(" AND number > ")
-                .push_bind(number)
-                .push("))");
+                .push_bind(k.number)
+                .push("))))");
         }
-        qb.push(" ORDER BY received_ms, number LIMIT ").push_bind(limit);
+        qb.push(" ORDER BY due_ms, received_ms, number LIMIT ").push_bind(limit);
         qb.build().fetch_all(p).await?.iter().map(|r| Ok(row!(r))).collect::<Result<Vec<_>, sqlx::Error>>()?
     }))
 }

@@ -1,10 +1,11 @@
 //! Routing's consumer: assigns every received application, follows
-//! conclusions (for reopening), and erases the unit's answer texts when
+//! conclusions (for reopening) and the deadlines escalation announces
+//! (for the inbox's order), and erases the unit's answer texts when
 //! the retention run erases the applicant's data. Idempotent twice over:
 //! the consumer inbox drops a second delivery, and an assignment is
 //! written only if the application has none.
 
-use crate::assignments::{self, Assignment, Hop};
+use crate::assignments::{self, Assignment, DeadlineApplied, Hop};
 use crate::store::Rules;
 use crate::timestamp;
 use acikkapi_platform::bus::Envelope;
@@ -24,6 +25,7 @@ pub const KINDS: &[&str] = &[
     EventKind::ApplicationReceived.as_str(),
     EventKind::ApplicationConcluded.as_str(),
     EventKind::PersonalDataErased.as_str(),
+    EventKind::SlaDeadlineChanged.as_str(),
 ];
 
 pub struct Consumer {
@@ -75,6 +77,28 @@ impl Handler for Consumer {
                         .bind(ERASED_TEXT).bind(&ev.application_number).execute(&mut **c).await?;
                 });
                 Ok(())
+            }
+            Event::SlaDeadlineChanged(ev) => {
+                let deadline = ev
+                    .deadline
+                    .map(|t| t.seconds * 1000 + i64::from(t.nanos) / 1_000_000);
+                match assignments::set_deadline(
+                    t,
+                    &ev.application_number,
+                    ev.round,
+                    deadline,
+                    ev.seq,
+                    now_ms(),
+                )
+                .await?
+                {
+                    DeadlineApplied::Applied | DeadlineApplied::Stale => Ok(()),
+                    // Escalation starts its clock from the same
+                    // ApplicationReceived routing assigns from.
+                    DeadlineApplied::NotYet => Err(HandlerError::Later(
+                        "a deadline of an application or round routing has not yet".into(),
+                    )),
+                }
             }
             other => Err(HandlerError::Permanent(format!(
                 "routing does not consume {}",
@@ -130,6 +154,7 @@ impl Consumer {
                 .received_at
                 .map_or(now, |t| t.seconds * 1000 + i64::from(t.nanos) / 1_000_000),
             concluded_ms: None,
+            deadline_ms: None,
         };
         // The application's trace from here on, now with its unit (and the
         // place and topic intake put in its baggage).

@@ -198,7 +198,7 @@ impl Routing {
         acikkapi_platform::catch_up::catching_up(|| assignments::fetch(db, number))
             .await?
             .filter(|a| scope.covers(a.province, a.district, Some(&a.unit_id)))
-            .ok_or_else(|| Status::not_found("no application with that number"))
+            .ok_or_else(|| Status::not_found(acikkapi_platform::catch_up::NOT_FOUND))
     }
 
     fn number(raw: &str) -> Result<String, Status> {

@@ -36,6 +36,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0002_sequence_and_trace.sql"),
         postgres: include_str!("../migrations/postgres/0002_sequence_and_trace.sql"),
     },
+    Migration {
+        component: Service::Routing.as_str(),
+        version: 3,
+        sqlite: include_str!("../migrations/sqlite/0003_inbox_deadline.sql"),
+        postgres: include_str!("../migrations/postgres/0003_inbox_deadline.sql"),
+    },
 ];
 
 /// Routing as the binary serves and migrates it.

@@ -666,7 +666,79 @@ async fn census_counts_open_and_overdue_by_province(backend: Backend) {
     n.stop_and_clean().await;
 }
 
+/// The deadline routing keeps on the assignment (for the inbox's order).
+async fn routing_deadline(p: &Platform, number: &str) -> Option<i64> {
+    acikkapi_routing::assignments::fetch(&p.db, number)
+        .await
+        .expect("read")
+        .expect("assigned")
+        .deadline_ms
+}
+
+/// Routing keeps a round's deadline as escalation announces it: the
+/// newest announcement wins whatever order they arrive in, another
+/// round's is not applied, and a clock from before announcements existed
+/// is announced once.
+async fn routing_keeps_the_newest_deadline_announced(backend: Backend) {
+    use acikkapi_routing::assignments::{DeadlineApplied, set_deadline};
+    let (s, _dir) = settings(backend);
+    let n = TestNode::start(s).await;
+    let number = n.submit(submission(1)).await;
+    n.routed(&number).await;
+    let p = n.platform();
+    let clock = n.clock(&number).await;
+    assert!(clock.deadline_ms.is_some());
+    assert!(
+        eventually(20, || async {
+            routing_deadline(p, &number).await == clock.deadline_ms
+        })
+        .await,
+        "routing has {:?}, escalation {:?}",
+        routing_deadline(p, &number).await,
+        clock.deadline_ms
+    );
+    // Announcements arriving out of order: the higher seq stays.
+    let mut t = p.db.begin().await.unwrap();
+    let later = clock.deadline_seq + 5;
+    let cases = [
+        (1, Some(1_000), later, DeadlineApplied::Applied),
+        (1, Some(2_000), later - 1, DeadlineApplied::Stale),
+        (1, Some(2_000), later, DeadlineApplied::Stale),
+        (2, Some(3_000), 1, DeadlineApplied::NotYet),
+    ];
+    for (round, deadline, seq, want) in cases {
+        let got = set_deadline(&mut t, &number, round, deadline, seq, 0)
+            .await
+            .unwrap();
+        assert_eq!(got, want, "round {round}, seq {seq}");
+    }
+    t.commit().await.unwrap();
+    assert_eq!(routing_deadline(p, &number).await, Some(1_000));
+    // A clock from before announcements: never announced, and routing
+    // without a deadline for it.
+    db!(&p.db, pool => {
+        sqlx::query("UPDATE sla_clocks SET announced_ms = NULL, deadline_seq = 0 WHERE number = $1")
+            .bind(&number).execute(pool).await.unwrap();
+        sqlx::query("UPDATE routing_assignments SET due_ms = $1, due_seq = 0 WHERE number = $2")
+            .bind(acikkapi_routing::assignments::NO_DEADLINE).bind(&number).execute(pool).await.unwrap();
+    });
+    assert_eq!(routing_deadline(p, &number).await, None);
+    let announce = || acikkapi_escalation::store::announce_unannounced(&p.db, 500);
+    assert_eq!(announce().await.unwrap(), 1);
+    assert_eq!(announce().await.unwrap(), 0, "announced once");
+    assert!(
+        eventually(20, || async {
+            routing_deadline(p, &number).await == clock.deadline_ms
+        })
+        .await,
+        "routing has {:?} after the announcement",
+        routing_deadline(p, &number).await
+    );
+    n.stop_and_clean().await;
+}
+
 backend_tests!(
+    routing_keeps_the_newest_deadline_announced,
     census_counts_open_and_overdue_by_province,
     erasure_reaches_pause_reasons,
     the_official_a_rung_names_gets_one_sms,

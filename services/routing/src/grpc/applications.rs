@@ -118,7 +118,7 @@ impl Routing {
             0 => 50,
             n => n.min(500),
         } as i64;
-        let after = assignments::parse_inbox_token(&page.page_token)
+        let after = assignments::InboxKey::parse(&page.page_token)
             .map_err(|m| invalid("page.page_token", m))?;
         let mut rows = assignments::inbox(&self.platform.db, &unit.id, after, size + 1).await?;
         // A district-bound caller sees, of a provincial unit, only its district's applications.
@@ -128,7 +128,7 @@ impl Routing {
         let next_page_token = if rows.len() as i64 > size {
             rows.truncate(size as usize);
             rows.last()
-                .map(|a| format!("{}:{}", a.received_ms, a.number))
+                .map(|a| assignments::InboxKey::of(a).token())
                 .unwrap_or_default()
         } else {
             String::new()
@@ -140,7 +140,7 @@ impl Routing {
                     application_number: a.number.clone(),
                     topic_code: a.topic.clone(),
                     type_code: a.type_code.clone(),
-                    deadline: None,
+                    deadline: a.deadline_ms.map(timestamp),
                     priority: a.priority,
                     vulnerability: Some(pb::Vulnerability::from_bits(a.vulnerability)),
                     subject: String::new(),
