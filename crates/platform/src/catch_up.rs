@@ -16,6 +16,12 @@ use std::time::Duration;
 /// milliseconds between services, seconds only under a burst.
 pub const CATCH_UP: Duration = Duration::from_secs(3);
 
+/// What a handler answers (`NOT_FOUND`) when nothing came in that time:
+/// the same for a number that does not exist and one outside the caller's
+/// scope, and a hint for the caller whose application is still on its way
+/// under a burst.
+pub const NOT_FOUND: &str = "no application with that number (one recorded moments ago may still be on its way: retry shortly)";
+
 /// `look` until it finds something, for at most [`CATCH_UP`].
 pub async fn catching_up<T, F, Fut>(mut look: F) -> Result<Option<T>, PlatformError>
 where

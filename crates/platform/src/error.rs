@@ -17,6 +17,28 @@ pub fn invalid_field(field: &str, why: impl Into<String>) -> tonic::Status {
     )
 }
 
+/// tonic's refusal of a request over a service's size limit (`OUT_OF_RANGE`,
+/// "Error, decoded message length too large: found N bytes, the limit is:
+/// M bytes"), said in the platform's own convention: `INVALID_ARGUMENT`
+/// at the field `request`, with its `BadRequest` violation. `None` for
+/// every other status.
+pub fn request_too_large(s: &tonic::Status) -> Option<tonic::Status> {
+    const TONIC: &str = "decoded message length too large";
+    if s.code() != tonic::Code::OutOfRange || !s.message().contains(TONIC) {
+        return None;
+    }
+    let numbers: Vec<&str> = s
+        .message()
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|n| !n.is_empty())
+        .collect();
+    let why = match numbers[..] {
+        [found, limit] => format!("is {found} bytes, more than the {limit} this service takes"),
+        _ => "is larger than this service takes".to_owned(),
+    };
+    Some(invalid_field("request", why))
+}
+
 /// As [`invalid_field`], from a message already in the `field: why` form.
 pub fn invalid_message(message: impl Into<String>) -> tonic::Status {
     let message = message.into();

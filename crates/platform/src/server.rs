@@ -224,8 +224,16 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         Box::pin(async move {
             let started = Instant::now();
-            let res = inner.call(req).await;
+            let mut res = inner.call(req).await;
             drop(permit);
+            // Over the size limit: tonic refused it before any handler ran,
+            // in its own words; integrators get the platform's.
+            if let Ok(r) = &res
+                && let Some(s) = tonic::Status::from_header_map(r.headers())
+                && let Some(ours) = crate::error::request_too_large(&s)
+            {
+                res = Ok(ours.into_http());
+            }
             if let Ok(r) = &res {
                 let code = r
                     .headers()

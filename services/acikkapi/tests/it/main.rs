@@ -13,6 +13,7 @@ mod cli;
 mod console;
 mod deploy;
 mod escalation;
+mod generic;
 mod house;
 mod intake;
 mod integrator;
