@@ -18,6 +18,15 @@ acikkapi=target/debug/acikkapi
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
+# The alert rules: valid, and each fires on what should fire it (promtool's
+# unit tests); every runbook they link exists in docs/operations.md.
+promtool check rules helm/acikkapi/alerts/acikkapi.rules.yaml >/dev/null
+(cd helm/acikkapi/alerts && promtool test rules acikkapi.rules.test.yaml >/dev/null)
+for anchor in $(grep -o 'operations.md#[a-z]*' helm/acikkapi/alerts/acikkapi.rules.yaml | cut -d'#' -f2); do
+  grep -qi "^### $anchor\b" docs/operations.md || { echo "deploy: no runbook '### $anchor' in docs/operations.md" >&2; exit 1; }
+done
+echo "deploy: alert rules checked and unit-tested, every runbook present: ok"
+
 for values in "" helm/acikkapi/values-allinone.yaml; do
   args=()
   [ -n "$values" ] && args=(-f "$values")

@@ -30,3 +30,11 @@ if [ ! -x "$tools/venv/bin/kubernetes-validate" ]; then
   python3 -m venv "$tools/venv"
   "$tools/venv/bin/pip" install -q kubernetes-validate==1.37.0
 fi
+# promtool (Debian's prometheus package), for the chart's alert rules.
+if ! command -v promtool >/dev/null; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "deploy-tools: promtool is missing (as root: apt-get install prometheus)" >&2; exit 1
+  fi
+  if [ ! -f /tmp/.acikkapi-apt-updated ]; then apt-get update -qq && touch /tmp/.acikkapi-apt-updated; fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+fi

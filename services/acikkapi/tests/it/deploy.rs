@@ -1,6 +1,6 @@
-//! The deployment's dashboards query only metrics that exist: the ones this
-//! binary exports (read from its own registry) and the few the broker's
-//! exporter provides, named below.
+//! The deployment's dashboards and alerts query only metrics that exist:
+//! the ones this binary exports (read from its own registry) and the few
+//! the broker's exporter provides, named below.
 
 use acikkapi_platform::metrics::Metrics;
 use std::collections::BTreeSet;
@@ -130,6 +130,27 @@ fn dashboards_query_only_exported_metrics() {
             );
         }
     }
+}
+
+/// The alert rules (their expressions; `promtool test rules` in
+/// `make deploy-check` checks what they fire on) read only exported metrics.
+#[test]
+fn alerts_read_only_exported_metrics() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../helm/acikkapi/alerts/acikkapi.rules.yaml");
+    let rules = std::fs::read_to_string(&path).expect("the chart's alert rules");
+    let exprs: Vec<String> = rules
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .map(str::to_owned)
+        .collect();
+    let read: Vec<String> = exprs.iter().flat_map(|e| metrics_in(e)).collect();
+    assert!(read.len() >= 6, "the rules read {read:?}");
+    let bad = unknown(&exprs, &exported());
+    assert!(
+        bad.is_empty(),
+        "the alert rules read {bad:?}, which nothing exports"
+    );
 }
 
 #[test]
