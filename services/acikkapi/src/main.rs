@@ -41,6 +41,16 @@ enum Command {
     /// Apply every service's database migrations and exit (what the
     /// chart's pre-install/pre-upgrade Job runs).
     Migrate,
+    /// Back up the embedded default while it serves: one file with a
+    /// consistent copy of the store and the keys generated in the data
+    /// folder (it holds personal data: keep it like the data folder).
+    Backup {
+        /// Where to write it; never overwritten.
+        file: std::path::PathBuf,
+    },
+    /// Restore a backup into the configured data folder, which must hold
+    /// no store (the platform stopped).
+    Restore { file: std::path::PathBuf },
     /// Declare a durable consumer queue (and its dead-letter queue) bound to
     /// event kinds, so events published before its consumer first starts are kept.
     DeclareQueue {
@@ -205,6 +215,28 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             sets.extend(acikkapi::migrations());
             db.migrate(&sets).await?;
             println!("migrations applied");
+            Ok(())
+        }
+        Command::Backup { file } => {
+            let settings = Settings::load(cli.config.as_deref())?;
+            let took = acikkapi_platform::store::backup::backup(&settings, &file).await?;
+            println!(
+                "backup written to {}: {} applications, keys {}",
+                file.display(),
+                took.applications,
+                took.keys.join(", ")
+            );
+            Ok(())
+        }
+        Command::Restore { file } => {
+            let settings = Settings::load(cli.config.as_deref())?;
+            let put = acikkapi_platform::store::backup::restore(&settings, &file).await?;
+            println!(
+                "restored into {}: {} applications, keys {}",
+                settings.data_dir.display(),
+                put.applications,
+                put.keys.join(", ")
+            );
             Ok(())
         }
         Command::DeclareQueue { queue, kinds } => {

@@ -53,6 +53,11 @@ pub struct StoreSettings {
     pub batch_max: usize,
     /// Submissions waiting for a writer beyond this are refused RESOURCE_EXHAUSTED.
     pub queue_capacity: usize,
+    /// SQLite only: `full` (a commit is on disk before it is acknowledged,
+    /// so a power cut loses no application whose number was given) or
+    /// `normal` (survives a process crash, but a power cut may lose the
+    /// last commits; faster on slow disks).
+    pub sqlite_synchronous: String,
 }
 
 impl Default for StoreSettings {
@@ -64,6 +69,7 @@ impl Default for StoreSettings {
             writers: 0,
             batch_max: 256,
             queue_capacity: 8192,
+            sqlite_synchronous: "full".into(),
         }
     }
 }
@@ -216,6 +222,12 @@ impl StoreSettings {
             problems.push(
                 "store: batch_max, queue_capacity and max_connections must be positive".into(),
             );
+        }
+        if !matches!(self.sqlite_synchronous.as_str(), "full" | "normal") {
+            problems.push(format!(
+                "store.sqlite_synchronous: {:?} is not full or normal",
+                self.sqlite_synchronous
+            ));
         }
     }
 }

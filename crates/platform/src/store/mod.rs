@@ -4,6 +4,7 @@
 //! [`tx!`]): the body is compiled for each backend, so the SQL text must be
 //! valid on both (`$1` placeholders, `ON CONFLICT`, `RETURNING` are).
 
+pub mod backup;
 mod outbox;
 
 pub use outbox::{OutboxClaim, OutboxEvent, OutboxRow};
@@ -92,13 +93,19 @@ impl Db {
                         PlatformError::Config(format!("data_dir {}: {e}", dir.display()))
                     })?;
                 }
-                // WAL lets readers run beside the one writer; NORMAL sync in
-                // WAL mode is durable against process crashes (not power loss
-                // of the last commits), the usual trade for an embedded store.
+                // WAL lets readers run beside the one writer. FULL sync (the
+                // default) syncs the WAL at every commit, so an application
+                // whose number was given survives a power cut of the one-box
+                // pilot; group commit makes that one sync per batch. NORMAL
+                // survives a process crash only.
+                let synchronous = match settings.store.sqlite_synchronous.as_str() {
+                    "normal" => SqliteSynchronous::Normal,
+                    _ => SqliteSynchronous::Full,
+                };
                 let opts = SqliteConnectOptions::from_str(&url)?
                     .create_if_missing(true)
                     .journal_mode(SqliteJournalMode::Wal)
-                    .synchronous(SqliteSynchronous::Normal)
+                    .synchronous(synchronous)
                     .busy_timeout(Duration::from_secs(10))
                     // 64 MiB of page cache per connection (the default is 2 MiB):
                     // the writer touches several indexes per application.

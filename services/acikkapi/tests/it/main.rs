@@ -8,6 +8,7 @@ mod abuse;
 mod access;
 mod audit;
 mod backends;
+mod backup;
 mod browser;
 mod cli;
 mod console;
