@@ -131,7 +131,14 @@ async fn an_oversized_request_is_refused_unread(backend: Backend) {
         .submit_application(req)
         .await
         .expect_err("too large");
-    assert_eq!(err.code(), Code::OutOfRange, "{}", err.message());
+    // Refused in the platform's convention (INVALID_ARGUMENT at the field
+    // `request`; #28), no longer in tonic's own words (OUT_OF_RANGE).
+    assert_eq!(err.code(), Code::InvalidArgument, "{}", err.message());
+    assert_eq!(
+        acikkapi_platform::error::field_violations(&err)[0].0,
+        "request",
+        "{err:?}"
+    );
     assert_eq!(count(n.platform(), "applications").await, 0);
     n.stop_and_clean().await;
 }
