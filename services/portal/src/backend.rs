@@ -122,19 +122,31 @@ impl Backend {
 
     /// Submits the request `make` builds. A call that never left (the
     /// channel's connection had just died, as after an answer lost on the
-    /// way) is sent once more on a fresh connection: unsent, it cannot
-    /// have been recorded, and its idempotency key makes even a doubt safe.
+    /// way), or went down with it (`CANCELLED`), is sent again on a fresh
+    /// connection, up to four times 25–200 ms apart while the channel
+    /// reconnects: unsent, it cannot have been recorded, and its
+    /// idempotency key makes even a doubt safe.
     pub async fn submit(
         &self,
         make: impl Fn() -> Result<tonic::Request<pb::SubmitApplicationRequest>, tonic::Status>,
     ) -> Result<tonic::Response<pb::SubmitApplicationResponse>, tonic::Status> {
-        match self.intake().submit_application(make()?).await {
-            Err(e) if unsent(&e) => {
-                tracing::debug!(error = %e.message(), "submission not sent; sending it again");
-                self.intake().submit_application(make()?).await
+        // A channel reconnecting after a lost connection may refuse more
+        // than once before it is ready; what was never sent is safe to
+        // send again, a few times, briefly apart.
+        let mut pause = std::time::Duration::from_millis(25);
+        for _ in 0..4 {
+            match self.intake().submit_application(make()?).await {
+                // CANCELLED: the call went down with a dying connection;
+                // the same idempotency key makes sending it again safe.
+                Err(e) if unsent(&e) || e.code() == tonic::Code::Cancelled => {
+                    tracing::debug!(error = %e.message(), "submission not answered; sending it again");
+                    tokio::time::sleep(pause).await;
+                    pause *= 2;
+                }
+                answer => return answer,
             }
-            answer => answer,
         }
+        self.intake().submit_application(make()?).await
     }
 
     pub fn intake(&self) -> IntakeServiceClient<Channel> {
