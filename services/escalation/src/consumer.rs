@@ -389,6 +389,9 @@ impl Handler for Consumer {
                     rung_reached: 0,
                     statutory_fired: false,
                     concluded_ms: None,
+                    // A new round's deadline is announced from seq 1.
+                    announced_ms: None,
+                    deadline_seq: 0,
                     ..prev
                 };
                 // Routing events of the last round, arriving late, never

@@ -48,9 +48,9 @@ fn database_file(settings: &Settings) -> Result<PathBuf, PlatformError> {
     Ok(PathBuf::from(path))
 }
 
-async fn open(path: &Path, create: bool) -> Result<SqlitePool, PlatformError> {
-    let opts = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
-        .create_if_missing(create);
+/// An existing SQLite file, on one connection.
+async fn open(path: &Path) -> Result<SqlitePool, PlatformError> {
+    let opts = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?;
     Ok(SqlitePoolOptions::new()
         .max_connections(1)
         .connect_with(opts)
@@ -77,13 +77,13 @@ pub async fn backup(settings: &Settings, to: &Path) -> Result<Summary, PlatformE
             to.display()
         )));
     }
-    let live = open(&db, false).await?;
+    let live = open(&db).await?;
     sqlx::query("VACUUM INTO $1")
         .bind(to.display().to_string())
         .execute(&live)
         .await?;
     live.close().await;
-    let copy = open(to, false).await?;
+    let copy = open(to).await?;
     sqlx::query(&format!(
         "CREATE TABLE {KEYS_TABLE} (name TEXT PRIMARY KEY, content TEXT NOT NULL)"
     ))
@@ -152,7 +152,7 @@ async fn restore_part(
     from: &Path,
     part: &Path,
 ) -> Result<Summary, PlatformError> {
-    let pool = open(part, false).await?;
+    let pool = open(part).await?;
     let rows = sqlx::query(&format!(
         "SELECT name, content FROM {KEYS_TABLE} ORDER BY name"
     ))
