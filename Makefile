@@ -99,8 +99,8 @@ deploy-check: ## The chart lints and renders (default, all-in-one), every manife
 k8s: ## Regenerate k8s/base from the chart (after changing helm/acikkapi)
 	./scripts/render-k8s.sh
 
-image: ## Build the container image (needs a Docker engine)
-	docker build -t acikkapi:dev .
+image: ## Build the runtime image with podman here (a base from Debian's packages, the host's release binary) and check it runs
+	./scripts/image/build.sh
 
 clean: ## Remove build output and local data
 	$(CARGO) clean

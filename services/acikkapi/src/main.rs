@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 #[derive(Parser)]
 #[command(
     name = "acikkapi",
-    version,
+    version = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("ACIKKAPI_COMMIT"), ")"),
     about = "Açık Kapı: the national platform for applications to governorships"
 )]
 struct Cli {
