@@ -117,8 +117,8 @@ impl Generic {
             .map(tonic::Response::into_inner)
     }
 
-    /// The request message of `method` from a message of the same shape
-    /// (a fixture), as JSON a caller could have written.
+    /// The message `message_name` as JSON a caller could have written,
+    /// from a message of the same shape (a fixture).
     pub fn json_of(&self, message_name: &str, m: &impl Message) -> serde_json::Value {
         let d = self
             .pool
