@@ -42,10 +42,26 @@ pub struct Descriptor {
     /// access matrix).
     pub grpc_services: &'static [&'static str],
     pub migrations: &'static [Migration],
+    /// The queues it consumes, each with the event kinds bound to it:
+    /// declared by `acikkapi migrate` too, so that no event published
+    /// before its consumer's first start (a new install, a fresh broker
+    /// after a restore) finds no queue and is dropped.
+    pub queues: Queues,
     /// The access rule of each of its gRPC methods, by path.
     pub policy: fn(&str) -> Option<Access>,
     /// Declares its queues, starts its workers and adds its routes.
     pub mount: fn(Mount) -> Mounting,
+}
+
+/// Queues with the event kinds bound to each.
+pub type Queues = &'static [(&'static str, &'static [&'static str])];
+
+/// Declares `queues` with their bindings (idempotent).
+pub async fn declare_queues(bus: &crate::bus::Bus, queues: Queues) -> Result<(), PlatformError> {
+    for (queue, kinds) in queues {
+        bus.declare(queue, kinds).await?;
+    }
+    Ok(())
 }
 
 fn no_methods(_: &str) -> Option<Access> {

@@ -12,11 +12,17 @@ use crate::store::OutboxRow;
 use std::time::Duration;
 use tracing::Instrument;
 
-/// Runs until shutdown. Wakes on `outbox_written` or every poll interval.
+/// Runs until shutdown. Wakes on `outbox_written` or every poll interval;
+/// forgets sent events past `relay.keep_sent_hours` every [`FORGET_EVERY`].
 pub async fn run(p: Platform) {
     let poll = Duration::from_millis(p.settings.relay.poll_interval_ms);
     let mut backoff = Duration::from_millis(100);
+    let mut forgotten = tokio::time::Instant::now();
     loop {
+        if forgotten.elapsed() >= FORGET_EVERY {
+            forgotten = tokio::time::Instant::now();
+            forget_sent(&p).await;
+        }
         match round(&p).await {
             Ok(n) => {
                 backoff = Duration::from_millis(100);
@@ -42,6 +48,19 @@ pub async fn run(p: Platform) {
     // A last round so a clean shutdown leaves nothing behind.
     if let Err(e) = round(&p).await {
         tracing::warn!(error = %e, "final outbox round failed; rows stay for the next start");
+    }
+}
+
+/// How often a relay forgets the sent events older than it keeps.
+pub const FORGET_EVERY: Duration = Duration::from_secs(60);
+
+async fn forget_sent(p: &Platform) {
+    let keep_ms = (p.settings.relay.keep_sent_hours * 3_600_000) as i64;
+    let before = crate::store::now_ms().saturating_sub(keep_ms);
+    match p.db.outbox_forget_sent(before).await {
+        Ok(0) => {}
+        Ok(n) => tracing::debug!(events = n, "forgot sent events past relay.keep_sent_hours"),
+        Err(e) => tracing::warn!(error = %e, "forgetting sent events failed; next time"),
     }
 }
 

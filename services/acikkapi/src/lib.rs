@@ -118,6 +118,19 @@ impl Node {
             web_addr: portal_addr,
             ..
         } = mount;
+        // The in-process bus dies with its process, and with it what it
+        // held (published, not yet applied): those events, kept as sent,
+        // are delivered again; the consumers apply only what they lack.
+        if matches!(platform.bus, acikkapi_platform::bus::Bus::Memory(_)) {
+            let again = platform.db.outbox_replay(0).await?;
+            if again > 0 {
+                tracing::info!(
+                    events = again,
+                    "in-process bus: the events kept as sent delivered again"
+                );
+                platform.outbox_written.notify_one();
+            }
+        }
         let relay_stop = CancellationToken::new();
         let relay_task = platform.settings.relay.enabled.then(|| {
             let mut p = platform.clone();

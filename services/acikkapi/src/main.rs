@@ -51,6 +51,9 @@ enum Command {
     /// Restore a backup into the configured data folder, which must hold
     /// no store (the platform stopped).
     Restore { file: std::path::PathBuf },
+    /// The outbox: events waiting to be published and those kept as sent.
+    #[command(subcommand)]
+    Outbox(OutboxCommand),
     /// Declare a durable consumer queue (and its dead-letter queue) bound to
     /// event kinds, so events published before its consumer first starts are kept.
     DeclareQueue {
@@ -113,6 +116,20 @@ enum Command {
         number: String,
         /// The 8-character tracking code given with the number.
         code: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum OutboxCommand {
+    /// After restoring the store to an earlier moment (PostgreSQL
+    /// point-in-time recovery): put the events sent in the last MINUTES
+    /// before it back in the outbox, so that those published before the
+    /// restore point but applied after it are applied again. Consumers
+    /// skip what they had applied; safe to repeat.
+    Replay {
+        /// How far back from now (default: every event kept, `relay.keep_sent_hours`).
+        #[arg(long)]
+        minutes: Option<u64>,
     },
 }
 
@@ -214,7 +231,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let mut sets = vec![acikkapi_platform::store::PLATFORM_MIGRATIONS];
             sets.extend(acikkapi::migrations());
             db.migrate(&sets).await?;
-            println!("migrations applied");
+            // Every consumer's queue, before any pod publishes (a new
+            // install, a fresh broker after a restore): an event for a
+            // queue not yet declared would be dropped by the exchange.
+            let bus = acikkapi_platform::bus::Bus::connect(&settings.bus).await?;
+            for d in acikkapi::descriptors() {
+                acikkapi_platform::mount::declare_queues(&bus, d.queues).await?;
+            }
+            println!("migrations applied, queues declared");
             Ok(())
         }
         Command::Backup { file } => {
@@ -236,6 +260,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 settings.data_dir.display(),
                 put.applications,
                 put.keys.join(", ")
+            );
+            Ok(())
+        }
+        Command::Outbox(OutboxCommand::Replay { minutes }) => {
+            let settings = Settings::load(cli.config.as_deref())?;
+            let db = acikkapi_platform::store::Db::connect(&settings).await?;
+            let since = minutes.map_or(0, |m| {
+                acikkapi_platform::store::now_ms().saturating_sub((m * 60_000) as i64)
+            });
+            let again = db.outbox_replay(since).await?;
+            println!(
+                "{again} events back in the outbox; the relays publish them, the consumers apply what they lack"
             );
             Ok(())
         }

@@ -18,10 +18,10 @@ pub mod policy;
 pub mod store;
 pub mod sweep;
 
+use acikkapi_platform::PlatformError;
 use acikkapi_platform::mount::{Descriptor, Mount};
 use acikkapi_platform::service::Service;
 use acikkapi_platform::store::Migration;
-use acikkapi_platform::{Platform, PlatformError};
 use acikkapi_proto::v1::escalation_service_server::EscalationServiceServer;
 use std::sync::Arc;
 use tokio::task::JoinHandle;
@@ -50,10 +50,15 @@ pub const MIGRATIONS: &[Migration] = &[
 ];
 
 /// Escalation as the binary serves and migrates it.
+/// The queues it consumes: declared when it starts, and by `acikkapi
+/// migrate` before any pod publishes (no event dropped for want of a queue).
+const QUEUES: acikkapi_platform::mount::Queues = &[(consumer::QUEUE, consumer::KINDS)];
+
 pub const DESCRIPTOR: Descriptor = Descriptor {
     service: Service::Escalation,
     grpc_services: &["acikkapi.v1.EscalationService"],
     migrations: MIGRATIONS,
+    queues: QUEUES,
     policy,
     mount: |m| Box::pin(mount(m)),
 };
@@ -61,16 +66,10 @@ pub const DESCRIPTOR: Descriptor = Descriptor {
 /// Largest request escalation decodes: a policy of ten rungs.
 const MAX_REQUEST_BYTES: usize = 16 * 1024;
 
-/// The queue escalation consumes, declared before anything is published.
-pub async fn declare_queues(p: &Platform) -> Result<(), PlatformError> {
-    p.bus.declare(consumer::QUEUE, consumer::KINDS).await?;
-    Ok(())
-}
-
 async fn mount(mut m: Mount) -> Result<Mount, PlatformError> {
     let p = &m.platform;
     policy::seed_default(&p.db, acikkapi_platform::store::now_ms()).await?;
-    declare_queues(p).await?;
+    acikkapi_platform::mount::declare_queues(&p.bus, QUEUES).await?;
     let mut workers: Vec<JoinHandle<()>> = vec![tokio::spawn(acikkapi_platform::consumer::run(
         p.clone(),
         consumer::QUEUE,

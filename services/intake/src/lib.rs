@@ -12,10 +12,10 @@ pub mod retention;
 mod writer;
 
 use acikkapi_domain::catalog::Catalog;
+use acikkapi_platform::PlatformError;
 use acikkapi_platform::mount::{Descriptor, Mount};
 use acikkapi_platform::service::Service;
 use acikkapi_platform::store::Migration;
-use acikkapi_platform::{Platform, PlatformError};
 use acikkapi_proto::v1::catalog_service_server::CatalogServiceServer;
 use acikkapi_proto::v1::intake_service_server::IntakeServiceServer;
 
@@ -64,18 +64,16 @@ pub const MIGRATIONS: &[Migration] = &[
 /// Largest request intake decodes: text limits with 4-byte characters, plus room.
 const MAX_REQUEST_BYTES: usize = 64 * 1024;
 
-/// The queue intake follows routing on, declared before anything is
-/// published so that no event is dropped by an exchange with no binding.
-pub async fn declare_queues(p: &Platform) -> Result<(), PlatformError> {
-    p.bus.declare(follow::QUEUE, follow::KINDS).await?;
-    Ok(())
-}
-
 /// Intake as the binary serves and migrates it.
+/// The queues it consumes: declared when it starts, and by `acikkapi
+/// migrate` before any pod publishes (no event dropped for want of a queue).
+const QUEUES: acikkapi_platform::mount::Queues = &[(follow::QUEUE, follow::KINDS)];
+
 pub const DESCRIPTOR: Descriptor = Descriptor {
     service: Service::Intake,
     grpc_services: &["acikkapi.v1.IntakeService", "acikkapi.v1.CatalogService"],
     migrations: MIGRATIONS,
+    queues: QUEUES,
     policy,
     mount: |m| Box::pin(mount(m)),
 };
@@ -84,7 +82,7 @@ async fn mount(mut m: Mount) -> Result<Mount, PlatformError> {
     // Declared before its loops start: two loops declaring a new quorum
     // queue at once can consume before its process is up, which the broker
     // answers by closing the whole connection.
-    declare_queues(&m.platform).await?;
+    acikkapi_platform::mount::declare_queues(&m.platform.bus, QUEUES).await?;
     let p = &m.platform;
     let catalog = Catalog::builtin();
     let tracking = TrackingKey::load(&p.settings)?;

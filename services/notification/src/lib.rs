@@ -19,12 +19,12 @@ pub mod sender;
 pub mod survey;
 pub mod templates;
 
+use acikkapi_platform::PlatformError;
 use acikkapi_platform::config::Settings;
 use acikkapi_platform::mount::{Descriptor, Mount};
 use acikkapi_platform::privacy::TrackingKey;
 use acikkapi_platform::service::Service;
 use acikkapi_platform::store::Migration;
-use acikkapi_platform::{Platform, PlatformError};
 use acikkapi_proto::v1::notification_service_server::NotificationServiceServer;
 use provider::{FileProvider, HttpProvider, HttpSettings, Provider};
 use std::sync::Arc;
@@ -50,10 +50,15 @@ pub const MIGRATIONS: &[Migration] = &[
 ];
 
 /// Notification as the binary serves and migrates it.
+/// The queues it consumes: declared when it starts, and by `acikkapi
+/// migrate` before any pod publishes (no event dropped for want of a queue).
+const QUEUES: acikkapi_platform::mount::Queues = &[(consumer::QUEUE, consumer::KINDS)];
+
 pub const DESCRIPTOR: Descriptor = Descriptor {
     service: Service::Notification,
     grpc_services: &["acikkapi.v1.NotificationService"],
     migrations: MIGRATIONS,
+    queues: QUEUES,
     policy,
     mount: |m| Box::pin(mount(m)),
 };
@@ -75,16 +80,10 @@ pub fn provider(settings: &Settings) -> Arc<dyn Provider> {
     }
 }
 
-/// The queues notification consumes, declared before anything is published.
-pub async fn declare_queues(p: &Platform) -> Result<(), PlatformError> {
-    p.bus.declare(consumer::QUEUE, consumer::KINDS).await?;
-    Ok(())
-}
-
 async fn mount(mut m: Mount) -> Result<Mount, PlatformError> {
     let p = &m.platform;
     let provider = provider(&p.settings);
-    declare_queues(p).await?;
+    acikkapi_platform::mount::declare_queues(&p.bus, QUEUES).await?;
     let survey =
         survey::Mode::parse(&p.settings.notification.survey).map_err(PlatformError::Config)?;
     let queued = Arc::new(Notify::new());

@@ -43,6 +43,7 @@ pub const DESCRIPTOR: Descriptor = Descriptor {
     service: Service::Portal,
     grpc_services: &[],
     migrations: &[],
+    queues: &[],
     policy: NO_POLICY,
     mount: |m| Box::pin(mount(m)),
 };

@@ -19,10 +19,10 @@ pub mod store;
 pub use access::policy;
 use acikkapi_proto::v1::reporting_service_server::ReportingServiceServer;
 
+use acikkapi_platform::PlatformError;
 use acikkapi_platform::mount::{Descriptor, Mount};
 use acikkapi_platform::service::Service;
 use acikkapi_platform::store::Migration;
-use acikkapi_platform::{Platform, PlatformError};
 use std::sync::Arc;
 
 pub const MIGRATIONS: &[Migration] = &[
@@ -47,10 +47,15 @@ pub const MIGRATIONS: &[Migration] = &[
 ];
 
 /// Reporting as the binary serves and migrates it.
+/// The queues it consumes: declared when it starts, and by `acikkapi
+/// migrate` before any pod publishes (no event dropped for want of a queue).
+const QUEUES: acikkapi_platform::mount::Queues = &[(consumer::QUEUE, consumer::KINDS)];
+
 pub const DESCRIPTOR: Descriptor = Descriptor {
     service: Service::Reporting,
     grpc_services: &["acikkapi.v1.ReportingService"],
     migrations: MIGRATIONS,
+    queues: QUEUES,
     policy,
     mount: |m| Box::pin(mount(m)),
 };
@@ -58,15 +63,9 @@ pub const DESCRIPTOR: Descriptor = Descriptor {
 /// Largest request reporting decodes (a scope, a period, a few options).
 const MAX_REQUEST_BYTES: usize = 4 * 1024;
 
-/// The queue reporting consumes, declared before anything is published.
-pub async fn declare_queues(p: &Platform) -> Result<(), PlatformError> {
-    p.bus.declare(consumer::QUEUE, consumer::KINDS).await?;
-    Ok(())
-}
-
 async fn mount(mut m: Mount) -> Result<Mount, PlatformError> {
     let p = &m.platform;
-    declare_queues(p).await?;
+    acikkapi_platform::mount::declare_queues(&p.bus, QUEUES).await?;
     let worker = tokio::spawn(acikkapi_platform::consumer::run(
         p.clone(),
         consumer::QUEUE,

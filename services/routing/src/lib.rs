@@ -13,10 +13,10 @@ pub mod seed;
 pub mod store;
 
 use acikkapi_domain::catalog::Catalog;
+use acikkapi_platform::PlatformError;
 use acikkapi_platform::mount::{Descriptor, Mount};
 use acikkapi_platform::service::Service;
 use acikkapi_platform::store::Migration;
-use acikkapi_platform::{Platform, PlatformError};
 use acikkapi_proto::v1::routing_service_server::RoutingServiceServer;
 use std::sync::Arc;
 
@@ -45,23 +45,21 @@ pub const MIGRATIONS: &[Migration] = &[
 ];
 
 /// Routing as the binary serves and migrates it.
+/// The queues it consumes: declared when it starts, and by `acikkapi
+/// migrate` before any pod publishes (no event dropped for want of a queue).
+const QUEUES: acikkapi_platform::mount::Queues = &[(consumer::QUEUE, consumer::KINDS)];
+
 pub const DESCRIPTOR: Descriptor = Descriptor {
     service: Service::Routing,
     grpc_services: &["acikkapi.v1.RoutingService"],
     migrations: MIGRATIONS,
+    queues: QUEUES,
     policy,
     mount: |m| Box::pin(mount(m)),
 };
 
 /// Largest request routing decodes: an answer of 5,000 characters with alternatives.
 const MAX_REQUEST_BYTES: usize = 64 * 1024;
-
-/// The queues routing consumes, declared before anything is published so
-/// that no event is dropped by an exchange with no binding.
-pub async fn declare_queues(p: &Platform) -> Result<(), PlatformError> {
-    p.bus.declare(consumer::QUEUE, consumer::KINDS).await?;
-    Ok(())
-}
 
 async fn mount(mut m: Mount) -> Result<Mount, PlatformError> {
     let p = &m.platform;
@@ -70,7 +68,7 @@ async fn mount(mut m: Mount) -> Result<Mount, PlatformError> {
         tracing::info!("routing registry seeded with the default units and national rules");
     }
     let rules = store::Rules::load(p.db.clone()).await?;
-    declare_queues(p).await?;
+    acikkapi_platform::mount::declare_queues(&p.bus, QUEUES).await?;
     let worker = tokio::spawn(acikkapi_platform::consumer::run(
         p.clone(),
         consumer::QUEUE,

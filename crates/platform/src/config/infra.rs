@@ -142,6 +142,11 @@ pub struct RelaySettings {
     pub batch: i64,
     /// Safety-net poll for rows left by a crashed process.
     pub poll_interval_ms: u64,
+    /// How long a published event is kept (`outbox_sent`) to be replayed
+    /// into a store restored to an earlier moment (`acikkapi outbox
+    /// replay`; on the in-process bus at every start). It must cover the
+    /// longest a consumer may lag behind; 0 keeps none.
+    pub keep_sent_hours: u64,
 }
 
 impl Default for RelaySettings {
@@ -150,6 +155,7 @@ impl Default for RelaySettings {
             enabled: true,
             batch: 1000,
             poll_interval_ms: 250,
+            keep_sent_hours: 24,
         }
     }
 }

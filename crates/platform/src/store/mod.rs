@@ -76,6 +76,12 @@ pub const PLATFORM_MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0002_audit.sql"),
         postgres: include_str!("../../migrations/postgres/0002_audit.sql"),
     },
+    Migration {
+        component: "platform",
+        version: 3,
+        sqlite: include_str!("../../migrations/sqlite/0003_outbox_sent.sql"),
+        postgres: include_str!("../../migrations/postgres/0003_outbox_sent.sql"),
+    },
 ];
 
 impl Db {

@@ -1,6 +1,8 @@
 //! Outbox rows: written with the state change, claimed, published and
-//! deleted by a relay. However many relays run (one in every process of
-//! every service), each row is published by the one that claimed it.
+//! moved by a relay to `outbox_sent`, where they are kept for a while
+//! (`relay.keep_sent_hours`) to be [replayed](Db::outbox_replay) after a
+//! restore. However many relays run (one in every process of every
+//! service), each row is published by the one that claimed it.
 
 use super::{Db, Tx, now_ms};
 use crate::PlatformError;
@@ -95,13 +97,36 @@ impl OutboxClaim {
         &self.rows
     }
 
-    /// The rows were published and confirmed: they are gone for good.
+    /// The rows were published and confirmed: they leave the outbox (kept
+    /// in `outbox_sent` for a replay).
     pub async fn done(self) -> Result<(), PlatformError> {
         match self.hold {
             Hold::Postgres(t) => t.commit().await?,
             Hold::Sqlite(pool, _turn) => {
                 let ids: Vec<i64> = self.rows.iter().map(|r| r.id).collect();
-                Db::Sqlite(pool).outbox_delete(&ids).await?;
+                let mut t = pool.begin().await?;
+                for chunk in ids.chunks(1000) {
+                    let mut qb = sqlx::QueryBuilder::new(
+                        "INSERT OR IGNORE INTO outbox_sent \
+                         (event_id, kind, key, payload, headers, created_ms, sent_ms) \
+                         SELECT event_id, kind, key, payload, headers, created_ms, ",
+                    );
+                    qb.push_bind(now_ms()).push(" FROM outbox WHERE id IN (");
+                    let mut sep = qb.separated(", ");
+                    for id in chunk {
+                        sep.push_bind(*id);
+                    }
+                    qb.push(")");
+                    qb.build().execute(&mut *t).await?;
+                    let mut qb = sqlx::QueryBuilder::new("DELETE FROM outbox WHERE id IN (");
+                    let mut sep = qb.separated(", ");
+                    for id in chunk {
+                        sep.push_bind(*id);
+                    }
+                    qb.push(")");
+                    qb.build().execute(&mut *t).await?;
+                }
+                t.commit().await?;
             }
         }
         Ok(())
@@ -114,11 +139,22 @@ impl Db {
     pub async fn outbox_claim(&self, limit: i64) -> Result<OutboxClaim, PlatformError> {
         match self {
             Db::Postgres(p) => {
-                const SQL: &str = "DELETE FROM outbox WHERE id IN \
+                // Deleted and kept as sent in one statement; both undone
+                // if the broker does not confirm (the transaction rolls back).
+                const SQL: &str = "WITH claimed AS (DELETE FROM outbox WHERE id IN \
                      (SELECT id FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED) \
-                     RETURNING id, event_id, kind, key, payload, headers";
+                     RETURNING id, event_id, kind, key, payload, headers, created_ms), \
+                     kept AS (INSERT INTO outbox_sent \
+                     (event_id, kind, key, payload, headers, created_ms, sent_ms) \
+                     SELECT event_id, kind, key, payload, headers, created_ms, $2 FROM claimed \
+                     ON CONFLICT (event_id) DO NOTHING) \
+                     SELECT id, event_id, kind, key, payload, headers FROM claimed";
                 let mut t = p.begin().await?;
-                let found = sqlx::query(SQL).bind(limit).fetch_all(&mut *t).await?;
+                let found = sqlx::query(SQL)
+                    .bind(limit)
+                    .bind(now_ms())
+                    .fetch_all(&mut *t)
+                    .await?;
                 let mut rows = found
                     .iter()
                     .map(row_to_outbox)
@@ -155,23 +191,32 @@ impl Db {
         Ok(rows)
     }
 
-    /// Deletes rows the broker confirmed.
-    pub async fn outbox_delete(&self, ids: &[i64]) -> Result<(), PlatformError> {
-        if ids.is_empty() {
-            return Ok(());
-        }
-        crate::db!(self, p => {
-            for chunk in ids.chunks(1000) {
-                let mut qb = sqlx::QueryBuilder::new("DELETE FROM outbox WHERE id IN (");
-                let mut sep = qb.separated(", ");
-                for id in chunk {
-                    sep.push_bind(*id);
-                }
-                qb.push(")");
-                qb.build().execute(p).await?;
-            }
-        });
-        Ok(())
+    /// Puts every event sent at or after `since_ms` (ms since the epoch)
+    /// back in the outbox, oldest first, and returns how many. For a store
+    /// put back to an earlier moment: the events published before it and
+    /// applied after it are delivered again, and the consumers (which keep
+    /// the id of every event they applied) apply those they lack. Safe to
+    /// repeat.
+    pub async fn outbox_replay(&self, since_ms: i64) -> Result<u64, PlatformError> {
+        const SQL: &str = "INSERT INTO outbox (event_id, kind, key, payload, headers, created_ms) \
+             SELECT event_id, kind, key, payload, headers, created_ms FROM outbox_sent \
+             WHERE sent_ms >= $1 ORDER BY created_ms, event_id";
+        Ok(crate::db!(self, p => sqlx::query(SQL).bind(since_ms).execute(p).await?.rows_affected()))
+    }
+
+    /// Forgets sent events older than `before_ms`; returns how many.
+    pub async fn outbox_forget_sent(&self, before_ms: i64) -> Result<u64, PlatformError> {
+        const SQL: &str = "DELETE FROM outbox_sent WHERE sent_ms < $1";
+        Ok(
+            crate::db!(self, p => sqlx::query(SQL).bind(before_ms).execute(p).await?.rows_affected()),
+        )
+    }
+
+    /// How many sent events are kept for a replay.
+    pub async fn outbox_sent_len(&self) -> Result<i64, PlatformError> {
+        Ok(
+            crate::db!(self, p => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM outbox_sent").fetch_one(p).await?),
+        )
     }
 
     pub async fn outbox_len(&self) -> Result<i64, PlatformError> {

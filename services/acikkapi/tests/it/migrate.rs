@@ -91,6 +91,41 @@ async fn migrate_creates_every_services_tables(backend: Backend) {
     }
     assert!(tables > 20, "only {tables} tables checked");
 
+    if backend == Backend::Production {
+        // Every consumer's queue is declared: an event published before
+        // any consumer ever started (a new install, a fresh broker after a
+        // restore) waits in each queue bound to its kind.
+        let bus = acikkapi_platform::bus::Bus::connect(&s.bus)
+            .await
+            .expect("bus");
+        let kind = acikkapi_proto::EventKind::ApplicationReceived.as_str();
+        bus.publish(&[acikkapi_platform::bus::Envelope {
+            id: "before-any-consumer".into(),
+            kind: kind.into(),
+            key: "260600000013".into(),
+            payload: Vec::new(),
+            headers: Default::default(),
+        }])
+        .await
+        .expect("publish");
+        let mut bound = 0;
+        for d in acikkapi::descriptors() {
+            for (queue, kinds) in d.queues.iter().filter(|(_, k)| k.contains(&kind)) {
+                let mut sub = bus.subscribe(queue, kinds).await.expect("subscribe");
+                let got = tokio::time::timeout(std::time::Duration::from_secs(5), sub.next())
+                    .await
+                    .unwrap_or_else(|_| panic!("nothing waited in {queue}"))
+                    .expect("a delivery")
+                    .expect("readable");
+                assert_eq!(got.envelope.id, "before-any-consumer", "{queue}");
+                got.ack().await.expect("ack");
+                sub.close().await.expect("close");
+                bound += 1;
+            }
+        }
+        assert!(bound >= 3, "only {bound} queues take {kind}");
+    }
+
     // A node started afterwards (every service) applies nothing more.
     let node = TestNode::start(s.clone()).await;
     assert_eq!(
