@@ -119,6 +119,19 @@ pub async fn id_of(t: &mut Tx, dedup_key: &str) -> Result<Option<String>, Platfo
     }))
 }
 
+/// A message's id, the same whenever the same message (its `dedup_key`)
+/// is queued: it goes to the gateway as the message's own id, so a
+/// message queued again after the store was put back to an earlier moment
+/// (a point-in-time restore) is one the gateway has already seen, not a
+/// second SMS. A UUID (version 8) from the key's SHA-256.
+pub fn id_of_key(dedup_key: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(dedup_key.as_bytes());
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Uuid::new_v8(bytes).to_string()
+}
+
 /// A message about to be queued, with its id and the trace context of
 /// the event that asked for it.
 #[derive(Debug, Clone)]
@@ -132,7 +145,7 @@ impl Queued {
     /// `m`, asked for in the current trace context.
     pub fn now(m: NewMessage) -> Queued {
         Queued {
-            id: uuid::Uuid::now_v7().to_string(),
+            id: id_of_key(&m.dedup_key),
             message: m,
             trace: serde_json::to_string(&acikkapi_platform::telemetry::current_context_headers())
                 .unwrap_or_default(),
@@ -319,9 +332,13 @@ pub async fn get(db: &Db, id: &str) -> Result<Option<Message>, PlatformError> {
     }))
 }
 
+/// An application's messages in the order they were queued: by time, and
+/// within one moment by priority (a conclusion and its survey are queued
+/// together; the ids, made from the messages' keys, say nothing of order).
 pub async fn of_application(db: &Db, number: &str) -> Result<Vec<Message>, PlatformError> {
-    let sql =
-        format!("SELECT {COLUMNS} FROM sms_messages WHERE number = $1 ORDER BY created_ms, id");
+    let sql = format!(
+        "SELECT {COLUMNS} FROM sms_messages WHERE number = $1 ORDER BY created_ms, priority, id"
+    );
     Ok(db!(db, pool => {
         let rows = sqlx::query(&sql).bind(number).fetch_all(pool).await?;
         rows.iter().map(|r| Ok(decode!(r))).collect::<Result<Vec<_>, sqlx::Error>>()?
@@ -416,5 +433,20 @@ impl Message {
             created_at: Some(timestamp(self.created_ms)),
             updated_at: Some(timestamp(self.updated_ms)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::id_of_key;
+
+    #[test]
+    fn a_message_queued_again_keeps_its_id() {
+        let a = id_of_key("receipt:260600000013");
+        assert_eq!(a, id_of_key("receipt:260600000013"));
+        assert_ne!(a, id_of_key("receipt:260600000021"));
+        assert_ne!(a, id_of_key("concluded:260600000013"));
+        let parsed = uuid::Uuid::parse_str(&a).expect("a UUID");
+        assert_eq!(parsed.get_version_num(), 8);
     }
 }
