@@ -17,7 +17,12 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 /// The keys the embedded default generates in its data folder.
-pub const KEY_FILES: &[&str] = &["privacy.key", "privacy-hash.key", "auth.key"];
+pub const KEY_FILES: &[&str] = &[
+    "privacy.key",
+    "privacy-hash.key",
+    "auth.key",
+    "tracking.key",
+];
 
 /// The table of a backup file that carries the keys (removed on restore).
 const KEYS_TABLE: &str = "acikkapi_backup_keys";

@@ -15,6 +15,7 @@ fn with_local_keys() -> (acikkapi_platform::config::Settings, tempfile::TempDir)
     s.privacy.keys = Secret::default();
     s.privacy.hash_key = Secret::default();
     s.auth.keys = Secret::default();
+    s.intake.tracking_key = Secret::default();
     (s, dir)
 }
 
@@ -24,14 +25,29 @@ async fn a_backup_taken_while_serving_restores_with_its_sealed_data() {
     let n = TestNode::start(s.clone()).await;
     let mut req = submission(1);
     req.applicant.as_mut().unwrap().full_name = "Gülşen Zeytinoğulları".into();
-    let number = n.submit(req).await;
+    let answer = n
+        .intake()
+        .await
+        .submit_application(req)
+        .await
+        .expect("submitted")
+        .into_inner();
+    let (number, code) = (answer.application_number, answer.tracking_code);
     n.routed(&number).await;
     let file = tempfile::tempdir().unwrap();
     let path = file.path().join("acikkapi.backup");
     // While the node serves (and goes on writing).
     let took = backup::backup(&s, &path).await.expect("backup");
     assert_eq!(took.applications, 1);
-    assert_eq!(took.keys, ["privacy.key", "privacy-hash.key", "auth.key"]);
+    assert_eq!(
+        took.keys,
+        [
+            "privacy.key",
+            "privacy-hash.key",
+            "auth.key",
+            "tracking.key"
+        ]
+    );
     let later = n.submit(submission(2)).await;
     n.stop().await;
     assert!(
@@ -70,6 +86,15 @@ async fn a_backup_taken_while_serving_restores_with_its_sealed_data() {
     let who = app.applicant.expect("its applicant");
     assert_eq!(who.full_name, "Gülşen Zeytinoğulları", "sealed data opens");
     assert_eq!(who.mobile_phone, "+905321234567");
+    // The tracking code the citizen was given still opens it.
+    n.intake()
+        .await
+        .track_application(pb::TrackApplicationRequest {
+            application_number: number.clone(),
+            tracking_code: code,
+        })
+        .await
+        .expect("the citizen's tracking code after the restore");
     let after = n
         .intake()
         .await
