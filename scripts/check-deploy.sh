@@ -50,7 +50,7 @@ done
 $helm template acikkapi helm/acikkapi --namespace acikkapi --set keda.enabled=true > "$out/keda.yaml"
 validate "$out/keda.yaml"
 # (run from .tools, where its packages are: ES modules resolve from the file)
-cp scripts/validate-keda.mjs .tools/ && node .tools/validate-keda.mjs "$out/keda.yaml"
+cp scripts/validate-crds.mjs .tools/ && node .tools/validate-crds.mjs "$out/keda.yaml"
 # The PostgreSQL connection budget holds at every HPA's maximum, or the
 # chart refuses to render.
 if $helm template acikkapi helm/acikkapi --set postgres.connectionBudget=30 >/dev/null 2>&1; then
@@ -58,6 +58,14 @@ if $helm template acikkapi helm/acikkapi --set postgres.connectionBudget=30 >/de
   exit 1
 fi
 echo "deploy: KEDA ScaledObjects valid; pools within the connection budget: ok"
+
+# PostgreSQL by CloudNativePG with scheduled backups: the Cluster and its
+# ScheduledBackup against the operator's schemas, the rest as above.
+$helm template acikkapi helm/acikkapi --namespace acikkapi --set cloudnativepg.enabled=true > "$out/cnpg.yaml"
+validate "$out/cnpg.yaml"
+node .tools/validate-crds.mjs "$out/cnpg.yaml"
+grep -q '^kind: ScheduledBackup' "$out/cnpg.yaml" || { echo "deploy: no ScheduledBackup rendered" >&2; exit 1; }
+echo "deploy: CloudNativePG Cluster with WAL archiving and a ScheduledBackup valid: ok"
 
 # k8s/: the plain manifests are the chart's rendering, kept in step.
 ./scripts/render-k8s.sh "$out/base.yaml"

