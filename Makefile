@@ -3,7 +3,7 @@
 SHELL := bash
 CARGO ?= cargo
 
-.PHONY: help run build release test test-embedded test-unit browser-deps screenshots load-portal fuzz services lint fmt clippy load-embedded load-production load-pipeline load-pipeline-processes chaos load-pipeline-embedded bench-sms bench-sla bench-report bench-console deploy-check k8s image clean
+.PHONY: help run build release test test-embedded test-unit browser-deps screenshots load-portal fuzz services lint fmt clippy load-embedded load-production load-pipeline load-pipeline-processes chaos load-pipeline-embedded bench-sms bench-sla bench-report bench-console deploy-check k8s image deploy-smoke upgrade-check dr-drill clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -101,6 +101,17 @@ k8s: ## Regenerate k8s/base from the chart (after changing helm/acikkapi)
 
 image: ## Build the runtime image with podman here (a base from Debian's packages, the host's release binary) and check it runs
 	./scripts/image/build.sh
+
+deploy-smoke: release services image ## Run the chart's pods with podman kube play (all-in-one, then a pod per service): migrate Job, readiness, a citizen through the portal pod, SIGTERM, 0 lost
+	./scripts/deploy-smoke.sh
+
+# The last commit before issue #29's work (the release an operator upgrades from).
+FROM ?= e03369d
+upgrade-check: release services ## Rolling upgrade from FROM (a commit) while a burst runs: new migrate under the old release, processes replaced one at a time, lost/doubled per effect
+	FROM=$(FROM) ./load-tests/upgrade-check.sh
+
+dr-drill: release services ## PostgreSQL recovery drill: base backup and WAL archive during a burst, point-in-time restore into a second cluster, converge, lost/doubled per effect
+	./load-tests/dr-drill.sh
 
 clean: ## Remove build output and local data
 	$(CARGO) clean

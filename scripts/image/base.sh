@@ -8,6 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export CONTAINERS_CONF="$PWD/scripts/image/containers.conf"
+./scripts/image/tools.sh
 image=localhost/acikkapi-base:bookworm
 if podman image exists "$image"; then
   echo "base: $image exists"

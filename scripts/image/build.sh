@@ -9,6 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export CONTAINERS_CONF="$PWD/scripts/image/containers.conf"
+./scripts/image/tools.sh
 image="${IMAGE:-localhost/acikkapi:dev}"
 ./scripts/image/base.sh
 cargo build --release --locked -p acikkapi --bin acikkapi
