@@ -34,6 +34,7 @@ work=$(mktemp -d)
 stamp=$(date +%s)
 . load-tests/production-env.sh
 . load-tests/fleet.sh
+. load-tests/verdict.sh
 export ACIKKAPI__DATA_DIR="$work"
 export ACIKKAPI__TELEMETRY__LOG_FILTER="${ACIKKAPI__TELEMETRY__LOG_FILTER:-warn}"
 export ACIKKAPI__LIMITS__SUBMIT_PER_CLIENT_PER_MINUTE=100000000
@@ -78,25 +79,9 @@ kill_service() { # name: kill -9, then started again a second later
 }
 
 # The verdict over the numbers handed out so far and the gateway's lines.
-verdict() {
-  psql -h 127.0.0.1 -U postgres -d test -qtA -F ' | ' -v ON_ERROR_STOP=1 <<SQL
-SET search_path TO load_$stamp;
-SET client_min_messages = warning;
-CREATE TABLE IF NOT EXISTS chaos_numbers (number TEXT PRIMARY KEY);
-CREATE TABLE IF NOT EXISTS chaos_gateway (id TEXT NOT NULL);
-TRUNCATE chaos_numbers, chaos_gateway;
-\copy chaos_numbers FROM '$work/numbers'
-\copy chaos_gateway FROM '$work/gateway'
-$(cat load-tests/chaos-check.sql)
-SQL
-}
-gateway_ids() { # the message ids the file gateway wrote, one a line
-  { [ -f "$work/sms.jsonl" ] && sed -n 's/.*"id":"\([^"]*\)".*/\1/p' "$work/sms.jsonl"; } >"$work/gateway" || true
-}
-all_arrived() { # every effect of every number so far is there
-  gateway_ids
-  verdict 2>/dev/null | awk -F ' \\| ' 'NF == 3 && $2 != 0 {missing = 1} END {exit missing || NR == 0}'
-}
+judge() { verdict "host=127.0.0.1 port=5432 dbname=test user=postgres" "load_$stamp" "$work/numbers" "$work/gateway"; }
+gateway_ids() { file_gateway_ids "$work/sms.jsonl" >"$work/gateway"; }
+all_arrived() { gateway_ids; judge 2>/dev/null | arrived; }
 
 faults=()
 for i in $(seq 0 $((ROUNDS - 1))); do
@@ -139,7 +124,7 @@ for round in $(seq 1 "$ROUNDS"); do
   until all_arrived; do
     if awk -v a="$(date +%s.%N)" -v b="$burst_done" 'BEGIN{exit !(a-b > 300)}'; then
       echo "round $round: not drained after 5 minutes:" >&2
-      verdict >&2 || true
+      judge >&2 || true
       break
     fi
     sleep 0.5
@@ -155,8 +140,7 @@ fleet_down
 gateway_ids
 echo
 echo "per effect, over $(wc -l <"$work/numbers") application numbers handed to clients:"
-printf '%-28s %6s %8s\n' effect lost doubled
-verdict | awk -F ' \\| ' 'NF == 3 {printf "%-28s %6d %8d\n", $1, $2, $3; bad += $2 + $3} END {exit bad > 0}' \
+judge | judged \
   && echo "chaos: 0 lost, 0 doubled" \
   || { echo "chaos: applications lost or doubled (above)" >&2; exit 1; }
 echo "deadlocks in the logs: $(cat "$work"/*.log | grep -c 'deadlock detected' || true)"

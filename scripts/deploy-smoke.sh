@@ -24,6 +24,7 @@
 # scripts/deploy-smoke/play.py.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. load-tests/verdict.sh
 export CONTAINERS_CONF="$PWD/scripts/image/containers.conf"
 ./scripts/image/tools.sh
 image="${IMAGE:-localhost/acikkapi:dev}"
@@ -178,25 +179,14 @@ smoke() { # name, helm value arguments…
   stop
   play
   # Every application, effect by effect, once the second life drained.
-  local verdict
+  local result
   for _ in $(seq 1 600); do
-    verdict=$(psql -h 127.0.0.1 -U postgres -d test -qtA -F ' | ' -v ON_ERROR_STOP=1 <<SQL
-SET search_path TO $schema;
-SET client_min_messages = warning;
-CREATE TABLE IF NOT EXISTS chaos_numbers (number TEXT PRIMARY KEY);
-CREATE TABLE IF NOT EXISTS chaos_gateway (id TEXT NOT NULL);
-TRUNCATE chaos_numbers, chaos_gateway;
-\copy chaos_numbers FROM '$dir/numbers'
-\copy chaos_gateway FROM '$work/gateway'
-$(cat load-tests/chaos-check.sql)
-SQL
-)
-    echo "$verdict" | awk -F ' \\| ' 'NF == 3 && $2 != 0 {m = 1} END {exit m}' && break
+    result=$(verdict "host=127.0.0.1 port=5432 dbname=test user=postgres" "$schema" "$dir/numbers" "$work/gateway")
+    echo "$result" | arrived && break
     sleep 0.1
   done
   stop
-  echo "$verdict" | awk -F ' \\| ' 'NF == 3 {printf "   %-28s lost %d doubled %d\n", $1, $2, $3; bad += $2 + $3} END {exit bad > 0}' \
-    || fail "$name: applications lost or doubled"
+  echo "$result" | judged | sed 's/^/   /' || fail "$name: applications lost or doubled"
   echo "   $name: $(wc -l <"$dir/numbers") applications, 0 lost, 0 doubled"
 }
 
