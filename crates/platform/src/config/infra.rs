@@ -145,7 +145,7 @@ pub struct RelaySettings {
     /// How long a published event is kept (`outbox_sent`) to be replayed
     /// into a store restored to an earlier moment (`acikkapi outbox
     /// replay`; on the in-process bus at every start). It must cover the
-    /// longest a consumer may lag behind; 0 keeps none.
+    /// longest a consumer may lag behind; 0 forgets them within a minute.
     pub keep_sent_hours: u64,
 }
 
