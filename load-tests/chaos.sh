@@ -35,11 +35,7 @@ stamp=$(date +%s)
 . load-tests/production-env.sh
 . load-tests/fleet.sh
 . load-tests/verdict.sh
-export ACIKKAPI__DATA_DIR="$work"
-export ACIKKAPI__TELEMETRY__LOG_FILTER="${ACIKKAPI__TELEMETRY__LOG_FILTER:-warn}"
-export ACIKKAPI__LIMITS__SUBMIT_PER_CLIENT_PER_MINUTE=100000000
-export ACIKKAPI__NOTIFICATION__PROVIDER=file
-export ACIKKAPI__NOTIFICATION__RATE_PER_SECOND=100000
+fleet_harness_env "$work"
 # A message a killed sender held is taken over after this.
 export ACIKKAPI__NOTIFICATION__HTTP_TIMEOUT_MS=2000
 export ACIKKAPI__NOTIFICATION__LEASE_MS=5000
@@ -121,14 +117,10 @@ for round in $(seq 1 "$ROUNDS"); do
   fi
   burst_done=$(date +%s.%N)
   burst_s=$(awk '/^submitted/ && match($0, / in [0-9.]+s/) {print substr($0, RSTART + 4, RLENGTH - 5)}' "$work/load-$round.out")
-  until all_arrived; do
-    if awk -v a="$(date +%s.%N)" -v b="$burst_done" 'BEGIN{exit !(a-b > 300)}'; then
-      echo "round $round: not drained after 5 minutes:" >&2
-      judge >&2 || true
-      break
-    fi
-    sleep 0.5
-  done
+  wait_until all_arrived 300 || {
+    echo "round $round: not drained after 5 minutes:" >&2
+    judge >&2 || true
+  }
   drained=$(date +%s.%N)
   printf '%-6s %-16s %8s %8s %8.1f %8.1f %8.1f\n' "$round" "$fault" "$(wc -l <"$work/numbers")" \
     "$(awk '/retried with their key/ {print $NF}' "$work/load-$round.out")" \

@@ -45,11 +45,7 @@ stamp=$(date +%s)
 . load-tests/fleet.sh
 . load-tests/verdict.sh
 export ACIKKAPI__STORE__URL="postgres://postgres@127.0.0.1:$PRIMARY_PORT/postgres"
-export ACIKKAPI__DATA_DIR="$work"
-export ACIKKAPI__TELEMETRY__LOG_FILTER="${ACIKKAPI__TELEMETRY__LOG_FILTER:-warn}"
-export ACIKKAPI__LIMITS__SUBMIT_PER_CLIENT_PER_MINUTE=100000000
-export ACIKKAPI__NOTIFICATION__PROVIDER=file
-export ACIKKAPI__NOTIFICATION__RATE_PER_SECOND=100000
+fleet_harness_env "$work"
 pgv=$(pg_lsclusters -h | awk '$2 == "main" {print $1; exit}')
 archive="$work/wal-archive"
 base="$work/base"
@@ -173,13 +169,7 @@ judge() {
     "$work/numbers-a" "$work/gateway" "$work/numbers-all"
 }
 all_arrived() { judge 2>/dev/null | arrived; }
-until all_arrived; do
-  if awk -v a="$(now)" -v b="$began" 'BEGIN{exit !(a-b > 300)}'; then
-    echo "dr-drill: not converged after 5 minutes" >&2
-    break
-  fi
-  sleep 0.5
-done
+wait_until all_arrived 300 || echo "dr-drill: not converged after 5 minutes" >&2
 converge_s=$(since "$began")
 fleet_down
 held_b=$(sqlr -c "SELECT COUNT(*) - $(wc -l <"$work/numbers-a") FROM load_$stamp.chaos_numbers")

@@ -55,11 +55,7 @@ stamp=$(date +%s)
 . load-tests/production-env.sh
 . load-tests/fleet.sh
 . load-tests/verdict.sh
-export ACIKKAPI__DATA_DIR="$work"
-export ACIKKAPI__TELEMETRY__LOG_FILTER="${ACIKKAPI__TELEMETRY__LOG_FILTER:-warn}"
-export ACIKKAPI__LIMITS__SUBMIT_PER_CLIENT_PER_MINUTE=100000000
-export ACIKKAPI__NOTIFICATION__PROVIDER=file
-export ACIKKAPI__NOTIFICATION__RATE_PER_SECOND=100000
+fleet_harness_env "$work"
 cleanup() {
   fleet_down >/dev/null 2>&1 || true
   drop_schema
@@ -114,13 +110,7 @@ judge() {
 }
 all_arrived() { judge 2>/dev/null | arrived; }
 burst_done=$(now)
-until all_arrived; do
-  if awk -v a="$(now)" -v b="$burst_done" 'BEGIN{exit !(a-b > 300)}'; then
-    echo "upgrade-check: not drained after 5 minutes" >&2
-    break
-  fi
-  sleep 0.5
-done
+wait_until all_arrived 300 || echo "upgrade-check: not drained after 5 minutes" >&2
 drain_s=$(since "$burst_done")
 fleet_down
 

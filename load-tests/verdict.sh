@@ -12,6 +12,8 @@
 #   arrived: true once the verdict on stdin lacks nothing.
 #   judged: prints the verdict on stdin as a table; false on any lost or doubled.
 #   file_gateway_ids SMS_JSONL: the ids the file provider wrote, one a line.
+#   wait_until CHECK SECONDS: runs the command CHECK every half second until
+#     it succeeds; false if SECONDS passed first.
 
 verdict() {
   local conn=$1 schema=$2 numbers=$3 gateway=$4 all=${5:-$3}
@@ -42,4 +44,13 @@ judged() {
 
 file_gateway_ids() {
   if [ -f "$1" ]; then sed -n 's/.*"id":"\([^"]*\)".*/\1/p' "$1"; fi
+}
+
+wait_until() {
+  local check=$1 limit=$2 began
+  began=$(date +%s)
+  until "$check"; do
+    [ $(($(date +%s) - began)) -lt "$limit" ] || return 1
+    sleep 0.5
+  done
 }

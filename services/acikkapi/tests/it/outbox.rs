@@ -22,23 +22,22 @@ use tokio_util::sync::CancellationToken;
 
 const CONSUMER: &str = "test-recorder";
 
+/// `count` applications submitted one after another; their numbers.
+async fn submit_several(node: &TestNode, count: u64) -> Vec<String> {
+    let mut numbers = Vec::new();
+    for i in 0..count {
+        numbers.push(node.submit(submission(i)).await);
+    }
+    numbers
+}
+
 async fn crash_between_commit_and_publish_loses_no_event(backend: Backend) {
     let (mut s, _dir) = settings(backend);
     s.relay.enabled = false;
 
     // First life: five applications committed, none published.
     let a = TestNode::start(s.clone()).await;
-    let mut c = a.intake().await;
-    let mut numbers = Vec::new();
-    for i in 0..5 {
-        numbers.push(
-            c.submit_application(submission(i))
-                .await
-                .unwrap()
-                .into_inner()
-                .application_number,
-        );
-    }
+    let numbers = submit_several(&a, 5).await;
     assert_eq!(count(a.platform(), "outbox").await, 5);
     a.stop().await;
 
@@ -84,17 +83,7 @@ async fn crash_between_publish_and_delete_applies_once(backend: Backend) {
     let n = TestNode::start(s).await;
     let p = n.platform().clone();
     start_recording_consumer(&p, CONSUMER).await;
-    let mut c = n.intake().await;
-    let mut numbers = Vec::new();
-    for i in 0..3 {
-        numbers.push(
-            c.submit_application(submission(i))
-                .await
-                .unwrap()
-                .into_inner()
-                .application_number,
-        );
-    }
+    let numbers = submit_several(&n, 3).await;
 
     // Published and confirmed, then "the process died" before deleting.
     let rows = p.db.outbox_peek(100).await.unwrap();
@@ -145,17 +134,7 @@ async fn events_published_but_never_applied_are_replayed_once(backend: Backend) 
     s.services = vec![Service::Intake];
     let n = TestNode::start(s).await;
     let p = n.platform().clone();
-    let mut c = n.intake().await;
-    let mut numbers = Vec::new();
-    for i in 0..3 {
-        numbers.push(
-            c.submit_application(submission(i))
-                .await
-                .unwrap()
-                .into_inner()
-                .application_number,
-        );
-    }
+    let numbers = submit_several(&n, 3).await;
     assert_eq!(relay::round(&p).await.unwrap(), 3, "published");
     assert_eq!(count(&p, "outbox").await, 0);
     assert_eq!(p.db.outbox_sent_len().await.unwrap(), 3, "kept as sent");
